@@ -1,0 +1,3 @@
+from dcmencaps_lint.cli import main
+
+main()

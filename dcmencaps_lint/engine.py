@@ -1,0 +1,272 @@
+"""Lint one file or many: open, parse, walk, map frames, run the selected rules.
+
+The engine is the only place that decides a file's status; renderers only render.
+A rule that raises becomes a PRS005 finding and the other rules still run.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import traceback
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import BinaryIO
+
+from dcmencaps_lint.context import Context
+from dcmencaps_lint.frames import build_frame_map
+from dcmencaps_lint.model import (
+    FileReport,
+    Finding,
+    Report,
+    Severity,
+    Summary,
+    TransferSyntaxInfo,
+)
+from dcmencaps_lint.registry import Needs, Rule, RuleSet, Selection, load_rules
+from dcmencaps_lint.source import (
+    ByteReader,
+    DatasetError,
+    NotDicomError,
+    ParsedDataset,
+    open_path,
+    parse_dataset,
+)
+from dcmencaps_lint.transfer_syntax import lookup
+from dcmencaps_lint.walker import walk
+
+log = logging.getLogger("dcmencaps_lint")
+
+Target = str | os.PathLike[str] | bytes | bytearray | BinaryIO
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything that decides what a lint run reports."""
+
+    selection: Selection = field(default_factory=Selection)
+    severity: tuple[tuple[str, Severity], ...] = ()  # per-code overrides
+    fail_on: Severity | None = Severity.ERROR  # None: never fail
+
+
+class _Run:
+    """The selected rules with their effective severities."""
+
+    def __init__(self, rules: RuleSet, options: Options) -> None:
+        options.selection.validate(rules)
+        overrides = dict(options.severity)
+        self.rules = rules
+        self.options = options
+        self.active: list[Rule] = [
+            replace(r, severity=overrides.get(r.code, r.severity))
+            for r in rules
+            if options.selection.enabled(r)
+        ]
+        self.by_code = {r.code: r for r in self.active}
+
+    def engine_finding(self, code: str, message: str, offset: int | None = None) -> Finding | None:
+        """A PRS finding, when that rule is selected."""
+        r = self.by_code.get(code)
+        if r is None:
+            return None
+        return Finding(
+            r.code, r.name, r.severity, message, offset, None, None, None, "", r.reference
+        )
+
+    def status(self, findings: Sequence[Finding]) -> str:
+        if any(f.code.startswith("PRS") for f in findings):
+            return "error"
+        threshold = self.options.fail_on
+        if threshold is not None and any(f.severity >= threshold for f in findings):
+            return "failed"
+        return "passed"
+
+
+def lint_file(
+    target: Target,
+    *,
+    select: Iterable[str] = ("ALL",),
+    ignore: Iterable[str] = (),
+    deep: bool = False,
+    options: Options | None = None,
+    path: str | None = None,
+) -> FileReport:
+    """Lint one file given as a path, its bytes, or a binary file object."""
+    if options is None:
+        options = Options(Selection(tuple(select), tuple(ignore), deep))
+    return _lint_one(_Run(load_rules(), options), target, path=path, explicit=True)
+
+
+def lint_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    select: Iterable[str] = ("ALL",),
+    ignore: Iterable[str] = (),
+    deep: bool = False,
+    options: Options | None = None,
+    jobs: int = 1,
+) -> Report:
+    """Lint files and folders (recursively); folders skip non-DICOM files quietly."""
+    if options is None:
+        options = Options(Selection(tuple(select), tuple(ignore), deep))
+    run = _Run(load_rules(), options)  # validates the selection before any work
+    targets = list(expand_paths(paths))
+    if jobs > 1 and len(targets) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunk = max(1, min(64, len(targets) // (jobs * 4)))
+        with ProcessPoolExecutor(
+            max_workers=jobs, initializer=_init_worker, initargs=(options,)
+        ) as pool:
+            reports = tuple(pool.map(_worker_lint, targets, chunksize=chunk))
+    else:
+        reports = tuple(_lint_one(run, p, explicit=explicit) for p, explicit in targets)
+    return Report(reports, Summary.of(reports))
+
+
+_worker_run: _Run | None = None
+
+
+def _init_worker(options: Options) -> None:
+    global _worker_run
+    _worker_run = _Run(load_rules(), options)
+
+
+def _worker_lint(target: tuple[str, bool]) -> FileReport:
+    assert _worker_run is not None
+    return _lint_one(_worker_run, target[0], explicit=target[1])
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, bool]]:
+    """(path, named explicitly) for each file; folders are walked in sorted order."""
+    for p in paths:
+        text = os.fspath(p)
+        if os.path.isdir(text):
+            for root, dirs, files in os.walk(text):
+                dirs.sort()
+                for name in sorted(files):
+                    yield os.path.join(root, name), False
+        else:
+            yield text, True
+
+
+def _open(target: Target) -> tuple[BinaryIO, int, bool]:
+    """(file object, size, whether we own it and must close it)."""
+    if isinstance(target, bytes | bytearray):
+        return io.BytesIO(bytes(target)), len(target), True
+    if isinstance(target, str | os.PathLike):
+        fileobj, size = open_path(target)
+        return fileobj, size, True
+    size = target.seek(0, io.SEEK_END)
+    target.seek(0)
+    return target, size, False
+
+
+def _name_of(target: Target, path: str | None) -> str:
+    if path is not None:
+        return path
+    if isinstance(target, str | os.PathLike):
+        return os.fspath(target)
+    if isinstance(target, bytes | bytearray):
+        return "<bytes>"
+    return str(getattr(target, "name", "<stream>"))
+
+
+def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: bool) -> FileReport:
+    name = _name_of(target, path)
+    try:
+        fileobj, size, owned = _open(target)
+    except OSError as exc:
+        return _error(run, name, "PRS004", f"cannot read the file: {exc.strerror or exc}")
+    reader = ByteReader(fileobj, size)
+    try:
+        return _lint_open(run, name, fileobj, reader, explicit)
+    except OSError as exc:
+        return _error(run, name, "PRS004", f"reading the file failed: {exc.strerror or exc}")
+    finally:
+        reader.close()
+        if owned:
+            fileobj.close()
+
+
+def _error(run: _Run, name: str, code: str, message: str, offset: int | None = None) -> FileReport:
+    finding = run.engine_finding(code, message, offset)
+    findings = (finding,) if finding else ()
+    return FileReport(path=name, status="error" if findings else "passed", findings=findings)
+
+
+def _lint_open(
+    run: _Run, name: str, fileobj: BinaryIO, reader: ByteReader, explicit: bool
+) -> FileReport:
+    try:
+        dataset = parse_dataset(fileobj, reader)
+    except NotDicomError as exc:
+        if not explicit:
+            return FileReport(path=name, status="skipped", reason="not a DICOM file")
+        return _error(run, name, "PRS001", f"not a DICOM file ({exc})")
+    except DatasetError as exc:
+        where = f" near byte {exc.offset}" if exc.offset is not None else ""
+        return _error(
+            run, name, "PRS002", f"the data set cannot be parsed{where}: {exc}", exc.offset
+        )
+
+    findings: list[Finding] = []
+    ts = lookup(dataset.transfer_syntax_uid) if dataset.transfer_syntax_uid else None
+    pixel = dataset.pixel_data
+    if dataset.transfer_syntax_uid is None and pixel is not None:
+        missing = run.engine_finding(
+            "PRS003", "no Transfer Syntax UID (0002,0010): the encoding of Pixel Data is unknown"
+        )
+        findings.extend([missing] if missing else [])
+
+    ctx = Context(reader, dataset, ts)
+    needs = {Needs.DATASET}
+    if pixel is not None and pixel.undefined_length and (ts is None or ts.encapsulated):
+        ctx = replace(ctx, walk=walk(reader, pixel.value_offset))
+        needs.add(Needs.ITEMS)
+        if ts is not None:
+            needs.add(Needs.ENCAPSULATED)
+            assert ctx.walk is not None
+            frame_map = build_frame_map(reader, ctx.walk, ts, ctx.expected_frames, ctx.eot_offsets)
+            ctx = replace(ctx, frame_map=frame_map)
+
+    for r in run.active:
+        if r.check is None or r.needs not in needs:
+            continue
+        findings.extend(_run_rule(run, r, replace(ctx, rule=r), name))
+
+    findings.sort(key=lambda f: (f.offset is not None, f.offset or 0, f.code))
+    if pixel is None and not findings:
+        return _describe(FileReport(name, "skipped", reason="no Pixel Data"), dataset, ctx)
+    return _describe(FileReport(name, run.status(findings), tuple(findings)), dataset, ctx)
+
+
+def _run_rule(run: _Run, r: Rule, ctx: Context, name: str) -> list[Finding]:
+    assert r.check is not None
+    try:
+        return list(r.check(ctx))
+    except Exception as exc:
+        log.debug("rule %s raised on %s\n%s", r.code, name, traceback.format_exc())
+        internal = run.engine_finding(
+            "PRS005", f"rule {r.code} ({r.name}) raised {type(exc).__name__}: {exc}"
+        )
+        return [internal] if internal else []
+
+
+def _describe(report: FileReport, dataset: ParsedDataset, ctx: Context) -> FileReport:
+    ts_uid = dataset.transfer_syntax_uid
+    ts_info = None
+    if ts_uid is not None:
+        ts_info = TransferSyntaxInfo(ts_uid, ctx.ts.name if ctx.ts else "unknown")
+    frames = ctx.frame_map
+    return replace(
+        report,
+        sop_instance_uid=dataset.sop_instance_uid,
+        sop_class_uid=dataset.sop_class_uid,
+        transfer_syntax=ts_info,
+        number_of_frames=ctx.expected_frames,
+        fragments=len(ctx.walk.fragments) if ctx.walk else None,
+        frames_found=len(frames.frames) if frames and frames.frames else (0 if frames else None),
+        frame_map_source=frames.source.value if frames else None,
+    )

@@ -1,0 +1,57 @@
+"""The JSON report: a versioned contract (SPEC.md "JSON report", schema_version 1).
+
+Fields may be added; none may be renamed or removed without raising SCHEMA_VERSION.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from dcmencaps_lint.model import FileReport, Finding, Report
+
+SCHEMA_VERSION = 1
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    data = asdict(finding)
+    data["severity"] = finding.severity.label
+    return data
+
+
+def file_dict(file: FileReport) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "path": file.path,
+        "status": file.status,
+        "sop_instance_uid": file.sop_instance_uid,
+        "sop_class_uid": file.sop_class_uid,
+        "transfer_syntax": (
+            {"uid": file.transfer_syntax.uid, "name": file.transfer_syntax.name}
+            if file.transfer_syntax
+            else None
+        ),
+        "number_of_frames": file.number_of_frames,
+        "fragments": file.fragments,
+        "frames_found": file.frames_found,
+        "frame_map_source": file.frame_map_source,
+        "findings": [finding_dict(f) for f in file.findings],
+    }
+    if file.reason is not None:
+        data["reason"] = file.reason
+    return data
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    from dcmencaps_lint import __version__
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "encaps-lint", "version": __version__},
+        "summary": asdict(report.summary),
+        "files": [file_dict(f) for f in report.files],
+    }
+
+
+def render_json(report: Report, **_: object) -> str:
+    return json.dumps(report_dict(report), indent=2) + "\n"

@@ -1,0 +1,93 @@
+"""The frame map: which fragments make up each frame, and where that knowledge came from.
+
+Sources are tried in the order a careful reader trusts them: a consistent Extended
+Offset Table, a consistent Basic Offset Table, a single frame, one fragment per frame,
+and last the end-of-image markers of JPEG-family codestreams (the heuristic pydicom
+and others use). A table that is inconsistent is not used here; the BOT and EOT rules
+report why.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+from dcmencaps_lint.model import Frame, FrameMap, FrameMapSource, Walk
+from dcmencaps_lint.source import ByteReader
+from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
+
+END_OF_IMAGE = b"\xff\xd9"  # JPEG EOI and JPEG 2000 EOC share the code
+MARKER_TAIL = 3  # EOI/EOC plus one pad byte
+
+
+def parse_u64_list(value: bytes | None) -> tuple[int, ...]:
+    """Little-endian 64-bit values; a trailing partial value is ignored."""
+    if not value:
+        return ()
+    count = len(value) // 8
+    return struct.unpack(f"<{count}Q", value[: count * 8])
+
+
+def ends_with_end_marker(tail: bytes) -> bool:
+    """True when the bytes end with FFD9, or with FFD9 and one pad byte."""
+    return tail.endswith(END_OF_IMAGE) or tail[-3:-1] == END_OF_IMAGE
+
+
+def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> tuple[Frame, ...] | None:
+    """Frames from table offsets, or None when the offsets are unusable as they are."""
+    starts = walk.fragment_starts()
+    if not offsets or offsets[0] != 0:
+        return None
+    firsts: list[int] = []
+    for value in offsets:
+        index = starts.get(value)
+        if index is None or (firsts and index <= firsts[-1]):
+            return None
+        firsts.append(index)
+    lasts = [nxt - 1 for nxt in firsts[1:]] + [len(walk.fragments)]
+    return tuple(
+        Frame(number, first, last) for number, (first, last) in enumerate(zip(firsts, lasts, strict=True), 1)
+    )
+
+
+def frames_from_markers(reader: ByteReader, walk: Walk) -> tuple[Frame, ...]:
+    """Split fragments into frames after each fragment that ends with EOI/EOC."""
+    frames: list[Frame] = []
+    first = 1
+    for index, fragment in enumerate(walk.fragments, start=1):
+        tail_start = max(fragment.value_offset, fragment.end - MARKER_TAIL)
+        tail = reader.read(tail_start, fragment.end - tail_start)
+        if ends_with_end_marker(tail) or index == len(walk.fragments):
+            frames.append(Frame(len(frames) + 1, first, index))
+            first = index + 1
+    return tuple(frames)
+
+
+def build_frame_map(
+    reader: ByteReader,
+    walk: Walk,
+    ts: TransferSyntax | None,
+    number_of_frames: int | None,
+    eot_offsets: tuple[int, ...] | None,
+) -> FrameMap:
+    """Fragments per frame, from the most trustworthy source that is consistent."""
+    count = len(walk.fragments)
+    if count == 0 or ts is None or ts.video:
+        return FrameMap(FrameMapSource.NONE)
+    expected = number_of_frames or 1
+    tables = ((FrameMapSource.EOT, eot_offsets), (FrameMapSource.BOT, walk.bot_offsets))
+    for source, offsets in tables:
+        if offsets and len(offsets) == expected:
+            frames = frames_from_offsets(walk, offsets)
+            if frames is not None:
+                return FrameMap(source, frames)
+    if expected == 1:
+        return FrameMap(FrameMapSource.SINGLE_FRAME, (Frame(1, 1, count),))
+    if count == expected:
+        frames = tuple(Frame(i, i, i) for i in range(1, count + 1))
+        return FrameMap(FrameMapSource.ONE_PER_FRAGMENT, frames)
+    if count > expected and ts.codec in JPEG_FAMILY | J2K_FAMILY:
+        frames = frames_from_markers(reader, walk)
+        if len(frames) > 1:
+            return FrameMap(FrameMapSource.MARKERS, frames)
+    return FrameMap(FrameMapSource.NONE)

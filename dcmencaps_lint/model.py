@@ -1,0 +1,214 @@
+"""The data model every stage shares: findings, items, the walk, the frame map, reports.
+
+Everything here is a frozen dataclass without I/O or pydicom objects, so results can be
+pickled across processes and compared in tests.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+ITEM_TAG = 0xFFFEE000
+ITEM_DELIMITER_TAG = 0xFFFEE00D
+SEQUENCE_DELIMITER_TAG = 0xFFFEE0DD
+UNDEFINED_LENGTH = 0xFFFFFFFF
+ITEM_HEADER_SIZE = 8
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that `--fail-on` is a comparison."""
+
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (error, warning, info)") from None
+
+
+def format_tag(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    message: str
+    offset: int | None = None  # absolute byte offset in the file
+    length: int | None = None
+    frame: int | None = None  # 1-based, as DICOM numbers frames
+    item: int | None = None  # 0 = BOT item, 1..n = fragments
+    element: str = "(7FE0,0010)"
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One item header met in the encapsulated Pixel Data sequence."""
+
+    offset: int  # absolute offset of the item tag
+    tag: int
+    length: int  # the raw 32-bit length field
+    available: int  # value bytes that are really in the file (< length when truncated)
+
+    @property
+    def value_offset(self) -> int:
+        return self.offset + ITEM_HEADER_SIZE
+
+    @property
+    def length_offset(self) -> int:
+        return self.offset + 4
+
+    @property
+    def end(self) -> int:
+        """Absolute offset just past the value bytes present in the file."""
+        return self.value_offset + self.available
+
+    @property
+    def truncated(self) -> bool:
+        return self.length != UNDEFINED_LENGTH and self.available < self.length
+
+
+class StopReason(enum.Enum):
+    """Why the item walk ended."""
+
+    DELIMITER = "delimiter"  # a Sequence Delimitation Item: the normal end
+    END_OF_DATA = "end-of-data"  # the data ended cleanly between items, no delimiter
+    PARTIAL_HEADER = "partial-header"  # fewer than 8 bytes left for an item header
+    UNEXPECTED_TAG = "unexpected-tag"
+    UNDEFINED_LENGTH = "undefined-length"
+    TRUNCATED = "truncated"  # an item's length runs past the end of the data
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """What the tolerant item walker found in one encapsulated Pixel Data value."""
+
+    value_offset: int  # absolute offset of the first item tag
+    data_end: int  # absolute offset where the data available to the walk ends
+    bot: Item | None  # None when the first item is missing or is really a fragment
+    fragments: tuple[Item, ...]
+    delimiter: Item | None
+    stop: StopReason
+    stop_offset: int  # where the walk stopped: delimiter, bad tag, truncated item...
+    stop_tag: int | None = None  # the tag met, for UNEXPECTED_TAG
+    bot_missing: bool = False  # the first item's value is codestream data (ITM001)
+    skipped: tuple[Item, ...] = ()  # zero-length Item Delimitation Items walked past
+    bot_offsets: tuple[int, ...] = ()  # BOT entries as read (whole 4-byte words)
+
+    @property
+    def first_fragment_offset(self) -> int:
+        """Origin of BOT and EOT offsets: the first fragment's item tag."""
+        if self.fragments:
+            return self.fragments[0].offset
+        return self.bot.end if self.bot else self.value_offset
+
+    @property
+    def complete(self) -> bool:
+        """The walk passed every item: it ended at a delimiter or cleanly at the end."""
+        return self.stop in (StopReason.DELIMITER, StopReason.END_OF_DATA)
+
+    def fragment_index(self, relative_offset: int) -> int | None:
+        """1-based fragment number whose item tag sits at this BOT/EOT offset."""
+        return self.fragment_starts().get(relative_offset)
+
+    def fragment_starts(self) -> dict[int, int]:
+        origin = self.first_fragment_offset
+        return {f.offset - origin: i for i, f in enumerate(self.fragments, start=1)}
+
+    @property
+    def fragments_span(self) -> int:
+        """Bytes from the first fragment's item tag to the end of the last fragment."""
+        if not self.fragments:
+            return 0
+        return self.fragments[-1].end - self.fragments[0].offset
+
+
+class FrameMapSource(enum.Enum):
+    EOT = "eot"
+    BOT = "bot"
+    ONE_PER_FRAGMENT = "one-per-fragment"
+    SINGLE_FRAME = "single-frame"
+    MARKERS = "markers"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    number: int  # 1-based
+    first_fragment: int  # 1-based fragment numbers, inclusive
+    last_fragment: int
+
+    @property
+    def fragment_count(self) -> int:
+        return self.last_fragment - self.first_fragment + 1
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMap:
+    source: FrameMapSource
+    frames: tuple[Frame, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TransferSyntaxInfo:
+    uid: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """The result of linting one file."""
+
+    path: str
+    status: str  # passed | failed | skipped | error
+    findings: tuple[Finding, ...] = ()
+    reason: str | None = None  # why a file was skipped
+    sop_instance_uid: str | None = None
+    sop_class_uid: str | None = None
+    transfer_syntax: TransferSyntaxInfo | None = None
+    number_of_frames: int | None = None
+    fragments: int | None = None
+    frames_found: int | None = None
+    frame_map_source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    files: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    warnings: int = 0
+    infos: int = 0
+
+    @classmethod
+    def of(cls, reports: list[FileReport] | tuple[FileReport, ...]) -> Summary:
+        findings = [f for r in reports for f in r.findings]
+        return cls(
+            files=len(reports),
+            passed=sum(r.status == "passed" for r in reports),
+            failed=sum(r.status in ("failed", "error") for r in reports),
+            skipped=sum(r.status == "skipped" for r in reports),
+            errors=sum(f.severity is Severity.ERROR for f in findings),
+            warnings=sum(f.severity is Severity.WARNING for f in findings),
+            infos=sum(f.severity is Severity.INFO for f in findings),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    files: tuple[FileReport, ...]
+    summary: Summary = field(default_factory=Summary)

@@ -1,0 +1,215 @@
+"""Rule declarations, plugin loading through entry points, and rule selection.
+
+Built-in rules load through the same entry-point group as third-party ones, one
+module per family. A module contributes every `Rule` object it defines at top level.
+There is no module-global registry: `load_rules()` builds a fresh `RuleSet`, so each
+worker process loads its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+from dcmencaps_lint.model import Finding, Severity
+
+if TYPE_CHECKING:
+    from dcmencaps_lint.context import Context
+
+ENTRY_POINT_GROUP = "dcmencaps_lint.rules"
+BUILTIN_MODULES = (
+    "dcmencaps_lint.rules.prs",
+    "dcmencaps_lint.rules.tsx",
+    "dcmencaps_lint.rules.itm",
+    "dcmencaps_lint.rules.bot",
+    "dcmencaps_lint.rules.eot",
+    "dcmencaps_lint.rules.frg",
+    "dcmencaps_lint.rules.csm",
+)
+log = logging.getLogger("dcmencaps_lint")
+
+Check = Callable[["Context"], Iterable[Finding]]
+
+
+class Needs:
+    """What a rule needs before it can run, from least to most."""
+
+    ENGINE = "engine"  # emitted by the engine itself (PRS): no check function
+    DATASET = "dataset"  # the parsed data set and the Pixel Data element header
+    ITEMS = "items"  # an item walk, whatever the transfer syntax
+    ENCAPSULATED = "encapsulated"  # an item walk under a known encapsulated TS
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    reference: str
+    summary: str
+    check: Check | None
+    needs: str = Needs.ENCAPSULATED
+    deep: bool = False
+    doc: str = ""
+    origin: str = "dcmencaps_lint"
+
+    @property
+    def family(self) -> str:
+        return self.code[:3]
+
+
+def rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    *,
+    ref: str,
+    summary: str,
+    needs: str = Needs.ENCAPSULATED,
+    deep: bool = False,
+) -> Callable[[Check], Rule]:
+    """Declare a rule; the decorated function's docstring is its documentation."""
+
+    def declare(check: Check) -> Rule:
+        return Rule(
+            code, name, severity, ref, summary, check, needs, deep, inspect.getdoc(check) or ""
+        )
+
+    return declare
+
+
+def engine_rule(
+    code: str, name: str, severity: Severity, *, ref: str, summary: str, doc: str
+) -> Rule:
+    """Declare a rule whose findings the engine itself emits (the file could not be linted)."""
+    return Rule(
+        code, name, severity, ref, summary, None, Needs.ENGINE, False, inspect.cleandoc(doc)
+    )
+
+
+class RegistryError(Exception):
+    """Two rule packages claim the same code or name."""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    load_warnings: tuple[str, ...] = ()
+    plugins: tuple[str, ...] = ()
+    _by_key: dict[str, Rule] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for r in self.rules:
+            self._by_key[r.code] = r
+            self._by_key[r.name] = r
+
+    def get(self, code_or_name: str) -> Rule | None:
+        return self._by_key.get(code_or_name) or self._by_key.get(code_or_name.upper())
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+
+def _rules_in(obj: object) -> list[Rule]:
+    if isinstance(obj, Rule):
+        return [obj]
+    if isinstance(obj, list | tuple):
+        return [r for r in obj if isinstance(r, Rule)]
+    return [value for value in vars(obj).values() if isinstance(value, Rule)]
+
+
+@lru_cache(maxsize=1)
+def load_rules() -> RuleSet:
+    """Every built-in and plugin rule, sorted by code."""
+    sources: list[tuple[str, Callable[[], object]]] = [
+        (name, lambda name=name: importlib.import_module(name)) for name in BUILTIN_MODULES
+    ]
+    seen_targets = set(BUILTIN_MODULES)
+    plugins: list[str] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value in seen_targets:
+            continue
+        seen_targets.add(ep.value)
+        dist = ep.dist.name if ep.dist else ep.value
+        plugins.append(f"{dist} ({ep.name})")
+        sources.append((f"{dist}:{ep.name}", ep.load))
+
+    rules: dict[str, Rule] = {}
+    names: dict[str, Rule] = {}
+    warnings: list[str] = []
+    for origin, load in sources:
+        try:
+            found = _rules_in(load())
+        except Exception as exc:  # a broken plugin must not take the linter down
+            if origin in BUILTIN_MODULES:
+                raise
+            warnings.append(f"rule plugin {origin} failed to load: {type(exc).__name__}: {exc}")
+            continue
+        for r in found:
+            if origin not in BUILTIN_MODULES:
+                r = _with_origin(r, origin)
+            for key, table in ((r.code, rules), (r.name, names)):
+                if key in table and table[key] is not r:
+                    raise RegistryError(
+                        f"rule {key} is defined by both {table[key].origin} and {r.origin}"
+                    )
+                table[key] = r
+    for message in warnings:
+        log.warning(message)
+    ordered = tuple(sorted(rules.values(), key=lambda r: r.code))
+    return RuleSet(ordered, tuple(warnings), tuple(plugins))
+
+
+def _with_origin(r: Rule, origin: str) -> Rule:
+    from dataclasses import replace
+
+    return replace(r, origin=origin)
+
+
+class SelectionError(ValueError):
+    """A selector names no rule, family or prefix."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which rules run: codes, prefixes, families or names; the most specific wins."""
+
+    select: tuple[str, ...] = ("ALL",)
+    ignore: tuple[str, ...] = ()
+    deep: bool = False
+
+    def validate(self, rules: RuleSet) -> None:
+        for selector in (*self.select, *self.ignore):
+            if selector.upper() == "ALL":
+                continue
+            if not any(_specificity(selector, r) for r in rules):
+                raise SelectionError(f"unknown rule code, prefix or name: {selector!r}")
+
+    def enabled(self, r: Rule) -> bool:
+        chosen = max((_specificity(s, r) for s in self.select), default=0)
+        dropped = max((_specificity(s, r) for s in self.ignore), default=0)
+        if chosen == 0 or dropped >= chosen:
+            return False
+        # Deep rules read whole payloads: only with --deep or when named outright.
+        return not r.deep or self.deep or chosen == _EXACT
+
+
+_EXACT = 100
+
+
+def _specificity(selector: str, r: Rule) -> int:
+    """0 when the selector does not match the rule; higher is more specific."""
+    s = selector.strip()
+    if s.upper() == "ALL":
+        return 1
+    if s.upper() == r.code or s.lower() == r.name:
+        return _EXACT
+    if r.code.startswith(s.upper()) and len(s) >= 1:
+        return 1 + len(s)
+    return 0

@@ -1,0 +1,265 @@
+"""Open a file read-only, parse its data set up to Pixel Data, and serve positioned reads.
+
+pydicom parses the data set (`stop_before_pixels`), which leaves the file positioned on
+the Pixel Data element. From there the linter reads the file itself: pydicom's
+`ds.PixelData` would read every payload byte and drops Pixel Data entirely when the
+sequence delimiter is missing.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import mmap
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from dcmencaps_lint.model import UNDEFINED_LENGTH
+
+PIXEL_DATA_TAG = 0x7FE00010
+EXTENDED_OFFSET_TABLE_TAG = 0x7FE00001
+EXTENDED_OFFSET_TABLE_LENGTHS_TAG = 0x7FE00002
+NUMBER_OF_FRAMES_TAG = 0x00280008
+_LONG_VRS = {
+    b"OB",
+    b"OD",
+    b"OF",
+    b"OL",
+    b"OV",
+    b"OW",
+    b"SQ",
+    b"SV",
+    b"UC",
+    b"UN",
+    b"UR",
+    b"UT",
+    b"UV",
+}
+
+
+class ByteReader:
+    """Positioned, bounded reads of a file or buffer; never reads past the end."""
+
+    def __init__(self, fileobj: BinaryIO, size: int) -> None:
+        self._file = fileobj
+        self.size = size
+        self._map: mmap.mmap | None = None
+        if isinstance(fileobj, io.BufferedReader) and size > 0:
+            try:
+                self._map = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                self._map = None
+
+    def read(self, offset: int, count: int) -> bytes:
+        """Up to `count` bytes at `offset`; fewer at the end of the data."""
+        if offset < 0 or count <= 0 or offset >= self.size:
+            return b""
+        count = min(count, self.size - offset)
+        if self._map is not None:
+            return self._map[offset : offset + count]
+        self._file.seek(offset)
+        return self._file.read(count)
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+
+@dataclass(frozen=True, slots=True)
+class Element:
+    """The header of a data element read from the file, and where its value lies."""
+
+    tag: int
+    vr: str | None  # None under implicit VR
+    length: int
+    offset: int  # absolute offset of the tag
+    value_offset: int
+
+    @property
+    def undefined_length(self) -> bool:
+        return self.length == UNDEFINED_LENGTH
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDataset:
+    """What the rules need from the data set in front of Pixel Data."""
+
+    transfer_syntax_uid: str | None
+    implicit_vr: bool
+    sop_class_uid: str | None
+    sop_instance_uid: str | None
+    number_of_frames_raw: bytes | None  # the raw IS value, parsed by the TSX008 rule
+    number_of_frames: Element | None
+    pixel_data: Element | None
+    eot: Element | None
+    eot_lengths: Element | None
+    eot_value: bytes | None
+    eot_lengths_value: bytes | None
+    dicm_prefix: bool
+
+
+class NotDicomError(Exception):
+    """The data does not look like DICOM at all (PRS001)."""
+
+
+class DatasetError(Exception):
+    """The data set cannot be parsed up to Pixel Data (PRS002)."""
+
+    def __init__(self, message: str, offset: int | None) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+def _text(ds: object, keyword: str) -> str | None:
+    value = getattr(ds, keyword, None)
+    return str(value).strip("\0 ") if value not in (None, "") else None
+
+
+def _raw_value(ds: object, tag: int) -> tuple[str | None, bytes | None] | None:
+    """(VR, raw bytes) of a top-level element without letting pydicom convert it."""
+    try:
+        elem = ds.get_item(tag)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    if elem is None:
+        return None
+    value = getattr(elem, "value", None)
+    if value is not None and not isinstance(value, bytes):
+        value = None
+    return getattr(elem, "VR", None), value
+
+
+def read_element_header(
+    reader: ByteReader, offset: int, implicit_vr: bool, big_endian: bool = False
+) -> Element | None:
+    """Read the element header at `offset` as it is in the file."""
+    head = reader.read(offset, 12)
+    if len(head) < 8:
+        return None
+    order = ">" if big_endian else "<"
+    group, elem = struct.unpack_from(f"{order}HH", head)
+    tag = group << 16 | elem
+    if implicit_vr:
+        (length,) = struct.unpack_from(f"{order}I", head, 4)
+        return Element(tag, None, length, offset, offset + 8)
+    vr = head[4:6]
+    if vr in _LONG_VRS:
+        if len(head) < 12:
+            return None
+        (length,) = struct.unpack_from(f"{order}I", head, 8)
+        return Element(tag, vr.decode("ascii"), length, offset, offset + 12)
+    (length,) = struct.unpack_from(f"{order}H", head, 6)
+    return Element(tag, vr.decode("latin-1"), length, offset, offset + 8)
+
+
+def parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
+    """Parse the data set up to Pixel Data, raising NotDicomError or DatasetError."""
+    # pydicom warns about every odd value it meets; the linter reports what matters.
+    logging.getLogger("pydicom").disabled = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _parse_dataset(fileobj, reader)
+
+
+def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    dicm = reader.read(128, 4) == b"DICM"
+    fileobj.seek(0)
+    try:
+        ds = pydicom.dcmread(fileobj, stop_before_pixels=True, force=not dicm)
+    except InvalidDicomError as exc:
+        raise NotDicomError(str(exc)) from None
+    except Exception as exc:  # pydicom raises many kinds on broken data
+        position = _tell(fileobj)
+        if not dicm:
+            raise NotDicomError(f"{type(exc).__name__}: {exc}") from None
+        raise DatasetError(f"{type(exc).__name__}: {exc}", position) from None
+    position = _tell(fileobj)
+
+    meta = getattr(ds, "file_meta", None)
+    ts_uid = _text(meta, "TransferSyntaxUID") if meta is not None else None
+    if not dicm and not _looks_like_dicom(ds):
+        raise NotDicomError("no DICM prefix and no recognisable data set")
+
+    from dcmencaps_lint.transfer_syntax import lookup
+
+    ts = lookup(ts_uid) if ts_uid else None
+    implicit_vr = (
+        ts_uid == "1.2.840.10008.1.2" if ts else bool(getattr(ds, "is_implicit_VR", False))
+    )
+    big_endian = (
+        ts_uid == "1.2.840.10008.1.2.2" if ts else not getattr(ds, "is_little_endian", True)
+    )
+    deflated = ts_uid == "1.2.840.10008.1.2.1.99"
+    pixel = None
+    if position is not None and not deflated:
+        header = read_element_header(reader, position, implicit_vr, big_endian)
+        if header is not None and header.tag == PIXEL_DATA_TAG:
+            pixel = header
+    eot = _raw_value(ds, EXTENDED_OFFSET_TABLE_TAG)
+    eotl = _raw_value(ds, EXTENDED_OFFSET_TABLE_LENGTHS_TAG)
+    nof = _raw_value(ds, NUMBER_OF_FRAMES_TAG)
+    return ParsedDataset(
+        transfer_syntax_uid=ts_uid,
+        implicit_vr=implicit_vr,
+        sop_class_uid=_text(ds, "SOPClassUID"),
+        sop_instance_uid=_text(ds, "SOPInstanceUID"),
+        number_of_frames_raw=nof[1]
+        if nof is not None and nof[1] is not None
+        else (b"" if nof else None),
+        number_of_frames=_element_of(ds, NUMBER_OF_FRAMES_TAG, nof, implicit_vr),
+        pixel_data=pixel,
+        eot=_element_of(ds, EXTENDED_OFFSET_TABLE_TAG, eot, implicit_vr),
+        eot_lengths=_element_of(ds, EXTENDED_OFFSET_TABLE_LENGTHS_TAG, eotl, implicit_vr),
+        eot_value=eot[1] if eot else None,
+        eot_lengths_value=eotl[1] if eotl else None,
+        dicm_prefix=dicm,
+    )
+
+
+def _element_of(
+    ds: object, tag: int, raw: tuple[str | None, bytes | None] | None, implicit_vr: bool
+) -> Element | None:
+    """Header of a top-level element, with the absolute offset pydicom recorded."""
+    if raw is None:
+        return None
+    elem = ds.get_item(tag)  # type: ignore[attr-defined]
+    value_tell = getattr(elem, "value_tell", None)
+    vr = None if implicit_vr else raw[0]
+    value = raw[1] or b""
+    header = 8 if implicit_vr or (vr or "").encode() not in _LONG_VRS else 12
+    start = value_tell - header if isinstance(value_tell, int) else -1
+    return Element(tag, vr, len(value), start, value_tell if isinstance(value_tell, int) else -1)
+
+
+def _looks_like_dicom(ds: object) -> bool:
+    """Without a DICM prefix, accept only data that parsed into recognisable elements."""
+    keys = [int(t) for t in ds]  # type: ignore[attr-defined]
+    if not keys:
+        return False
+    known = {0x00080016, 0x00080018, 0x00080060, 0x00280010, 0x00280011, 0x00200013, 0x0020000D}
+    return any(k in known for k in keys)
+
+
+def _tell(fileobj: BinaryIO) -> int | None:
+    try:
+        return fileobj.tell()
+    except (OSError, ValueError):
+        return None
+
+
+def open_path(path: str | os.PathLike[str]) -> tuple[BinaryIO, int]:
+    """Open read-only; special files (FIFOs, devices, folders) raise OSError."""
+    import stat
+
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(f"not a regular file: {os.fspath(path)}")
+    fileobj = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    return fileobj, st.st_size
