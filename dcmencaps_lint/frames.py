@@ -46,7 +46,8 @@ def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> tuple[Frame, ...]
         firsts.append(index)
     lasts = [nxt - 1 for nxt in firsts[1:]] + [len(walk.fragments)]
     return tuple(
-        Frame(number, first, last) for number, (first, last) in enumerate(zip(firsts, lasts, strict=True), 1)
+        Frame(number, first, last)
+        for number, (first, last) in enumerate(zip(firsts, lasts, strict=True), 1)
     )
 
 
