@@ -186,7 +186,7 @@ def _run(
     from dcmencaps_lint.engine import Options, lint_file, lint_paths
     from dcmencaps_lint.formats import RENDERERS
     from dcmencaps_lint.model import Summary
-    from dcmencaps_lint.registry import RegistryError, Selection, SelectionError, load_rules
+    from dcmencaps_lint.registry import Selection, SelectionError, load_rules
 
     try:
         if version:
@@ -203,7 +203,7 @@ def _run(
         threshold = None if exit_zero or fail_on == "never" else Severity.parse(fail_on)
         options = Options(Selection(selected, ignored, deep), fail_on=threshold)
         options.selection.validate(load_rules())
-    except (SelectionError, RegistryError) as exc:
+    except SelectionError as exc:  # a RegistryError is not a usage error: main() reports it
         raise click.UsageError(str(exc)) from None
 
     targets = list(paths) or ["."]

@@ -151,16 +151,17 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str,
             yield text, True
 
 
-def _open(target: Target) -> tuple[BinaryIO, int, bool]:
-    """(file object, size, whether we own it and must close it)."""
+def _open(target: Target) -> tuple[BinaryIO, int, int | None]:
+    """(file object, size, the caller's position to restore; None: ours, to close)."""
     if isinstance(target, bytes | bytearray):
-        return io.BytesIO(bytes(target)), len(target), True
+        return io.BytesIO(bytes(target)), len(target), None
     if isinstance(target, str | os.PathLike):
         fileobj, size = open_path(target)
-        return fileobj, size, True
+        return fileobj, size, None
+    position = target.tell()
     size = target.seek(0, io.SEEK_END)
     target.seek(0)
-    return target, size, False
+    return target, size, position
 
 
 def _name_of(target: Target, path: str | None) -> str:
@@ -176,7 +177,7 @@ def _name_of(target: Target, path: str | None) -> str:
 def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: bool) -> FileReport:
     name = _name_of(target, path)
     try:
-        fileobj, size, owned = _open(target)
+        fileobj, size, position = _open(target)
     except OSError as exc:
         return _error(run, name, "PRS004", f"cannot read the file: {exc.strerror or exc}")
     reader = ByteReader(fileobj, size)
@@ -186,8 +187,10 @@ def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: b
         return _error(run, name, "PRS004", f"reading the file failed: {exc.strerror or exc}")
     finally:
         reader.close()
-        if owned:
+        if position is None:
             fileobj.close()
+        else:  # the caller's file object is left where the caller had it
+            fileobj.seek(position)
 
 
 def _error(run: _Run, name: str, code: str, message: str, offset: int | None = None) -> FileReport:

@@ -131,18 +131,19 @@ def load_rules() -> RuleSet:
         (name, lambda name=name: importlib.import_module(name)) for name in BUILTIN_MODULES
     ]
     seen_targets = set(BUILTIN_MODULES)
-    plugins: list[str] = []
+    labels: dict[str, str] = {}  # origin -> how --version names the plugin
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.value in seen_targets:
             continue
         seen_targets.add(ep.value)
         dist = ep.dist.name if ep.dist else ep.value
-        plugins.append(f"{dist} ({ep.name})")
+        labels[f"{dist}:{ep.name}"] = f"{dist} ({ep.name})"
         sources.append((f"{dist}:{ep.name}", ep.load))
 
     rules: dict[str, Rule] = {}
     names: dict[str, Rule] = {}
     warnings: list[str] = []
+    plugins: list[str] = []  # only those that loaded
     for origin, load in sources:
         try:
             found = _rules_in(load())
@@ -151,6 +152,8 @@ def load_rules() -> RuleSet:
                 raise
             warnings.append(f"rule plugin {origin} failed to load: {type(exc).__name__}: {exc}")
             continue
+        if origin in labels:
+            plugins.append(labels[origin])
         for r in found:
             if origin not in BUILTIN_MODULES:
                 r = _with_origin(r, origin)

@@ -202,6 +202,8 @@ def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
         header = read_element_header(reader, position, implicit_vr, big_endian)
         if header is not None and header.tag == PIXEL_DATA_TAG:
             pixel = header
+    if pixel is None and not deflated:
+        _check_values_in_file(ds, reader.size)
     eot = _raw_value(ds, EXTENDED_OFFSET_TABLE_TAG)
     eotl = _raw_value(ds, EXTENDED_OFFSET_TABLE_LENGTHS_TAG)
     nof = _raw_value(ds, NUMBER_OF_FRAMES_TAG)
@@ -230,7 +232,8 @@ def _element_of(
     if raw is None:
         return None
     elem = ds.get_item(tag)  # type: ignore[attr-defined]
-    value_tell = getattr(elem, "value_tell", None)
+    # An empty value is converted on access and the DataElement keeps it as file_tell.
+    value_tell = getattr(elem, "value_tell", getattr(elem, "file_tell", None))
     vr = None if implicit_vr else raw[0]
     value = raw[1] or b""
     header = 8 if implicit_vr or (vr or "").encode() not in _LONG_VRS else 12
@@ -238,9 +241,30 @@ def _element_of(
     return Element(tag, vr, len(value), start, value_tell if isinstance(value_tell, int) else -1)
 
 
+def _check_values_in_file(ds: object, size: int) -> None:
+    """Raise DatasetError when a top-level value runs past the end of the file.
+
+    pydicom reads such a value short without complaint, so a file truncated in front
+    of Pixel Data would otherwise look like a complete file without Pixel Data.
+    """
+    for group in (getattr(ds, "file_meta", None), ds):
+        for tag in list(group.keys()) if group is not None else ():  # type: ignore[attr-defined]
+            elem = group.get_item(tag)  # type: ignore[attr-defined]
+            length, start = getattr(elem, "length", None), getattr(elem, "value_tell", None)
+            if not isinstance(length, int) or not isinstance(start, int):
+                continue
+            if length != UNDEFINED_LENGTH and start + length > size:
+                raise DatasetError(
+                    f"the value of ({tag >> 16:04X},{tag & 0xFFFF:04X}) at byte {start} has "
+                    f"length {length} but only {max(0, size - start)} bytes remain",
+                    start,
+                )
+
+
 def _looks_like_dicom(ds: object) -> bool:
     """Without a DICM prefix, accept only data that parsed into recognisable elements."""
-    keys = [int(t) for t in ds]  # type: ignore[attr-defined]
+    # Iterating a Dataset yields its elements; its keys are the tags.
+    keys = [int(t) for t in ds.keys()]  # type: ignore[attr-defined]  # noqa: SIM118
     if not keys:
         return False
     known = {0x00080016, 0x00080018, 0x00080060, 0x00280010, 0x00280011, 0x00200013, 0x0020000D}

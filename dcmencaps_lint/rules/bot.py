@@ -55,13 +55,19 @@ def _map_known(ctx: Context) -> bool:
 def _checked_entries(ctx: Context) -> Iterator[tuple[int, int]]:
     """(0-based index, value) of BOT entries that frame-by-frame rules examine.
 
-    Nothing when the table is for video (BOT010) or wrapped past 2^32 (BOT009): there
-    every entry would be wrong for that one reason, reported once.
+    Nothing when the table is for video (BOT010), wrapped past 2^32 (BOT009) or not made
+    of whole entries (BOT001): there every entry is suspect for that one reason, reported
+    once. Entries past Number of Frames are BOT006's alone.
     """
     if (ctx.ts is not None and ctx.ts.video) or overflows(ctx):
         return
-    assert ctx.walk is not None
-    yield from enumerate(ctx.walk.bot_offsets)
+    assert ctx.walk is not None and ctx.walk.bot is not None
+    if ctx.walk.bot.length % 4:
+        return
+    entries = ctx.walk.bot_offsets
+    if ctx.expected_frames is not None:
+        entries = entries[: ctx.expected_frames]
+    yield from enumerate(entries)
 
 
 @rule(
@@ -255,7 +261,7 @@ def bot_count_mismatch(ctx: Context) -> Iterator[Finding]:
         return
     bot = found[1]
     count = min(bot.length, bot.available) // 4
-    if count and count != expected:
+    if count and count != expected and bot.length % 4 == 0:  # else BOT001 is the cause
         yield ctx.finding(
             f"the BOT has {count} entries but Number of Frames is {expected}",
             offset=bot.length_offset,

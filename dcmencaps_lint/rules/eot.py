@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.frames import frames_from_offsets
-from dcmencaps_lint.model import Finding, Severity
+from dcmencaps_lint.model import Finding, Frame, Severity
 from dcmencaps_lint.registry import rule
 from dcmencaps_lint.source import Element
 
@@ -34,6 +34,19 @@ def _usable_offsets(ctx: Context) -> tuple[Element, tuple[int, ...]] | None:
     if ctx.ts is not None and ctx.ts.video:
         return None
     return element, offsets
+
+
+def _multi_fragment_frames(ctx: Context, offsets: tuple[int, ...]) -> tuple[Frame, ...]:
+    """Frames the table makes span several fragments (EOT006).
+
+    Nothing when the table has not one offset per frame: then a frame only seems to span
+    fragments because an offset is missing, and EOT003 is the cause.
+    """
+    assert ctx.walk is not None
+    if ctx.expected_frames is not None and len(offsets) != ctx.expected_frames:
+        return ()
+    frames = frames_from_offsets(ctx.walk, offsets) or ()
+    return tuple(frame for frame in frames if frame.fragment_count > 1)
 
 
 @rule(
@@ -187,10 +200,11 @@ def eot_length_mismatch(ctx: Context) -> Iterator[Finding]:
     _, offsets = usable
     assert ctx.walk is not None
     starts = ctx.walk.fragment_starts()
+    multi = {frame.number - 1 for frame in _multi_fragment_frames(ctx, offsets)}
     for index, (value, length) in enumerate(zip(offsets, lengths, strict=False)):
         number = starts.get(value)
-        if number is None:
-            continue  # EOT004's finding
+        if number is None or index in multi:
+            continue  # EOT004's finding, or EOT006's: no length fits a split frame
         fragment = ctx.fragment(number)
         if length == fragment.length:
             continue
@@ -227,19 +241,15 @@ def eot_multi_fragment_frame(ctx: Context) -> Iterator[Finding]:
     usable = _usable_offsets(ctx)
     if usable is None:
         return
-    assert ctx.walk is not None
-    frames = frames_from_offsets(ctx.walk, usable[1])
-    for frame in frames or ():
-        if frame.fragment_count > 1:
-            second = ctx.fragment(frame.first_fragment + 1)
-            yield ctx.finding(
-                f"frame {frame.number} spans fragments {frame.first_fragment}-"
-                f"{frame.last_fragment}",
-                offset=second.offset,
-                length=8,
-                frame=frame.number,
-                item=frame.first_fragment + 1,
-            )
+    for frame in _multi_fragment_frames(ctx, usable[1]):
+        second = ctx.fragment(frame.first_fragment + 1)
+        yield ctx.finding(
+            f"frame {frame.number} spans fragments {frame.first_fragment}-{frame.last_fragment}",
+            offset=second.offset,
+            length=8,
+            frame=frame.number,
+            item=frame.first_fragment + 1,
+        )
 
 
 @rule(

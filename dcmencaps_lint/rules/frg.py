@@ -137,8 +137,11 @@ def frame_count_mismatch(ctx: Context) -> Iterator[Finding]:
     frame_map, expected = ctx.frame_map, ctx.expected_frames
     if frame_map is None or expected is None or frame_map.source is not FrameMapSource.MARKERS:
         return
+    assert ctx.walk is not None
+    tables = (ctx.walk.bot_offsets, ctx.eot_offsets or ())
+    if any(table and len(table) != expected for table in tables):
+        return  # the table's count is the root cause: BOT006 / EOT003
     if len(frame_map.frames) != expected:
-        assert ctx.walk is not None
         yield ctx.finding(
             f"end-of-image markers split the fragments into {len(frame_map.frames)} frames "
             f"but Number of Frames is {expected}",

@@ -1,0 +1,256 @@
+"""Third-party rule plugins registered under the entry-point group `dcmencaps_lint.rules`.
+
+Each test installs a tiny plugin package in tmp_path: a module and a fake
+`*.dist-info/` with an `entry_points.txt`, found through sys.path like any installed
+distribution.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from builders import encapsulated, jpeg_frame, native
+from click.testing import CliRunner, Result
+
+from dcmencaps_lint import lint_file, lint_paths
+from dcmencaps_lint.cli import main
+from dcmencaps_lint.model import Severity
+from dcmencaps_lint.registry import ENTRY_POINT_GROUP, RegistryError, load_rules
+
+ACME = '''
+from dcmencaps_lint.model import Severity
+from dcmencaps_lint.registry import Needs, rule
+
+
+@rule(
+    "ACM001",
+    "acme-always",
+    Severity.WARNING,
+    ref="-",
+    summary="Acme flags every file with Pixel Data",
+    needs=Needs.DATASET,
+)
+def acme_always(ctx):
+    """
+    What it checks: nothing real; a plugin used by the tests.
+    """
+    pixel = ctx.dataset.pixel_data
+    if pixel is not None:
+        yield ctx.finding("acme was here", offset=pixel.offset, length=4)
+'''
+
+BROKEN = """
+raise ImportError("acme_broken needs a module that is not installed")
+"""
+
+DUPLICATE = '''
+from dcmencaps_lint.model import Severity
+from dcmencaps_lint.registry import rule
+
+
+@rule("BOT001", "acme-bot-length", Severity.ERROR, ref="-", summary="A second BOT001")
+def acme_bot_length(ctx):
+    """Claims a code the built-in rules already use."""
+    return iter(())
+'''
+
+
+def install(root: Path, module: str, source: str, dist: str, entry: str) -> None:
+    (root / f"{module}.py").write_text(textwrap.dedent(source))
+    info = root / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{entry} = {module}\n")
+
+
+@pytest.fixture
+def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty folder on sys.path; the rule cache is cleared before and after."""
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    load_rules.cache_clear()
+    yield root
+    load_rules.cache_clear()
+    for name in ("acme_rules", "acme_broken", "acme_dup"):
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def acme(plugin_dir: Path) -> Path:
+    install(plugin_dir, "acme_rules", ACME, "acme-rules", "acme")
+    return plugin_dir
+
+
+@pytest.fixture
+def broken(plugin_dir: Path) -> Path:
+    install(plugin_dir, "acme_broken", BROKEN, "acme-broken", "broken")
+    return plugin_dir
+
+
+@pytest.fixture
+def duplicate(plugin_dir: Path) -> Path:
+    install(plugin_dir, "acme_dup", DUPLICATE, "acme-dup", "dup")
+    return plugin_dir
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def run_subprocess(plugin_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh interpreter that finds the plugin through PYTHONPATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin_root), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "dcmencaps_lint", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+class TestThirdPartyRule:
+    def test_rule_is_loaded_with_its_origin(self, acme: Path) -> None:
+        rules = load_rules()
+        r = rules.get("ACM001")
+        assert r is not None
+        assert (r.name, r.severity, r.family) == ("acme-always", Severity.WARNING, "ACM")
+        assert r.origin == "acme-rules:acme"
+        assert rules.get("acme-always") is r
+        assert rules.load_warnings == ()
+        assert "acme-rules (acme)" in rules.plugins
+        assert rules.get("BOT001") is not None  # the built-in rules are all still there
+        assert len(rules.rules) == len({x.code for x in rules}) > 48
+
+    def test_finding_in_lint_file(self, acme: Path, tmp_path: Path) -> None:
+        built = encapsulated([jpeg_frame()])
+        report = lint_file(built.data)
+        assert [(f.code, f.name, f.severity, f.offset) for f in report.findings] == [
+            ("ACM001", "acme-always", Severity.WARNING, built.pixel_offset)
+        ]
+        assert report.status == "passed"  # a warning does not fail the file
+
+    def test_finding_for_native_pixel_data_too(self, acme: Path) -> None:
+        built = native()
+        assert [f.code for f in lint_file(built.data).findings] == ["ACM001"]
+
+    def test_selection_by_family_code_and_name(self, acme: Path) -> None:
+        data = encapsulated([jpeg_frame()], bot=[4]).data  # BOT002 too
+        found = {f.code for f in lint_file(data).findings}
+        assert {"ACM001", "BOT002"} <= found
+        assert [f.code for f in lint_file(data, select=["ACM"]).findings] == ["ACM001"]
+        assert [f.code for f in lint_file(data, select=["acme-always"]).findings] == ["ACM001"]
+        assert "ACM001" not in {f.code for f in lint_file(data, ignore=["ACM001"]).findings}
+
+    def test_plugin_rules_run_in_worker_processes(self, acme: Path, tmp_path: Path) -> None:
+        folder = tmp_path / "files"
+        folder.mkdir()
+        for n in range(3):
+            encapsulated([jpeg_frame()]).write(folder / f"f{n}.dcm")
+        report = lint_paths([folder], jobs=2)
+        assert [[f.code for f in r.findings] for r in report.files] == [["ACM001"]] * 3
+
+    def test_cli_list_rules_version_and_select(self, acme: Path, tmp_path: Path) -> None:
+        listed = run("--list-rules")
+        assert listed.exit_code == 0
+        acm = [line for line in listed.stdout.splitlines() if line.startswith("ACM001")]
+        assert len(acm) == 1
+        assert "acme-always" in acm[0]
+        assert "warning" in acm[0]
+
+        version = run("--version")
+        assert version.exit_code == 0
+        assert "plugin: acme-rules (acme)" in version.stdout.splitlines()
+
+        explain = run("--explain", "ACM001")
+        assert explain.exit_code == 0
+        assert explain.stdout.startswith("ACM001 acme-always\n")
+
+        built = encapsulated([jpeg_frame()], bot=[4])
+        path = str(built.write(tmp_path / "bot002.dcm"))
+        selected = run("-q", "--select", "ACM", path)
+        assert selected.exit_code == 0
+        assert selected.stdout == (
+            f"{path}:0x{built.pixel_offset:08X}: ACM001 warning acme was here [acme-always]\n"
+        )
+        assert run("--select", "ACM", "--fail-on", "warning", path).exit_code == 1
+        everything = run("-q", path)
+        assert everything.exit_code == 1
+        assert {line.split()[1] for line in everything.stdout.splitlines()} >= {
+            "ACM001",
+            "BOT002",
+        }
+
+
+class TestBrokenPlugin:
+    def test_import_error_is_a_warning(
+        self, broken: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        rules = load_rules()
+        assert len(rules.load_warnings) == 1
+        warning = rules.load_warnings[0]
+        assert "acme-broken" in warning
+        assert "ImportError" in warning
+        assert "not installed" in warning
+        assert any(
+            rec.levelname == "WARNING" and "acme-broken" in rec.message for rec in caplog.records
+        )
+        assert rules.get("BOT001") is not None
+
+    def test_not_listed_as_loaded(self, broken: Path) -> None:
+        assert load_rules().plugins == ()
+        version = run("--version")
+        assert version.exit_code == 0
+        assert "plugin:" not in version.stdout
+
+    def test_run_goes_on_with_built_in_rules(self, broken: Path) -> None:
+        data = encapsulated([jpeg_frame()], bot=[4]).data
+        assert [f.code for f in lint_file(data).findings] == ["BOT002"]
+
+    def test_cli_warns_on_stderr_and_goes_on(self, broken: Path, tmp_path: Path) -> None:
+        built = encapsulated([jpeg_frame()], bot=[4])
+        path = str(built.write(tmp_path / "bot002.dcm"))
+        done = run_subprocess(broken, "-q", path)
+        assert done.returncode == 1
+        assert done.stdout.splitlines()[0].startswith(f"{path}:0x{built.bot_entry(0):08X}: BOT002")
+        warnings = [line for line in done.stderr.splitlines() if "acme-broken" in line]
+        assert len(warnings) == 1
+        assert "failed to load" in warnings[0]
+        assert "Traceback" not in done.stderr
+
+
+class TestDuplicateCode:
+    def test_registry_error_names_both_origins(self, duplicate: Path) -> None:
+        with pytest.raises(RegistryError) as caught:
+            load_rules()
+        message = str(caught.value)
+        assert "BOT001" in message
+        assert "dcmencaps_lint" in message
+        assert "acme-dup" in message
+
+    def test_lint_file_raises(self, duplicate: Path) -> None:
+        with pytest.raises(RegistryError):
+            lint_file(encapsulated([jpeg_frame()]).data)
+
+    @pytest.mark.parametrize("args", [[], ["--list-rules"], ["--version"]])
+    def test_cli_exits_2_with_one_line(
+        self, duplicate: Path, tmp_path: Path, args: list[str]
+    ) -> None:
+        path = str(encapsulated([jpeg_frame()]).write(tmp_path / "ok.dcm"))
+        result = run(*args, path)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1
+        assert lines[0].startswith("encaps-lint: error: ")
+        assert "BOT001" in lines[0]
+        assert "dcmencaps_lint" in lines[0]
+        assert "acme-dup" in lines[0]

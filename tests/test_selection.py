@@ -1,0 +1,169 @@
+"""Rule selection: ALL, families, prefixes, codes and names; the most specific match wins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from builders import encapsulated, jpeg_frame
+
+from dcmencaps_lint import lint_file
+from dcmencaps_lint.model import Finding, Severity
+from dcmencaps_lint.registry import Needs, Rule, RuleSet, Selection, SelectionError, load_rules
+
+
+def enabled(select: tuple[str, ...], ignore: tuple[str, ...] = (), deep: bool = False) -> set[str]:
+    selection = Selection(select, ignore, deep)
+    rules = load_rules()
+    selection.validate(rules)
+    return {r.code for r in rules if selection.enabled(r)}
+
+
+def codes(*prefixes: str) -> set[str]:
+    return {r.code for r in load_rules() if r.code.startswith(prefixes)}
+
+
+def _nothing(ctx: object) -> Iterator[Finding]:
+    return iter(())
+
+
+def fake(code: str, name: str, *, deep: bool = False) -> Rule:
+    return Rule(code, name, Severity.ERROR, "-", "a test rule", _nothing, Needs.DATASET, deep)
+
+
+ALL = codes("")
+
+
+class TestSelectors:
+    def test_default_is_all(self) -> None:
+        assert Selection().select == ("ALL",)
+        assert enabled(("ALL",)) == ALL
+        assert enabled(("all",)) == ALL
+        assert len(ALL) >= 48
+
+    def test_family(self) -> None:
+        assert enabled(("BOT",)) == codes("BOT")
+        assert enabled(("bot",)) == codes("BOT")
+        assert len(codes("BOT")) == 10
+
+    def test_prefix(self) -> None:
+        assert enabled(("BOT00",)) == codes("BOT00")
+        assert "BOT010" not in enabled(("BOT00",))
+        assert enabled(("EOT01",)) == {"EOT010", "EOT011"}
+
+    def test_code(self) -> None:
+        assert enabled(("BOT004",)) == {"BOT004"}
+        assert enabled(("bot004",)) == {"BOT004"}
+
+    def test_name(self) -> None:
+        assert enabled(("bot-offset-not-item-start",)) == {"BOT004"}
+        assert enabled(("BOT-OFFSET-NOT-ITEM-START",)) == {"BOT004"}
+
+    def test_several(self) -> None:
+        assert enabled(("BOT004", "missing-eoi", "EOT01")) == {
+            "BOT004",
+            "CSM002",
+            "EOT010",
+            "EOT011",
+        }
+
+    def test_ignore_only(self) -> None:
+        assert enabled(("ALL",), ("BOT",)) == ALL - codes("BOT")
+        assert enabled(("ALL",), ("ALL",)) == set()
+
+    def test_empty_select_runs_nothing(self) -> None:
+        assert enabled(()) == set()
+
+
+class TestMostSpecificWins:
+    def test_selected_code_beats_ignored_family(self) -> None:
+        assert enabled(("BOT004",), ("BOT",)) == {"BOT004"}
+
+    def test_ignored_code_beats_selected_family(self) -> None:
+        assert enabled(("BOT",), ("BOT004",)) == codes("BOT") - {"BOT004"}
+
+    def test_longer_prefix_wins(self) -> None:
+        assert enabled(("BOT",), ("BOT00",)) == {"BOT010"}
+        assert enabled(("BOT00",), ("BOT",)) == codes("BOT00")
+        assert enabled(("ALL",), ("BOT",)) == ALL - codes("BOT")
+        assert enabled(("BOT",), ("ALL",)) == codes("BOT")
+
+    def test_name_is_as_specific_as_code(self) -> None:
+        assert enabled(("bot-offset-not-item-start",), ("BOT",)) == {"BOT004"}
+        assert enabled(("BOT",), ("bot-offset-not-item-start",)) == codes("BOT") - {"BOT004"}
+
+    @pytest.mark.parametrize(
+        ("select", "ignore"),
+        [
+            ("BOT004", "BOT004"),
+            ("bot-offset-not-item-start", "BOT004"),
+            ("BOT004", "bot-offset-not-item-start"),
+        ],
+    )
+    def test_equal_specificity_ignore_wins(self, select: str, ignore: str) -> None:
+        assert "BOT004" not in enabled((select,), (ignore,))
+
+    def test_equal_prefix_ignore_wins(self) -> None:
+        assert enabled(("BOT", "ITM"), ("BOT",)) == codes("ITM")
+
+    def test_through_lint_file(self) -> None:
+        data = encapsulated([jpeg_frame(), jpeg_frame()], bot=[0, 42], end=b"").data
+
+        def found(**kw: list[str]) -> list[str]:
+            return sorted(f.code for f in lint_file(data, **kw).findings)
+
+        assert found() == ["BOT004", "ITM006"]
+        assert found(select=["BOT004"], ignore=["BOT"]) == ["BOT004"]
+        assert found(select=["BOT"], ignore=["BOT004"]) == []
+        assert found(ignore=["ITM"]) == ["BOT004"]
+
+
+class TestUnknownSelectors:
+    @pytest.mark.parametrize("selector", ["XYZ", "BOT999", "BOT0041", "no-such-rule", "B0T", ""])
+    def test_unknown_selector_raises(self, selector: str) -> None:
+        with pytest.raises(SelectionError, match="unknown rule"):
+            Selection((selector,)).validate(load_rules())
+        with pytest.raises(SelectionError):
+            Selection(("ALL",), (selector,)).validate(load_rules())
+
+    def test_lint_file_rejects_unknown_selector(self) -> None:
+        with pytest.raises(SelectionError):
+            lint_file(encapsulated([jpeg_frame()]).data, select=["NOPE"])
+
+    def test_selection_error_is_a_value_error(self) -> None:
+        assert issubclass(SelectionError, ValueError)
+
+
+class TestDeepRules:
+    @pytest.fixture
+    def rules(self) -> RuleSet:
+        return RuleSet((fake("ZZZ001", "shallow-one"), fake("ZZZ002", "deep-one", deep=True)))
+
+    @staticmethod
+    def run(rules: RuleSet, *select: str, deep: bool = False, ignore: tuple[str, ...] = ()) -> set:
+        selection = Selection(select, ignore, deep)
+        selection.validate(rules)
+        return {r.code for r in rules if selection.enabled(r)}
+
+    def test_deep_rule_needs_deep(self, rules: RuleSet) -> None:
+        assert self.run(rules, "ALL") == {"ZZZ001"}
+        assert self.run(rules, "ZZZ") == {"ZZZ001"}
+        assert self.run(rules, "ZZZ00") == {"ZZZ001"}
+        assert self.run(rules, "ALL", deep=True) == {"ZZZ001", "ZZZ002"}
+        assert self.run(rules, "ZZZ", deep=True) == {"ZZZ001", "ZZZ002"}
+
+    def test_deep_rule_runs_when_named_exactly(self, rules: RuleSet) -> None:
+        assert self.run(rules, "ZZZ002") == {"ZZZ002"}
+        assert self.run(rules, "deep-one") == {"ZZZ002"}
+        assert self.run(rules, "ALL", "ZZZ002") == {"ZZZ001", "ZZZ002"}
+
+    def test_deep_rule_can_still_be_ignored(self, rules: RuleSet) -> None:
+        assert self.run(rules, "ALL", deep=True, ignore=("ZZZ002",)) == {"ZZZ001"}
+        assert self.run(rules, "ZZZ002", ignore=("ZZZ002",)) == set()
+
+    def test_built_in_deep_rules_follow_the_same_rule(self) -> None:
+        deep = {r.code for r in load_rules() if r.deep}
+        assert not deep & enabled(("ALL",))
+        assert deep <= enabled(("ALL",), deep=True)
+        for code in deep:
+            assert enabled((code,)) == {code}
