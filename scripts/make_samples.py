@@ -17,7 +17,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from builders import (  # noqa: E402
     J2K_LOSSLESS,
-    JPEG_BASELINE,
     RLE_LOSSLESS,
     Built,
     encapsulated,
@@ -46,9 +45,7 @@ SAMPLES: dict[str, Callable[[], Built]] = {
     ),
     "broken/ITM004-odd-fragment.dcm": lambda: encapsulated([jpeg_frame(63)], bot="empty"),
     "broken/ITM005-truncated.dcm": lambda: _truncated(),
-    "broken/ITM006-missing-delimiter.dcm": lambda: encapsulated(
-        _three_jpeg_frames(), end=b""
-    ),
+    "broken/ITM006-missing-delimiter.dcm": lambda: encapsulated(_three_jpeg_frames(), end=b""),
     "broken/CSM002-missing-eoi.dcm": lambda: encapsulated(
         [jpeg_frame(64), jpeg_frame(64)[:-2] + b"\x00\x00", jpeg_frame(64)]
     ),
