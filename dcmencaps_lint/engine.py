@@ -33,7 +33,7 @@ from dcmencaps_lint.source import (
     open_path,
     parse_dataset,
 )
-from dcmencaps_lint.transfer_syntax import lookup
+from dcmencaps_lint.transfer_syntax import DEFLATED_EXPLICIT_VR_LE, lookup
 from dcmencaps_lint.walker import walk
 
 log = logging.getLogger("dcmencaps_lint")
@@ -219,7 +219,11 @@ def _lint_open(
     pixel = dataset.pixel_data
     if dataset.transfer_syntax_uid is None and pixel is not None:
         missing = run.engine_finding(
-            "PRS003", "no Transfer Syntax UID (0002,0010): the encoding of Pixel Data is unknown"
+            "PRS003",
+            "no Transfer Syntax UID (0002,0010): the encoding of Pixel Data is unknown"
+            if pixel.undefined_length
+            else "no Transfer Syntax UID (0002,0010); Pixel Data has a defined length, so it "
+            "is presumably native",
         )
         findings.extend([missing] if missing else [])
 
@@ -241,7 +245,11 @@ def _lint_open(
 
     findings.sort(key=lambda f: (f.offset is not None, f.offset or 0, f.code))
     if pixel is None and not findings:
-        return _describe(FileReport(name, "skipped", reason="no Pixel Data"), dataset, ctx)
+        deflated = dataset.transfer_syntax_uid == DEFLATED_EXPLICIT_VR_LE
+        # A deflated data set is read from an inflated copy, so Pixel Data (always native
+        # there) has no position in the file.
+        reason = "deflated data set: Pixel Data is native" if deflated else "no Pixel Data"
+        return _describe(FileReport(name, "skipped", reason=reason), dataset, ctx)
     return _describe(FileReport(name, run.status(findings), tuple(findings)), dataset, ctx)
 
 

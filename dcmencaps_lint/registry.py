@@ -155,10 +155,12 @@ def load_rules() -> RuleSet:
         if origin in labels:
             plugins.append(labels[origin])
         for r in found:
+            if rules.get(r.code) is not None and rules[r.code].check is r.check:
+                continue  # the same rule imported into another module, not a clash
             if origin not in BUILTIN_MODULES:
                 r = _with_origin(r, origin)
             for key, table in ((r.code, rules), (r.name, names)):
-                if key in table and table[key] is not r:
+                if key in table:
                     raise RegistryError(
                         f"rule {key} is defined by both {table[key].origin} and {r.origin}"
                     )

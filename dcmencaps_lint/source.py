@@ -23,6 +23,7 @@ PIXEL_DATA_TAG = 0x7FE00010
 EXTENDED_OFFSET_TABLE_TAG = 0x7FE00001
 EXTENDED_OFFSET_TABLE_LENGTHS_TAG = 0x7FE00002
 NUMBER_OF_FRAMES_TAG = 0x00280008
+_PIXEL_DATA_VRS = {b"OB", b"OW", b"OD", b"OF", b"OL", b"OV", b"UN"}
 _LONG_VRS = {
     b"OB",
     b"OD",
@@ -187,7 +188,7 @@ def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
     if not dicm and not _looks_like_dicom(ds):
         raise NotDicomError("no DICM prefix and no recognisable data set")
 
-    from dcmencaps_lint.transfer_syntax import lookup
+    from dcmencaps_lint.transfer_syntax import DEFLATED_EXPLICIT_VR_LE, lookup
 
     ts = lookup(ts_uid) if ts_uid else None
     implicit_vr = (
@@ -196,10 +197,14 @@ def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
     big_endian = (
         ts_uid == "1.2.840.10008.1.2.2" if ts else not getattr(ds, "is_little_endian", True)
     )
-    deflated = ts_uid == "1.2.840.10008.1.2.1.99"
+    deflated = ts_uid == DEFLATED_EXPLICIT_VR_LE
     pixel = None
     if position is not None and not deflated:
-        header = read_element_header(reader, position, implicit_vr, big_endian)
+        # Some writers encode the data set in implicit VR under an explicit-VR transfer
+        # syntax (pydicom reads them); trust the bytes where a VR should be. These VRs
+        # start with an odd byte, so an even implicit length can never look like one.
+        explicit_here = reader.read(position + 4, 2) in _PIXEL_DATA_VRS
+        header = read_element_header(reader, position, not explicit_here, big_endian)
         if header is not None and header.tag == PIXEL_DATA_TAG:
             pixel = header
     if pixel is None and not deflated:

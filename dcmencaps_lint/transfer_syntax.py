@@ -95,11 +95,12 @@ _VIDEO = {
 }
 
 _JPEG = "1.2.840.10008.1.2.4."
+DEFLATED_EXPLICIT_VR_LE = "1.2.840.10008.1.2.1.99"
 
 _TABLE: list[TransferSyntax] = [
     _native("1.2.840.10008.1.2", "Implicit VR Little Endian"),
     _native("1.2.840.10008.1.2.1", "Explicit VR Little Endian"),
-    _native("1.2.840.10008.1.2.1.99", "Deflated Explicit VR Little Endian"),
+    _native(DEFLATED_EXPLICIT_VR_LE, "Deflated Explicit VR Little Endian"),
     _native("1.2.840.10008.1.2.2", "Explicit VR Big Endian", retired=True),
     _encaps(
         "1.2.840.10008.1.2.1.98",

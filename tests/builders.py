@@ -259,4 +259,5 @@ def _locate_elements(built: Built) -> None:
     ):
         elem = ds.get_item(tag)
         if elem is not None:
-            setattr(built, attr, elem.value_tell)
+            # pydicom converts empty values at once; those keep the offset as file_tell
+            setattr(built, attr, getattr(elem, "value_tell", getattr(elem, "file_tell", None)))

@@ -98,8 +98,9 @@ class TestExitCodes:
         result = run("--select", "XYZ123", str(path))
         assert result.exit_code == 2
         assert "Traceback" not in result.output
-        errors = [line for line in result.stderr.splitlines() if "XYZ123" in line]
-        assert errors == ["Error: unknown rule code, prefix or name: 'XYZ123'"]
+        assert result.stderr.splitlines() == [
+            "encaps-lint: error: unknown rule code, prefix or name: 'XYZ123'"
+        ]
         assert result.stdout == ""
 
     def test_invalid_format_exits_2(self, tmp_path: Path) -> None:
@@ -107,7 +108,10 @@ class TestExitCodes:
         result = run("--format", "yaml", str(path))
         assert result.exit_code == 2
         assert "Traceback" not in result.output
-        assert len([line for line in result.stderr.splitlines() if "yaml" in line]) == 1
+        lines = result.stderr.splitlines()
+        assert (
+            len(lines) == 1 and lines[0].startswith("encaps-lint: error: ") and "yaml" in lines[0]
+        )
 
     def test_warning_exits_0_by_default_and_1_with_fail_on_warning(self, tmp_path: Path) -> None:
         path = str(warning_only().write(tmp_path / "warn.dcm"))

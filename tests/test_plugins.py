@@ -254,3 +254,20 @@ class TestDuplicateCode:
         assert "BOT001" in lines[0]
         assert "dcmencaps_lint" in lines[0]
         assert "acme-dup" in lines[0]
+
+
+REEXPORT = """
+from dcmencaps_lint.rules.bot import bot_length_not_multiple_of_4  # re-exported, not redefined
+from acme_rules import acme_always  # the other plugin's rule, imported again
+"""
+
+
+class TestReexportedRule:
+    def test_a_rule_imported_into_another_plugin_is_not_a_clash(self, acme: Path) -> None:
+        install(acme, "acme_reexport", REEXPORT, "acme-reexport", "reexport")
+        try:
+            rules = load_rules()
+            assert [r.code for r in rules].count("BOT001") == 1
+            assert [r.code for r in rules].count("ACM001") == 1
+        finally:
+            sys.modules.pop("acme_reexport", None)

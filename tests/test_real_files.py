@@ -38,16 +38,6 @@ EXPECTED: dict[str, dict] = (
 )
 VALID = sorted(name for name, e in EXPECTED.items() if e["status"] in ("passed", "skipped"))
 
-# Results that are pinned as they are but are wrong; each test below asserts the
-# correct result and is expected to fail until the cause is fixed (see README.md).
-KNOWN_WRONG = {
-    # The data set is implicit VR while the TS (JPEG Baseline) says explicit VR; the
-    # source reads the Pixel Data header as explicit (VR "\xff\xff", length 65535).
-    # Read as pydicom does (implicit), the Pixel Data has an undefined length and a
-    # clean item sequence, so TSX001 is a false positive.
-    "pydicom/SC_rgb_jpeg.dcm": "TSX001",
-}
-
 
 def lint_real_files() -> dict[str, FileReport]:
     """Every file under both roots, linted with every rule (deep ones too)."""
@@ -99,12 +89,6 @@ def test_every_flagged_file_is_explained_in_the_readme() -> None:
     flagged = [name for name, e in EXPECTED.items() if e["findings"]]
     assert flagged
     assert [name for name in flagged if f"`{name}`" not in readme] == []
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_WRONG))
-@pytest.mark.xfail(strict=True, reason="known false positive, see tests/data/README.md")
-def test_known_wrong_result(actual: dict[str, FileReport], name: str) -> None:
-    assert KNOWN_WRONG[name] not in [f.code for f in actual[name].findings]
 
 
 def test_pydicom_agrees_on_fragments_and_frames(actual: dict[str, FileReport]) -> None:

@@ -76,6 +76,14 @@ class TestValid:
         assert not codes(encapsulated(three_frames(), bot="empty")) & BOT_CODES
 
 
+class TestTruncatedBot:
+    def test_a_bot_running_past_the_end_is_only_itm005(self) -> None:
+        # 4000 bytes announced, 40 zero bytes present: no BOT rule judges the entries.
+        built = encapsulated([jpeg_frame()], bot=header(ITEM, 4000) + bytes(40), end=b"")
+        found = lint_file(built.data).findings
+        assert [(f.code, f.offset) for f in found] == [("ITM005", built.item_length_field(0))]
+
+
 class TestBOT001:
     def test_length_10(self) -> None:
         frames = [jpeg_frame(), jpeg_frame()]

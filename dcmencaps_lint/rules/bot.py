@@ -16,8 +16,12 @@ OFFSET_LIMIT = 1 << 32
 
 
 def _bot(ctx: Context) -> tuple[Walk, Item] | None:
+    """The walk and its BOT item, unless the item's length is undefined (ITM003) or runs
+    past the end of the file (ITM005): then that is the one thing wrong with it."""
     walk = ctx.walk
     if walk is None or walk.bot is None or walk.bot.length == UNDEFINED_LENGTH:
+        return None
+    if walk.bot.truncated:
         return None
     return walk, walk.bot
 
