@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from dcmencaps_lint.model import UNDEFINED_LENGTH
+from dcmencaps_lint.model import UNDEFINED_LENGTH, format_tag
 
 PIXEL_DATA_TAG = 0x7FE00010
 EXTENDED_OFFSET_TABLE_TAG = 0x7FE00001
@@ -260,7 +260,7 @@ def _check_values_in_file(ds: object, size: int) -> None:
                 continue
             if length != UNDEFINED_LENGTH and start + length > size:
                 raise DatasetError(
-                    f"the value of ({tag >> 16:04X},{tag & 0xFFFF:04X}) at byte {start} has "
+                    f"the value of {format_tag(int(tag))} at byte {start} has "
                     f"length {length} but only {max(0, size - start)} bytes remain",
                     start,
                 )
