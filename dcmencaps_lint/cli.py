@@ -37,15 +37,13 @@ def _print_rules() -> None:
 
 
 def _explain(key: str) -> None:
+    from dcmencaps_lint.docs import text_page
     from dcmencaps_lint.registry import load_rules
 
     r = load_rules().get(key)
     if r is None:
         raise click.UsageError(f"unknown rule: {key!r} (see --list-rules)")
-    click.echo(f"{r.code} {r.name}\n")
-    click.echo(f"Severity: {r.severity.label}    Reference: {r.reference}\n")
-    click.echo(f"{r.summary}\n")
-    click.echo(r.doc)
+    click.echo(text_page(r), nl=False)
 
 
 def _version() -> str:

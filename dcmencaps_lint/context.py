@@ -6,13 +6,17 @@ tail, and the context reads just those bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
+from dcmencaps_lint.codestream import J2kHeader, JpegHeader, parse_j2k, parse_jpeg
 from dcmencaps_lint.frames import parse_u64_list
 from dcmencaps_lint.model import Finding, Frame, FrameMap, Item, Walk
 from dcmencaps_lint.registry import Rule
 from dcmencaps_lint.source import ByteReader, ParsedDataset
 from dcmencaps_lint.transfer_syntax import TransferSyntax
+
+PAYLOAD_CHUNK = 1 << 20  # deep rules read payloads a mebibyte at a time
 
 
 def parse_number_of_frames(raw: bytes | None) -> tuple[int | None, bool]:
@@ -35,6 +39,10 @@ class Context:
     walk: Walk | None = None
     frame_map: FrameMap | None = None
     rule: Rule | None = None
+    element: str = "(7FE0,0010)"  # the Pixel Data element's path, for nested ones
+    deep: bool = False  # --deep: rules may read whole payloads
+    # Parsed codestream headers, shared by the rules of one Pixel Data element.
+    cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def number_of_frames(self) -> int | None:
@@ -73,12 +81,21 @@ class Context:
         length: int | None = None,
         frame: int | None = None,
         item: int | None = None,
-        element: str = "(7FE0,0010)",
+        element: str | None = None,
     ) -> Finding:
         assert self.rule is not None, "the engine sets the rule before calling it"
         r = self.rule
         return Finding(
-            r.code, r.name, r.severity, message, offset, length, frame, item, element, r.reference
+            r.code,
+            r.name,
+            r.severity,
+            message,
+            offset,
+            length,
+            frame,
+            item,
+            element or self.element,
+            r.reference,
         )
 
     def read(self, offset: int, count: int) -> bytes:
@@ -93,6 +110,53 @@ class Context:
         """(absolute offset, bytes) of the first `count` bytes of a frame."""
         first = self.fragment(frame.first_fragment)
         return first.value_offset, self.read(first.value_offset, min(count, first.available))
+
+    def jpeg_header(self, frame: Frame) -> JpegHeader | None:
+        """The frame's JPEG / JPEG-LS header (parsed once per frame), or None."""
+        key = ("jpeg", frame.number)
+        if key not in self.cache:
+            first = self.fragment(frame.first_fragment)
+            self.cache[key] = parse_jpeg(self.read, first.value_offset, first.end)
+        return self.cache[key]  # type: ignore[return-value]
+
+    def j2k_header(self, frame: Frame) -> J2kHeader | None:
+        """The frame's JPEG 2000 main header (parsed once per frame), or None."""
+        key = ("j2k", frame.number)
+        if key not in self.cache:
+            first = self.fragment(frame.first_fragment)
+            self.cache[key] = parse_j2k(self.read, first.value_offset, first.end)
+        return self.cache[key]  # type: ignore[return-value]
+
+    def codestream_lossy(self, frame: Frame) -> bool | None:
+        """Whether the frame's codestream header says lossy; None when unknown."""
+        from dcmencaps_lint.codestream import j2k_is_lossy, jpeg_is_lossy
+        from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY
+
+        if self.ts is None:
+            return None
+        if self.ts.codec in JPEG_FAMILY:
+            jpeg = self.jpeg_header(frame)
+            return jpeg_is_lossy(jpeg) if jpeg else None
+        if self.ts.codec in J2K_FAMILY:
+            j2k = self.j2k_header(frame)
+            return j2k_is_lossy(j2k) if j2k else None
+        return None
+
+    def payload_chunks(self, item: Item, overlap: int = 0) -> Iterator[tuple[int, bytes]]:
+        """(absolute offset, bytes) chunks of a whole item value, for deep rules only.
+
+        Consecutive chunks share `overlap` bytes, so a pattern shorter than that is
+        found even when it straddles two chunks; memory stays one chunk.
+        """
+        position = item.value_offset
+        while position < item.end:
+            chunk = self.read(position, min(PAYLOAD_CHUNK, item.end - position))
+            if not chunk:
+                return
+            yield position, chunk
+            if position + len(chunk) >= item.end:
+                return
+            position += max(1, len(chunk) - overlap)
 
     def frame_tail(self, frame: Frame, count: int) -> tuple[int, bytes]:
         """(absolute offset, bytes) of the last `count` bytes of a frame's last fragment."""

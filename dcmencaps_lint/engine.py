@@ -33,7 +33,7 @@ from dcmencaps_lint.source import (
     open_path,
     parse_dataset,
 )
-from dcmencaps_lint.transfer_syntax import DEFLATED_EXPLICIT_VR_LE, lookup
+from dcmencaps_lint.transfer_syntax import DEFLATED_EXPLICIT_VR_LE, TransferSyntax, lookup
 from dcmencaps_lint.walker import walk
 
 log = logging.getLogger("dcmencaps_lint")
@@ -227,21 +227,27 @@ def _lint_open(
         )
         findings.extend([missing] if missing else [])
 
-    ctx = Context(reader, dataset, ts)
-    needs = {Needs.DATASET}
-    if pixel is not None and pixel.undefined_length and (ts is None or ts.encapsulated):
-        ctx = replace(ctx, walk=walk(reader, pixel.value_offset))
-        needs.add(Needs.ITEMS)
-        if ts is not None:
-            needs.add(Needs.ENCAPSULATED)
-            assert ctx.walk is not None
-            frame_map = build_frame_map(reader, ctx.walk, ts, ctx.expected_frames, ctx.eot_offsets)
-            ctx = replace(ctx, frame_map=frame_map)
-
-    for r in run.active:
-        if r.check is None or r.needs not in needs:
-            continue
-        findings.extend(_run_rule(run, r, replace(ctx, rule=r), name))
+    ctx = _pixel_context(reader, dataset, ts, run.options.selection.deep)
+    findings.extend(_run_rules(run, ctx, {Needs.DATASET}, name))
+    for nested in dataset.nested:
+        # Pixel Data inside a sequence item (an icon, say) is checked by the same rules,
+        # with that item's attributes; the findings name the element path.
+        view = replace(
+            dataset,
+            pixel_data=nested.pixel_data,
+            number_of_frames_raw=nested.number_of_frames_raw,
+            number_of_frames=None,
+            eot=None,
+            eot_lengths=None,
+            eot_value=None,
+            eot_lengths_value=None,
+            image=nested.image,
+            nested=(),
+        )
+        nested_ctx = replace(
+            _pixel_context(reader, view, ts, run.options.selection.deep), element=nested.path
+        )
+        findings.extend(_run_rules(run, nested_ctx, set(), name))
 
     findings.sort(key=lambda f: (f.offset is not None, f.offset or 0, f.code))
     if pixel is None and not findings:
@@ -251,6 +257,35 @@ def _lint_open(
         reason = "deflated data set: Pixel Data is native" if deflated else "no Pixel Data"
         return _describe(FileReport(name, "skipped", reason=reason), dataset, ctx)
     return _describe(FileReport(name, run.status(findings), tuple(findings)), dataset, ctx)
+
+
+def _pixel_context(
+    reader: ByteReader, dataset: ParsedDataset, ts: TransferSyntax | None, deep: bool
+) -> Context:
+    """The context of one Pixel Data element: walked and frame-mapped when encapsulated."""
+    ctx = Context(reader, dataset, ts, deep=deep)
+    pixel = dataset.pixel_data
+    if pixel is not None and pixel.undefined_length and (ts is None or ts.encapsulated):
+        item_walk = walk(reader, pixel.value_offset)
+        frame_map = None
+        if ts is not None:
+            frame_map = build_frame_map(reader, item_walk, ts, ctx.expected_frames, ctx.eot_offsets)
+        ctx = replace(ctx, walk=item_walk, frame_map=frame_map)
+    return ctx
+
+
+def _run_rules(run: _Run, ctx: Context, once_per_file: set[str], name: str) -> list[Finding]:
+    """The selected rules that apply to this Pixel Data element (and to the file, once)."""
+    needs = once_per_file | {Needs.PIXEL}
+    if ctx.walk is not None:
+        needs.add(Needs.ITEMS)
+        if ctx.ts is not None:
+            needs.add(Needs.ENCAPSULATED)
+    findings: list[Finding] = []
+    for r in run.active:
+        if r.check is not None and r.needs in needs:
+            findings.extend(_run_rule(run, r, replace(ctx, rule=r), name))
+    return findings
 
 
 def _run_rule(run: _Run, r: Rule, ctx: Context, name: str) -> list[Finding]:

@@ -31,6 +31,7 @@ BUILTIN_MODULES = (
     "dcmencaps_lint.rules.eot",
     "dcmencaps_lint.rules.frg",
     "dcmencaps_lint.rules.csm",
+    "dcmencaps_lint.rules.csm_header",
 )
 log = logging.getLogger("dcmencaps_lint")
 
@@ -41,7 +42,8 @@ class Needs:
     """What a rule needs before it can run, from least to most."""
 
     ENGINE = "engine"  # emitted by the engine itself (PRS): no check function
-    DATASET = "dataset"  # the parsed data set and the Pixel Data element header
+    DATASET = "dataset"  # the parsed data set: runs once per file
+    PIXEL = "pixel"  # a Pixel Data element's header: runs for each, nested ones too
     ITEMS = "items"  # an item walk, whatever the transfer syntax
     ENCAPSULATED = "encapsulated"  # an item walk under a known encapsulated TS
 

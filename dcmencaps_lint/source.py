@@ -14,6 +14,7 @@ import mmap
 import os
 import struct
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -86,6 +87,32 @@ class Element:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageAttributes:
+    """The Image Pixel attributes the codestream rules compare with (None: absent/invalid)."""
+
+    rows: int | None = None
+    columns: int | None = None
+    samples_per_pixel: int | None = None
+    bits_allocated: int | None = None
+    bits_stored: int | None = None
+    pixel_representation: int | None = None
+    photometric_interpretation: str | None = None
+    planar_configuration: int | None = None
+    lossy_image_compression: str | None = None  # (0028,2110) as written, e.g. "00", "01"
+    lossy_image_compression_offset: int | None = None  # its value's offset
+
+
+@dataclass(frozen=True, slots=True)
+class NestedPixelData:
+    """Pixel Data inside a sequence item, e.g. an Icon Image Sequence's icon."""
+
+    path: str  # e.g. "(0088,0200)[0]/(7FE0,0010)"
+    pixel_data: Element
+    image: ImageAttributes
+    number_of_frames_raw: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedDataset:
     """What the rules need from the data set in front of Pixel Data."""
 
@@ -101,6 +128,8 @@ class ParsedDataset:
     eot_value: bytes | None
     eot_lengths_value: bytes | None
     dicm_prefix: bool
+    image: ImageAttributes = ImageAttributes()
+    nested: tuple[NestedPixelData, ...] = ()
 
 
 class NotDicomError(Exception):
@@ -227,7 +256,117 @@ def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
         eot_value=eot[1] if eot else None,
         eot_lengths_value=eotl[1] if eotl else None,
         dicm_prefix=dicm,
+        image=image_attributes(ds),
+        nested=tuple(nested_pixel_data(ds, implicit_vr)),
     )
+
+
+_INT_ATTRIBUTES = {
+    "rows": 0x00280010,
+    "columns": 0x00280011,
+    "samples_per_pixel": 0x00280002,
+    "bits_allocated": 0x00280100,
+    "bits_stored": 0x00280101,
+    "pixel_representation": 0x00280103,
+    "planar_configuration": 0x00280006,
+}
+LOSSY_IMAGE_COMPRESSION_TAG = 0x00282110
+MAX_NESTING = 8
+
+
+def image_attributes(ds: object) -> ImageAttributes:
+    """Image Pixel attributes of a data set, tolerant of missing or malformed values."""
+    values: dict[str, object] = {}
+    for field_name, tag in _INT_ATTRIBUTES.items():
+        try:
+            value = ds[tag].value  # type: ignore[index]
+            values[field_name] = int(value[0] if isinstance(value, list | tuple) else value)
+        except Exception:  # absent, empty or malformed: the rules skip what they lack
+            continue
+    for field_name, tag in (("photometric_interpretation", 0x00280004),):
+        try:
+            values[field_name] = str(ds[tag].value).strip(" \0")  # type: ignore[index]
+        except Exception:
+            continue
+    try:
+        lossy = ds[LOSSY_IMAGE_COMPRESSION_TAG]  # type: ignore[index]
+        values["lossy_image_compression"] = str(lossy.value or "").strip(" \0")
+        tell = getattr(ds.get_item(LOSSY_IMAGE_COMPRESSION_TAG), "value_tell", None)  # type: ignore[attr-defined]
+        values["lossy_image_compression_offset"] = tell if isinstance(tell, int) else None
+    except Exception:
+        pass
+    return ImageAttributes(**values)  # type: ignore[arg-type]
+
+
+def _is_sequence(tag: int, raw: object) -> bool:
+    vr = getattr(raw, "VR", None)
+    if vr == "SQ":
+        return True
+    if vr not in (None, "UN"):
+        return False
+    from pydicom.datadict import dictionary_VR
+
+    try:
+        return dictionary_VR(tag) == "SQ"
+    except KeyError:
+        return False
+
+
+def _defined_length_and_tell(elem: object) -> tuple[bool, int | None]:
+    """(has a defined length, value offset) of a raw or already converted element.
+
+    pydicom yields undefined-length sequences as converted elements, the rest raw.
+    """
+    length = getattr(elem, "length", None)
+    if length is not None:  # a RawDataElement
+        tell = getattr(elem, "value_tell", None)
+        return length != UNDEFINED_LENGTH, tell if isinstance(tell, int) else None
+    tell = getattr(elem, "file_tell", None)
+    return not getattr(elem, "is_undefined_length", False), tell if isinstance(tell, int) else None
+
+
+def nested_pixel_data(
+    ds: object, implicit_vr: bool, prefix: str = "", depth: int = 0, base: int = 0
+) -> Iterator[NestedPixelData]:
+    """Every undefined-length Pixel Data inside sequence items, with its path and offset.
+
+    pydicom parses a defined-length sequence from a copy of its value, so offsets inside
+    it are relative to that value: `base` is what makes them absolute again.
+    """
+    if depth >= MAX_NESTING:
+        return
+    for tag in list(ds.keys()):  # type: ignore[attr-defined]
+        raw_sequence = ds.get_item(tag)  # type: ignore[attr-defined]
+        if not _is_sequence(int(tag), raw_sequence):
+            continue
+        child_base = base
+        defined, sequence_tell = _defined_length_and_tell(raw_sequence)
+        if defined and sequence_tell is not None:
+            child_base = base + sequence_tell
+        try:
+            items = ds[tag].value  # type: ignore[index]
+        except Exception:
+            continue
+        if not isinstance(items, list) and type(items).__name__ != "Sequence":
+            continue
+        for index, item in enumerate(items):
+            path = f"{prefix}{format_tag(int(tag))}[{index}]/"
+            pixel = item.get_item(PIXEL_DATA_TAG)
+            defined, tell = _defined_length_and_tell(pixel)
+            if pixel is not None and not defined and tell is not None:
+                tell += child_base
+                vr = None if implicit_vr else getattr(pixel, "VR", None)
+                start = tell - (8 if vr is None else 12)
+                raw_nof = item.get_item(NUMBER_OF_FRAMES_TAG)
+                yield NestedPixelData(
+                    path + "(7FE0,0010)",
+                    Element(PIXEL_DATA_TAG, vr, UNDEFINED_LENGTH, start, tell),
+                    image_attributes(item),
+                    raw_nof.value
+                    if raw_nof is not None and isinstance(raw_nof.value, bytes)
+                    else None,
+                )
+            yield from nested_pixel_data(item, implicit_vr, path, depth + 1, child_base)
 
 
 def _element_of(

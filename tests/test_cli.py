@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from dcmencaps_lint import __version__, lint_file
 from dcmencaps_lint.cli import main
+from dcmencaps_lint.docs import sections
 from dcmencaps_lint.registry import load_rules
 
 FINDING_LINE = re.compile(
@@ -159,9 +160,9 @@ class TestInformation:
         assert r is not None
         lines = result.stdout.splitlines()
         assert lines[0] == "BOT004 bot-offset-not-item-start"
-        assert r.summary in lines
-        assert r.doc.strip()
-        assert r.doc in result.stdout
+        assert r.summary + "." in lines
+        for title, text in sections(r).items():
+            assert f"{title}\n{'-' * len(title)}\n{text}" in result.stdout
         assert "PS3.5 A.4" in result.stdout
 
     def test_explain_unknown_exits_2(self) -> None:

@@ -83,12 +83,18 @@ def _checked_entries(ctx: Context) -> Iterator[tuple[int, int]]:
 )
 def bot_length_not_multiple_of_4(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: the BOT item holds 32-bit offsets, one per frame, so its length must
+    What it checks
+    --------------
+    The BOT item holds 32-bit offsets, one per frame, so its length must
     be a multiple of 4.
 
-    Why it matters: readers either reject the table or read a misaligned last entry.
+    Why it matters
+    --------------
+    Readers either reject the table or read a misaligned last entry.
 
-    How to fix: write exactly 4 bytes per frame, or an empty BOT item.
+    How to fix
+    ----------
+    Write exactly 4 bytes per frame, or an empty BOT item.
     """
     found = _bot(ctx)
     if found and found[1].length % 4:
@@ -110,13 +116,19 @@ def bot_length_not_multiple_of_4(ctx: Context) -> Iterator[Finding]:
 )
 def bot_first_offset_not_zero(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: the first BOT entry points at the first frame, which starts at the
+    What it checks
+    --------------
+    The first BOT entry points at the first frame, which starts at the
     first fragment: it must be 0.
 
-    Why it matters: a non-zero first entry usually means offsets were counted from the
+    Why it matters
+    --------------
+    A non-zero first entry usually means offsets were counted from the
     wrong origin (the start of the BOT item, or of Pixel Data), so every entry is off.
 
-    How to fix: compute offsets from the first byte of the first fragment's item tag.
+    How to fix
+    ----------
+    Compute offsets from the first byte of the first fragment's item tag.
     """
     found = _bot(ctx)
     entries = dict(_checked_entries(ctx)) if found else {}
@@ -139,13 +151,19 @@ def bot_first_offset_not_zero(ctx: Context) -> Iterator[Finding]:
 )
 def bot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: each BOT entry must be greater than the one before: frames are stored
+    What it checks
+    --------------
+    Each BOT entry must be greater than the one before: frames are stored
     in order and each holds at least one fragment.
 
-    Why it matters: pydicom trusts the BOT and splits frames wrongly or raises a bare
+    Why it matters
+    --------------
+    Pydicom trusts the BOT and splits frames wrongly or raises a bare
     StopIteration; DCMTK and GDCM ignore it, so the file decodes differently per viewer.
 
-    How to fix: rebuild the BOT from the fragment positions (or leave it empty).
+    How to fix
+    ----------
+    Rebuild the BOT from the fragment positions (or leave it empty).
     """
     found = _bot(ctx)
     if not found:
@@ -179,13 +197,19 @@ def _end_of_fragments(walk: Walk) -> int:
 )
 def bot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: every BOT entry must land on the first byte of a fragment's item tag
+    What it checks
+    --------------
+    Every BOT entry must land on the first byte of a fragment's item tag
     (an odd entry never does).
 
-    Why it matters: a reader that follows the entry reads codestream bytes as an item
+    Why it matters
+    --------------
+    A reader that follows the entry reads codestream bytes as an item
     header and fails, or decodes the wrong frame.
 
-    How to fix: rebuild the BOT from the fragment positions (or leave it empty).
+    How to fix
+    ----------
+    Rebuild the BOT from the fragment positions (or leave it empty).
     """
     found = _bot(ctx)
     if not found:
@@ -218,12 +242,18 @@ def bot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
 )
 def bot_offset_out_of_range(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: a BOT entry points at or beyond the Sequence Delimitation Item (or
+    What it checks
+    --------------
+    A BOT entry points at or beyond the Sequence Delimitation Item (or
     the end of the data when there is none).
 
-    Why it matters: readers seek outside the pixel data and fail, or read the next element.
+    Why it matters
+    --------------
+    Readers seek outside the pixel data and fail, or read the next element.
 
-    How to fix: rebuild the BOT from the fragment positions (or leave it empty).
+    How to fix
+    ----------
+    Rebuild the BOT from the fragment positions (or leave it empty).
     """
     found = _bot(ctx)
     if not found:
@@ -251,13 +281,19 @@ def bot_offset_out_of_range(ctx: Context) -> Iterator[Finding]:
 )
 def bot_count_mismatch(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: a BOT with values must have exactly one entry per frame, as many as
+    What it checks
+    --------------
+    A BOT with values must have exactly one entry per frame, as many as
     Number of Frames (1 when absent).
 
-    Why it matters: extra or missing entries shift frames for readers that trust the BOT;
+    Why it matters
+    --------------
+    Extra or missing entries shift frames for readers that trust the BOT;
     dicom-rs once wrote N+1 entries and no peer tool noticed (Enet4/dicom-rs #399).
 
-    How to fix: write one entry per frame, or an empty BOT item.
+    How to fix
+    ----------
+    Write one entry per frame, or an empty BOT item.
     """
     found = _bot(ctx)
     expected = ctx.expected_frames
@@ -283,15 +319,21 @@ def bot_count_mismatch(ctx: Context) -> Iterator[Finding]:
 )
 def bot_empty_ambiguous_frames(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: a multi-frame image has more fragments than frames, an empty BOT and
+    What it checks
+    --------------
+    A multi-frame image has more fragments than frames, an empty BOT and
     no Extended Offset Table, so readers must guess where frames begin from codestream
     markers. The linter found the frames that way; when even that fails, FRG002 is
     reported instead.
 
-    Why it matters: fo-dicom, dicomParser and others could not locate frames in such
+    Why it matters
+    --------------
+    Fo-dicom, dicomParser and others could not locate frames in such
     files (fo-dicom #992); guesses differ between readers.
 
-    How to fix: write a BOT (or, above 4 GiB, an Extended Offset Table), or put each
+    How to fix
+    ----------
+    Write a BOT (or, above 4 GiB, an Extended Offset Table), or put each
     frame in one fragment.
     """
     found = _bot(ctx)
@@ -322,12 +364,18 @@ def bot_empty_ambiguous_frames(ctx: Context) -> Iterator[Finding]:
 )
 def bot_not_empty_with_eot(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: when Extended Offset Table (7FE0,0001) is present, the BOT item shall
+    What it checks
+    --------------
+    When Extended Offset Table (7FE0,0001) is present, the BOT item shall
     be empty (PS3.5 A.4).
 
-    Why it matters: two tables can disagree, and readers pick different ones.
+    Why it matters
+    --------------
+    Two tables can disagree, and readers pick different ones.
 
-    How to fix: write an empty BOT item whenever you write an Extended Offset Table.
+    How to fix
+    ----------
+    Write an empty BOT item whenever you write an Extended Offset Table.
     """
     found = _bot(ctx)
     if found and ctx.has_eot and found[1].length > 0:
@@ -349,14 +397,20 @@ def bot_not_empty_with_eot(ctx: Context) -> Iterator[Finding]:
 )
 def bot_offset_overflow(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: a frame starts 2^32 bytes or more after the first fragment, so no
+    What it checks
+    --------------
+    A frame starts 2^32 bytes or more after the first fragment, so no
     32-bit BOT entry can hold its offset, yet the BOT has values (typically wrapped modulo
     2^32).
 
-    Why it matters: readers that trust the BOT read the wrong frames (pydicom #1178,
+    Why it matters
+    --------------
+    Readers that trust the BOT read the wrong frames (pydicom #1178,
     wsidicom #76). The Extended Offset Table (CP-1818) exists for this case.
 
-    How to fix: write an empty BOT and an Extended Offset Table with 64-bit offsets.
+    How to fix
+    ----------
+    Write an empty BOT and an Extended Offset Table with 64-bit offsets.
     """
     found = _bot(ctx)
     if not found or not overflows(ctx):
@@ -397,12 +451,18 @@ def bot_offset_overflow(ctx: Context) -> Iterator[Finding]:
 )
 def bot_not_empty_for_video(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: under the MPEG-2, MPEG-4 AVC/H.264 and HEVC/H.265 transfer syntaxes
+    What it checks
+    --------------
+    Under the MPEG-2, MPEG-4 AVC/H.264 and HEVC/H.265 transfer syntaxes
     the whole video is one stream, and the BOT item shall be empty.
 
-    Why it matters: a BOT suggests frame boundaries that the stream does not have.
+    Why it matters
+    --------------
+    A BOT suggests frame boundaries that the stream does not have.
 
-    How to fix: write an empty BOT item.
+    How to fix
+    ----------
+    Write an empty BOT item.
     """
     found = _bot(ctx)
     if found and ctx.ts is not None and ctx.ts.video and found[1].length > 0:

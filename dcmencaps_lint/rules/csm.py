@@ -64,13 +64,19 @@ def _missing_end_findings(ctx: Context, codecs: frozenset[Codec], marker: str) -
 )
 def missing_soi(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: under the JPEG and JPEG-LS transfer syntaxes each frame's first
+    What it checks
+    --------------
+    Under the JPEG and JPEG-LS transfer syntaxes each frame's first
     fragment starts with the SOI marker FF D8 (fill bytes FF before it are CSM023's).
 
-    Why it matters: decoders reject the frame ("Not a JPEG file: starts with 0x00 0x00",
+    Why it matters
+    --------------
+    Decoders reject the frame ("Not a JPEG file: starts with 0x00 0x00",
     fo-dicom #717); often a sign that frame boundaries are wrong.
 
-    How to fix: check the offset tables and the fragment order; re-encode the frame.
+    How to fix
+    ----------
+    Check the offset tables and the fragment order; re-encode the frame.
     """
     for frame in _frames(ctx, JPEG_FAMILY):
         offset, head = ctx.frame_head(frame, HEAD_BYTES)
@@ -94,14 +100,20 @@ def missing_soi(ctx: Context) -> Iterator[Finding]:
 )
 def missing_eoi(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: each JPEG / JPEG-LS frame ends with the EOI marker FF D9, optionally
+    What it checks
+    --------------
+    Each JPEG / JPEG-LS frame ends with the EOI marker FF D9, optionally
     followed by one pad byte that makes the fragment even. (EOI followed by more bytes is
     CSM003's finding.)
 
-    Why it matters: "JPEG 12 bit codec unable to perform reading scanlines"
+    Why it matters
+    --------------
+    "JPEG 12 bit codec unable to perform reading scanlines"
     (fo-dicom.Codecs #37); readers that find frames by their EOI merge frames.
 
-    How to fix: the frame is truncated or was written without its end: re-encode it.
+    How to fix
+    ----------
+    The frame is truncated or was written without its end: re-encode it.
     """
     yield from _missing_end_findings(ctx, JPEG_FAMILY, "EOI")
 
@@ -115,13 +127,19 @@ def missing_eoi(ctx: Context) -> Iterator[Finding]:
 )
 def missing_soc(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: under the JPEG 2000 and HTJ2K transfer syntaxes each frame is a raw
+    What it checks
+    --------------
+    Under the JPEG 2000 and HTJ2K transfer syntaxes each frame is a raw
     codestream that starts with SOC (FF 4F) directly followed by SIZ (FF 51).
 
-    Why it matters: decoders reject the frame, or need a JP2 file-format reader that
+    Why it matters
+    --------------
+    Decoders reject the frame, or need a JP2 file-format reader that
     DICOM does not allow (GDCM's `ELSCINT1_JP2vsJ2K.dcm`).
 
-    How to fix: write the bare codestream, without a JP2 wrapper, and check frame
+    How to fix
+    ----------
+    Write the bare codestream, without a JP2 wrapper, and check frame
     boundaries.
     """
     for frame in _frames(ctx, J2K_FAMILY):
@@ -146,12 +164,18 @@ def missing_soc(ctx: Context) -> Iterator[Finding]:
 )
 def missing_eoc(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: each JPEG 2000 / HTJ2K frame ends with the EOC marker FF D9,
+    What it checks
+    --------------
+    Each JPEG 2000 / HTJ2K frame ends with the EOC marker FF D9,
     optionally followed by one pad byte.
 
-    Why it matters: OpenJPEG rejects codestreams without EOC (openjpeg #789) while Kakadu
+    Why it matters
+    --------------
+    OpenJPEG rejects codestreams without EOC (openjpeg #789) while Kakadu
     accepts them: the file decodes on some viewers only.
 
-    How to fix: the codestream is truncated or was written without its end: re-encode it.
+    How to fix
+    ----------
+    The codestream is truncated or was written without its end: re-encode it.
     """
     yield from _missing_end_findings(ctx, J2K_FAMILY, "EOC")

@@ -58,13 +58,19 @@ def _multi_fragment_frames(ctx: Context, offsets: tuple[int, ...]) -> tuple[Fram
 )
 def eot_incomplete_pair(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: Extended Offset Table (7FE0,0001) and Extended Offset Table Lengths
+    What it checks
+    --------------
+    Extended Offset Table (7FE0,0001) and Extended Offset Table Lengths
     (7FE0,0002) are required together.
 
-    Why it matters: a reader that finds offsets without lengths (or the reverse) cannot
+    Why it matters
+    --------------
+    A reader that finds offsets without lengths (or the reverse) cannot
     use the table and may fail instead of falling back.
 
-    How to fix: write both attributes, or neither.
+    How to fix
+    ----------
+    Write both attributes, or neither.
     """
     eot, lengths = ctx.dataset.eot, ctx.dataset.eot_lengths
     if (eot is None) != (lengths is None):
@@ -85,12 +91,18 @@ def eot_incomplete_pair(ctx: Context) -> Iterator[Finding]:
 )
 def eot_length_not_multiple_of_8(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: both attributes hold 64-bit values (VR OV), so their lengths must be
+    What it checks
+    --------------
+    Both attributes hold 64-bit values (VR OV), so their lengths must be
     multiples of 8.
 
-    Why it matters: the last value is cut short and every reader handles that differently.
+    Why it matters
+    --------------
+    The last value is cut short and every reader handles that differently.
 
-    How to fix: write 8 bytes per frame in each attribute.
+    How to fix
+    ----------
+    Write 8 bytes per frame in each attribute.
     """
     for element, tag in ((ctx.dataset.eot, EOT), (ctx.dataset.eot_lengths, EOT_LENGTHS)):
         if element is not None and element.length % 8:
@@ -110,13 +122,19 @@ def eot_length_not_multiple_of_8(ctx: Context) -> Iterator[Finding]:
 )
 def eot_count_mismatch(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: the table has one offset and one length per frame: the two counts are
+    What it checks
+    --------------
+    The table has one offset and one length per frame: the two counts are
     equal, and equal to Number of Frames.
 
-    Why it matters: readers index frames by table position; a wrong count shifts or drops
+    Why it matters
+    --------------
+    Readers index frames by table position; a wrong count shifts or drops
     frames.
 
-    How to fix: write exactly Number of Frames values in each attribute.
+    How to fix
+    ----------
+    Write exactly Number of Frames values in each attribute.
     """
     offsets, lengths = ctx.eot_offsets, ctx.eot_lengths
     expected = ctx.expected_frames
@@ -145,12 +163,18 @@ def eot_count_mismatch(ctx: Context) -> Iterator[Finding]:
 )
 def eot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: each offset must land on the first byte of a fragment's item tag,
+    What it checks
+    --------------
+    Each offset must land on the first byte of a fragment's item tag,
     counted from the first fragment, so the first offset is 0.
 
-    Why it matters: readers seek straight to the offset and read a frame from there.
+    Why it matters
+    --------------
+    Readers seek straight to the offset and read a frame from there.
 
-    How to fix: rebuild the table from the fragment positions (pydicom's
+    How to fix
+    ----------
+    Rebuild the table from the fragment positions (pydicom's
     `encapsulate_extended` does this).
     """
     usable = _usable_offsets(ctx)
@@ -185,13 +209,19 @@ def eot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
 )
 def eot_length_mismatch(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: each length must equal the byte count of its frame's fragment: the
+    What it checks
+    --------------
+    Each length must equal the byte count of its frame's fragment: the
     item length, or one less when the fragment's last byte is a pad byte (00H or FFH).
 
-    Why it matters: readers that take the length from the table read too little or too
+    Why it matters
+    --------------
+    Readers that take the length from the table read too little or too
     much (pydicom #1968 wrote lengths that ignored padding).
 
-    How to fix: write each fragment's item length (pydicom 3 writes padded lengths).
+    How to fix
+    ----------
+    Write each fragment's item length (pydicom 3 writes padded lengths).
     """
     usable = _usable_offsets(ctx)
     lengths, lengths_element = ctx.eot_lengths, ctx.dataset.eot_lengths
@@ -230,13 +260,19 @@ def eot_length_mismatch(ctx: Context) -> Iterator[Finding]:
 )
 def eot_multi_fragment_frame(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: the Extended Offset Table may be used only when every frame is
+    What it checks
+    --------------
+    The Extended Offset Table may be used only when every frame is
     exactly one fragment.
 
-    Why it matters: readers take the frame at an offset to be one item; the rest of the
+    Why it matters
+    --------------
+    Readers take the frame at an offset to be one item; the rest of the
     frame is lost.
 
-    How to fix: write each frame as one fragment, or drop the EOT and write a BOT.
+    How to fix
+    ----------
+    Write each frame as one fragment, or drop the EOT and write a BOT.
     """
     usable = _usable_offsets(ctx)
     if usable is None:
@@ -261,11 +297,17 @@ def eot_multi_fragment_frame(ctx: Context) -> Iterator[Finding]:
 )
 def eot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: each offset must be greater than the one before.
+    What it checks
+    --------------
+    Each offset must be greater than the one before.
 
-    Why it matters: frames are stored in order; a table out of order is corrupt.
+    Why it matters
+    --------------
+    Frames are stored in order; a table out of order is corrupt.
 
-    How to fix: rebuild the table from the fragment positions.
+    How to fix
+    ----------
+    Rebuild the table from the fragment positions.
     """
     usable = _usable_offsets(ctx)
     if usable is None:
@@ -292,13 +334,19 @@ def eot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
 )
 def eot_wrong_vr(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: both attributes have VR OV (PS3.6); under explicit VR the file must
+    What it checks
+    --------------
+    Both attributes have VR OV (PS3.6); under explicit VR the file must
     say so.
 
-    Why it matters: readers that do not know OV, or that find OB, mis-parse the values or
+    Why it matters
+    --------------
+    Readers that do not know OV, or that find OB, mis-parse the values or
     the elements after them (dicomParser #284).
 
-    How to fix: write VR OV.
+    How to fix
+    ----------
+    Write VR OV.
     """
     for element, tag in ((ctx.dataset.eot, EOT), (ctx.dataset.eot_lengths, EOT_LENGTHS)):
         if element is not None and element.vr is not None and element.vr != "OV":
@@ -318,13 +366,19 @@ def eot_wrong_vr(ctx: Context) -> Iterator[Finding]:
 )
 def eot_recommended(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: a multi-frame image whose fragments span more than 2^32-1 bytes has no
+    What it checks
+    --------------
+    A multi-frame image whose fragments span more than 2^32-1 bytes has no
     Extended Offset Table.
 
-    Why it matters: a 32-bit BOT cannot address such frames, so readers must scan every
+    Why it matters
+    --------------
+    A 32-bit BOT cannot address such frames, so readers must scan every
     item to find a frame (the IDC whole-slide images, idc-wsi-conversion #4).
 
-    How to fix: write an Extended Offset Table (and an empty BOT).
+    How to fix
+    ----------
+    Write an Extended Offset Table (and an empty BOT).
     """
     walk = ctx.walk
     if walk is None or ctx.has_eot or (ctx.expected_frames or 1) <= 1:
@@ -346,13 +400,19 @@ def eot_recommended(ctx: Context) -> Iterator[Finding]:
 )
 def eot_empty(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: Extended Offset Table (7FE0,0001) or its Lengths (7FE0,0002) is
+    What it checks
+    --------------
+    Extended Offset Table (7FE0,0001) or its Lengths (7FE0,0002) is
     present but empty. The attributes are Type 1C: when present they hold one value per
     frame.
 
-    Why it matters: readers that see the attribute expect a table and fail on an empty one.
+    Why it matters
+    --------------
+    Readers that see the attribute expect a table and fail on an empty one.
 
-    How to fix: drop both attributes, or fill them.
+    How to fix
+    ----------
+    Drop both attributes, or fill them.
     """
     for element, tag in ((ctx.dataset.eot, EOT), (ctx.dataset.eot_lengths, EOT_LENGTHS)):
         if element is not None and element.length == 0:
@@ -368,12 +428,18 @@ def eot_empty(ctx: Context) -> Iterator[Finding]:
 )
 def eot_not_allowed_for_ts(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: an Extended Offset Table is present although the transfer syntax
+    What it checks
+    --------------
+    An Extended Offset Table is present although the transfer syntax
     (MPEG-2, MPEG-4 AVC/H.264, HEVC/H.265) does not encode frames in separate fragments.
 
-    Why it matters: there are no frame fragments for the table to point at.
+    Why it matters
+    --------------
+    There are no frame fragments for the table to point at.
 
-    How to fix: drop both attributes.
+    How to fix
+    ----------
+    Drop both attributes.
     """
     if ctx.has_eot and ctx.ts is not None and ctx.ts.video:
         yield ctx.finding(

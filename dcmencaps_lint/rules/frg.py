@@ -18,13 +18,19 @@ from dcmencaps_lint.registry import rule
 )
 def fewer_fragments_than_frames(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: in every transfer syntax that encodes frames separately, each frame is
+    What it checks
+    --------------
+    In every transfer syntax that encodes frames separately, each frame is
     at least one fragment, so there must be at least Number of Frames fragments.
 
-    Why it matters: some frames are missing or share a fragment; DCMTK silently dropped a
+    Why it matters
+    --------------
+    Some frames are missing or share a fragment; DCMTK silently dropped a
     frame when two frames shared one fragment.
 
-    How to fix: write each frame in its own fragment(s), or correct Number of Frames.
+    How to fix
+    ----------
+    Write each frame in its own fragment(s), or correct Number of Frames.
     """
     walk, ts, expected = ctx.walk, ctx.ts, ctx.expected_frames
     if walk is None or ts is None or not ts.frame_based or expected is None:
@@ -47,13 +53,19 @@ def fewer_fragments_than_frames(ctx: Context) -> Iterator[Finding]:
 )
 def frame_boundaries_undetermined(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: a multi-frame image has more fragments than frames, no usable BOT or
+    What it checks
+    --------------
+    A multi-frame image has more fragments than frames, no usable BOT or
     Extended Offset Table, and the codestream end markers cannot split the fragments into
     frames at all.
 
-    Why it matters: no reader can know which fragments form which frame.
+    Why it matters
+    --------------
+    No reader can know which fragments form which frame.
 
-    How to fix: write a Basic (or Extended) Offset Table, or one fragment per frame.
+    How to fix
+    ----------
+    Write a Basic (or Extended) Offset Table, or one fragment per frame.
     """
     walk, ts, expected, frame_map = ctx.walk, ctx.ts, ctx.expected_frames, ctx.frame_map
     if walk is None or ts is None or frame_map is None or expected is None:
@@ -79,13 +91,19 @@ def frame_boundaries_undetermined(ctx: Context) -> Iterator[Finding]:
 )
 def one_fragment_per_frame_required(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: RLE Lossless, Deflated Image Frame Compression and Encapsulated
+    What it checks
+    --------------
+    RLE Lossless, Deflated Image Frame Compression and Encapsulated
     Uncompressed require each frame to be exactly one fragment.
 
-    Why it matters: readers take each fragment as a frame; dcm4che reported "RLE Segment
+    Why it matters
+    --------------
+    Readers take each fragment as a frame; dcm4che reported "RLE Segment
     too short" on RLE frames split into 20 KiB fragments (dcmjs #340).
 
-    How to fix: write each frame as a single fragment.
+    How to fix
+    ----------
+    Write each frame as a single fragment.
     """
     walk, ts, frame_map = ctx.walk, ctx.ts, ctx.frame_map
     if walk is None or ts is None or not ts.one_fragment_per_frame or frame_map is None:
@@ -124,15 +142,21 @@ def one_fragment_per_frame_required(ctx: Context) -> Iterator[Finding]:
 )
 def frame_count_mismatch(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: without a usable offset table the linter splits fragments into frames
+    What it checks
+    --------------
+    Without a usable offset table the linter splits fragments into frames
     at end-of-image markers, as readers do; this rule fires when that gives a different
     count than Number of Frames. (A table whose count differs is reported by BOT006 or
     EOT003 instead.)
 
-    Why it matters: Number of Frames is wrong or frames are damaged (pydicom #1666); readers
+    Why it matters
+    --------------
+    Number of Frames is wrong or frames are damaged (pydicom #1666); readers
     show too few frames or fail.
 
-    How to fix: correct Number of Frames, or re-encode the damaged frames.
+    How to fix
+    ----------
+    Correct Number of Frames, or re-encode the damaged frames.
     """
     frame_map, expected = ctx.frame_map, ctx.expected_frames
     if frame_map is None or expected is None or frame_map.source is not FrameMapSource.MARKERS:

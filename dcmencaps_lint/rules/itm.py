@@ -39,15 +39,21 @@ def _what(number: int) -> str:
 )
 def first_item_not_bot(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: encapsulated Pixel Data must begin with the Basic Offset Table item,
+    What it checks
+    --------------
+    Encapsulated Pixel Data must begin with the Basic Offset Table item,
     even when that item is empty. This rule fires when the first element is not an Item
     at all, or when the first item's value starts with a codestream signature (JPEG SOI,
     JPEG 2000 SOC, a JP2 box), i.e. the writer left the BOT item out.
 
-    Why it matters: readers take the first item as the offset table, so they lose the
+    Why it matters
+    --------------
+    Readers take the first item as the offset table, so they lose the
     first frame's first fragment and mis-split every other frame.
 
-    How to fix: insert an empty item (FFFE,E000 with length 0) before the first fragment.
+    How to fix
+    ----------
+    Insert an empty item (FFFE,E000 with length 0) before the first fragment.
     """
     walk = ctx.walk
     assert walk is not None
@@ -84,14 +90,20 @@ def first_item_not_bot(ctx: Context) -> Iterator[Finding]:
 )
 def unexpected_tag(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: only Item (FFFE,E000) elements and one closing Sequence Delimitation
+    What it checks
+    --------------
+    Only Item (FFFE,E000) elements and one closing Sequence Delimitation
     Item (FFFE,E0DD) may appear in encapsulated Pixel Data. Item Delimitation Items
     (FFFE,E00D), byte-swapped item tags (FEFF,00E0) and other tags are reported. The walk
     continues past a zero-length Item Delimitation Item and stops at anything else.
 
-    Why it matters: readers stop or fail at the unexpected tag, losing every frame after it.
+    Why it matters
+    --------------
+    Readers stop or fail at the unexpected tag, losing every frame after it.
 
-    How to fix: rewrite the Pixel Data so that it holds only the BOT item, fragment items
+    How to fix
+    ----------
+    Rewrite the Pixel Data so that it holds only the BOT item, fragment items
     and the delimiter; for byte-swapped tags, fix the writer's byte order.
     """
     walk = ctx.walk
@@ -123,13 +135,19 @@ def unexpected_tag(ctx: Context) -> Iterator[Finding]:
 )
 def undefined_length_item(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: every item of encapsulated Pixel Data (BOT and fragments) must have an
+    What it checks
+    --------------
+    Every item of encapsulated Pixel Data (BOT and fragments) must have an
     explicit length; FFFFFFFFH is not allowed for them.
 
-    Why it matters: a reader cannot know where such an item ends, so it cannot find any
+    Why it matters
+    --------------
+    A reader cannot know where such an item ends, so it cannot find any
     item after it. The walk stops here.
 
-    How to fix: write each fragment with its real, even byte count.
+    How to fix
+    ----------
+    Write each fragment with its real, even byte count.
     """
     walk = ctx.walk
     assert walk is not None
@@ -153,13 +171,19 @@ def undefined_length_item(ctx: Context) -> Iterator[Finding]:
 )
 def odd_length_item(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: the BOT item and every fragment must have an even length (PS3.5 A.4:
+    What it checks
+    --------------
+    The BOT item and every fragment must have an even length (PS3.5 A.4:
     fragments hold an even number of bytes; odd codestreams get one pad byte).
 
-    Why it matters: DCMTK, dcm4che and Agfa EI reject or "repair" such files
+    Why it matters
+    --------------
+    DCMTK, dcm4che and Agfa EI reject or "repair" such files
     (dcm4che #1199, fo-dicom #1012); readers that assume even lengths misalign.
 
-    How to fix: pad the codestream with one trailing byte (00H, or FFH for JPEG) and
+    How to fix
+    ----------
+    Pad the codestream with one trailing byte (00H, or FFH for JPEG) and
     increase the item length by one.
     """
     walk = ctx.walk
@@ -185,13 +209,19 @@ def odd_length_item(ctx: Context) -> Iterator[Finding]:
 )
 def item_exceeds_data(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: an item's length field names more bytes than the file still holds:
+    What it checks
+    --------------
+    An item's length field names more bytes than the file still holds:
     the file was truncated, or the length is wrong.
 
-    Why it matters: the last frame is incomplete and readers fail or show a partial image;
+    Why it matters
+    --------------
+    The last frame is incomplete and readers fail or show a partial image;
     the missing sequence delimiter is a consequence and is not reported separately.
 
-    How to fix: transfer the file again in full; if the length field is wrong, correct it.
+    How to fix
+    ----------
+    Transfer the file again in full; if the length field is wrong, correct it.
     """
     walk = ctx.walk
     assert walk is not None
@@ -217,14 +247,20 @@ def item_exceeds_data(ctx: Context) -> Iterator[Finding]:
 )
 def missing_sequence_delimiter(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: the last item is followed by the end of the file (or by a few stray
+    What it checks
+    --------------
+    The last item is followed by the end of the file (or by a few stray
     bytes too short for an item header) instead of the Sequence Delimitation Item
     (FFFE,E0DD) with length 0.
 
-    Why it matters: DCMTK fails with "CorruptedData" (dcmtk PR #118), pydicom drops
+    Why it matters
+    --------------
+    DCMTK fails with "CorruptedData" (dcmtk PR #118), pydicom drops
     Pixel Data entirely; fo-dicom and others added workarounds.
 
-    How to fix: append FE FF DD E0 00 00 00 00 after the last fragment.
+    How to fix
+    ----------
+    Append FE FF DD E0 00 00 00 00 after the last fragment.
     """
     walk = ctx.walk
     assert walk is not None
@@ -254,13 +290,19 @@ def missing_sequence_delimiter(ctx: Context) -> Iterator[Finding]:
 )
 def delimiter_nonzero_length(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: the Sequence Delimitation Item (FFFE,E0DD) must have length 0.
+    What it checks
+    --------------
+    The Sequence Delimitation Item (FFFE,E0DD) must have length 0.
 
-    Why it matters: readers that honour the length skip bytes that belong to the next
+    Why it matters
+    --------------
+    Readers that honour the length skip bytes that belong to the next
     element; dicomParser overran its buffer on a delimiter with length FFFFFFFFH
     (cornerstonejs/dicomParser #266).
 
-    How to fix: write 00000000H as the delimiter's length.
+    How to fix
+    ----------
+    Write 00000000H as the delimiter's length.
     """
     walk = ctx.walk
     assert walk is not None
@@ -282,13 +324,19 @@ def delimiter_nonzero_length(ctx: Context) -> Iterator[Finding]:
 )
 def empty_fragment(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: a fragment item (after the BOT item) has length 0. Fragments carry
+    What it checks
+    --------------
+    A fragment item (after the BOT item) has length 0. Fragments carry
     codestream data; an empty BOT item is fine, an empty fragment is not.
 
-    Why it matters: fo-dicom crashed rendering a multi-frame file whose last fragment was
+    Why it matters
+    --------------
+    Fo-dicom crashed rendering a multi-frame file whose last fragment was
     empty (fo-dicom #1586); frame counting by fragments goes wrong.
 
-    How to fix: drop the empty item (and fix the offset tables that count it).
+    How to fix
+    ----------
+    Drop the empty item (and fix the offset tables that count it).
     """
     walk = ctx.walk
     assert walk is not None
@@ -309,12 +357,18 @@ def empty_fragment(ctx: Context) -> Iterator[Finding]:
 )
 def no_fragments(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: the sequence holds the BOT item and then ends: there is no pixel data
+    What it checks
+    --------------
+    The sequence holds the BOT item and then ends: there is no pixel data
     at all.
 
-    Why it matters: there is nothing to decode; viewers fail or show a blank image.
+    Why it matters
+    --------------
+    There is nothing to decode; viewers fail or show a blank image.
 
-    How to fix: re-export the image; the writer lost its frames.
+    How to fix
+    ----------
+    Re-export the image; the writer lost its frames.
     """
     walk = ctx.walk
     assert walk is not None

@@ -20,16 +20,22 @@ from dcmencaps_lint.transfer_syntax import Codec
 )
 def encapsulated_defined_length(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: the transfer syntax is encapsulated, yet the top-level Pixel Data
+    What it checks
+    --------------
+    The transfer syntax is encapsulated, yet the top-level Pixel Data
     element has a defined length instead of FFFFFFFFH.
 
-    Why it matters: PS3.5 A.4 says encapsulated Pixel Data "shall" have an undefined
+    Why it matters
+    --------------
+    PS3.5 A.4 says encapsulated Pixel Data "shall" have an undefined
     length and hold a sequence of items. Readers either refuse the file or read the
     codestream as raw pixels. Typical cause: a de-identification or anonymisation
     tool rewrote Pixel Data with native bytes and kept the compressed transfer syntax,
     or wrote the items with a computed length.
 
-    How to fix: write Pixel Data as an undefined-length item sequence, or relabel the
+    How to fix
+    ----------
+    Write Pixel Data as an undefined-length item sequence, or relabel the
     file with the native transfer syntax that matches its bytes.
     """
     pixel, ts = ctx.dataset.pixel_data, ctx.ts
@@ -50,18 +56,24 @@ def encapsulated_defined_length(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4, 7.1",
     summary="Native transfer syntax but Pixel Data has an undefined length",
-    needs=Needs.DATASET,
+    needs=Needs.PIXEL,
 )
 def native_undefined_length(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: the transfer syntax is native (uncompressed), yet Pixel Data has an
+    What it checks
+    --------------
+    The transfer syntax is native (uncompressed), yet Pixel Data has an
     undefined length, which only encapsulated Pixel Data may have.
 
-    Why it matters: the file usually holds compressed fragments labelled with a native
+    Why it matters
+    --------------
+    The file usually holds compressed fragments labelled with a native
     transfer syntax (a transfer-syntax change that forgot to decompress); readers fail
     with "Pixel Data with undefined length must start with an item tag" or show noise.
 
-    How to fix: label the file with the transfer syntax of its codestream, or
+    How to fix
+    ----------
+    Label the file with the transfer syntax of its codestream, or
     decompress it and write native Pixel Data with a defined length.
     """
     pixel, ts = ctx.dataset.pixel_data, ctx.ts
@@ -83,13 +95,19 @@ def native_undefined_length(ctx: Context) -> Iterator[Finding]:
 )
 def unknown_transfer_syntax(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: Transfer Syntax UID (0002,0010) is not one that DICOM defines (a
+    What it checks
+    --------------
+    Transfer Syntax UID (0002,0010) is not one that DICOM defines (a
     private syntax, a typo, or a UID of another kind).
 
-    Why it matters: other readers will not know how to decode the pixel data. The
+    Why it matters
+    --------------
+    Other readers will not know how to decode the pixel data. The
     linter cannot tell which codec to expect, so only the item rules (ITM) run.
 
-    How to fix: use a standard transfer syntax; if a private one is required, make sure
+    How to fix
+    ----------
+    Use a standard transfer syntax; if a private one is required, make sure
     every receiver supports it.
     """
     uid = ctx.dataset.transfer_syntax_uid
@@ -110,13 +128,19 @@ def unknown_transfer_syntax(ctx: Context) -> Iterator[Finding]:
 )
 def offset_table_in_native_ts(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: Extended Offset Table (7FE0,0001) or Extended Offset Table Lengths
+    What it checks
+    --------------
+    Extended Offset Table (7FE0,0001) or Extended Offset Table Lengths
     (7FE0,0002) is present while Pixel Data is native or absent.
 
-    Why it matters: PS3.3 C.7.6.3 allows these attributes only with encapsulated Pixel
+    Why it matters
+    --------------
+    PS3.3 C.7.6.3 allows these attributes only with encapsulated Pixel
     Data; elsewhere they describe nothing and confuse readers that trust them.
 
-    How to fix: remove both attributes when writing native Pixel Data (a decompressing
+    How to fix
+    ----------
+    Remove both attributes when writing native Pixel Data (a decompressing
     converter must drop them).
     """
     pixel, ts = ctx.dataset.pixel_data, ctx.ts
@@ -143,14 +167,20 @@ def offset_table_in_native_ts(ctx: Context) -> Iterator[Finding]:
 )
 def number_of_frames_invalid(ctx: Context) -> Iterator[Finding]:
     """
-    What it checks: Number of Frames (0028,0008) is present but empty, 0, negative, or
+    What it checks
+    --------------
+    Number of Frames (0028,0008) is present but empty, 0, negative, or
     not an integer string.
 
-    Why it matters: readers size their frame index from it; 0 or garbage makes them
+    Why it matters
+    --------------
+    Readers size their frame index from it; 0 or garbage makes them
     refuse the file or read one frame only. The frame-count rules (BOT006, FRG001,
     FRG004, EOT003) are skipped for such files, since they have nothing to compare to.
 
-    How to fix: write the real number of frames, or omit the attribute for a
+    How to fix
+    ----------
+    Write the real number of frames, or omit the attribute for a
     single-frame image that has no Multi-frame Module.
     """
     raw = ctx.dataset.number_of_frames_raw

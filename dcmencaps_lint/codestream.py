@@ -1,0 +1,258 @@
+"""Small, tolerant parsers for the headers of the codestreams found in frames.
+
+They read marker segments one by one through a `read(offset, count)` callable, so a
+frame's header costs a few small reads however large the frame is, and they stop at the
+first scan / tile-part, at the end of the fragment, or at anything they do not
+understand. Nothing here decodes pixels and nothing raises on bad data: a field that
+could not be read is None.
+
+pydicom exposes `pydicom.pixels.utils.get_j2k_parameters`, but only precision and sign;
+the rules also need COD, QCD, CAP and TLM, and the JPEG frame type, tables and JPEG-LS
+NEAR value, so the linter parses headers itself.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Read = Callable[[int, int], bytes]
+
+# JPEG (ISO 10918-1) and JPEG-LS (ISO 14495-1) markers
+SOI = 0xD8
+EOI = 0xD9
+SOS = 0xDA
+DQT = 0xDB
+DHT = 0xC4
+DAC = 0xCC
+JPG = 0xC8
+SOF55 = 0xF7  # JPEG-LS start of frame
+LSE = 0xF8  # JPEG-LS preset parameters
+# SOFn: C0-CF except DHT (C4), JPG (C8) and DAC (CC)
+SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {DHT, JPG, DAC}
+STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RSTn carry no length
+
+# JPEG 2000 (ISO 15444-1) / HTJ2K (ISO 15444-15) markers
+J2K_SOC = 0x4F
+J2K_SIZ = 0x51
+J2K_COD = 0x52
+J2K_QCD = 0x5C
+J2K_CAP = 0x50
+J2K_TLM = 0x55
+J2K_SOT = 0x90
+JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+
+MAX_SEGMENTS = 256  # a header has a handful; more means garbage, stop reading
+
+
+@dataclass(frozen=True, slots=True)
+class JpegHeader:
+    """What the frame's JPEG / JPEG-LS header says, up to the first SOS."""
+
+    fill_bytes: int  # FF bytes before SOI
+    sof: int | None = None  # the SOFn marker (C0..CF, or F7 for JPEG-LS)
+    sof_offset: int | None = None  # absolute offset of that marker
+    precision: int | None = None
+    rows: int | None = None
+    columns: int | None = None
+    components: int | None = None
+    has_dqt: bool = False  # before the first SOS
+    has_dht: bool = False
+    near: int | None = None  # JPEG-LS NEAR from the first SOS
+    predictor: int | None = None  # lossless JPEG selection value (Ss of the first SOS)
+    sos_offset: int | None = None
+    complete: bool = False  # the first SOS was reached
+
+
+def parse_jpeg(read: Read, start: int, end: int) -> JpegHeader | None:
+    """The JPEG header of a frame whose first fragment's value is [start, end).
+
+    None when the data does not start with (fill bytes and) SOI.
+    """
+    position, fill = start, 0
+    while position < end and read(position, 2) == b"\xff\xff":
+        position, fill = position + 1, fill + 1
+    if read(position, 2) != b"\xff\xd8":
+        return None
+    position += 2
+    fields: dict[str, object] = {"fill_bytes": fill}
+    for _ in range(MAX_SEGMENTS):
+        head = read(position, 4)
+        if len(head) < 2 or head[0] != 0xFF or position + 2 > end:
+            break
+        marker = head[1]
+        if marker == 0xFF:  # fill byte between segments
+            position += 1
+            continue
+        if marker in STANDALONE:
+            position += 2
+            continue
+        if len(head) < 4 or marker == EOI:
+            break
+        (length,) = struct.unpack(">H", head[2:4])
+        if length < 2:
+            break
+        if marker in SOF_MARKERS or marker == SOF55:
+            sof = read(position + 4, 6)
+            fields["sof"], fields["sof_offset"] = marker, position
+            if len(sof) == 6:
+                precision, rows, columns, components = struct.unpack(">BHHB", sof)
+                fields.update(precision=precision, rows=rows, columns=columns)
+                fields["components"] = components
+        elif marker == DQT:
+            fields["has_dqt"] = True
+        elif marker == DHT:
+            fields["has_dht"] = True
+        elif marker == SOS:
+            fields["sos_offset"] = position
+            fields["complete"] = True
+            scan = read(position + 4, max(0, min(length - 2, 64)))
+            if scan:
+                count = scan[0]
+                rest = scan[1 + 2 * count :]
+                if rest:
+                    # Ss is the predictor in lossless JPEG and NEAR in JPEG-LS
+                    fields["predictor" if fields.get("sof") != SOF55 else "near"] = rest[0]
+            break
+        position += 2 + length
+    return JpegHeader(**fields)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class J2kHeader:
+    """What a JPEG 2000 / HTJ2K main header says, up to the first tile-part (SOT)."""
+
+    siz_offset: int | None = None
+    rows: int | None = None
+    columns: int | None = None
+    components: int | None = None
+    precision: int | None = None  # of the first component
+    signed: bool | None = None  # of the first component
+    cod_offset: int | None = None
+    progression: int | None = None  # 0 LRCP, 1 RLCP, 2 RPCL, 3 PCRL, 4 CPRL
+    mct: int | None = None  # multiple component transform: 0 off, 1 on
+    levels: int | None = None  # decomposition levels
+    reversible: bool | None = None  # 5-3 reversible (True) or 9-7 irreversible (False)
+    qcd_offset: int | None = None
+    quantization: int | None = None  # Sqcd style: 0 none, 1 scalar derived, 2 expounded
+    has_cap: bool = False
+    has_tlm: bool = False
+    complete: bool = False  # the first SOT was reached
+
+
+def is_jp2(head: bytes) -> bool:
+    """The data starts with the JP2 file-format signature box, not a codestream."""
+    return head.startswith(JP2_SIGNATURE[:6])
+
+
+def parse_j2k(read: Read, start: int, end: int) -> J2kHeader | None:
+    """The main header of a codestream whose first fragment's value is [start, end).
+
+    None when the data does not start with SOC.
+    """
+    if read(start, 2) != b"\xff\x4f":
+        return None
+    position = start + 2
+    fields: dict[str, object] = {}
+    for _ in range(MAX_SEGMENTS):
+        head = read(position, 4)
+        if len(head) < 4 or head[0] != 0xFF or position + 4 > end:
+            break
+        marker = head[1]
+        (length,) = struct.unpack(">H", head[2:4])
+        if marker == J2K_SOT:
+            fields["complete"] = True
+            break
+        if length < 2:
+            break
+        body = position + 4
+        if marker == J2K_SIZ:
+            fields.update(_siz(read(body, 39)), siz_offset=position)
+        elif marker == J2K_COD:
+            cod = read(body, 10)
+            fields["cod_offset"] = position
+            if len(cod) >= 10:
+                fields.update(progression=cod[1], mct=cod[4], levels=cod[5])
+                fields["reversible"] = cod[9] == 1
+        elif marker == J2K_QCD:
+            qcd = read(body, 1)
+            fields["qcd_offset"] = position
+            if qcd:
+                fields["quantization"] = qcd[0] & 0x1F
+        elif marker == J2K_CAP:
+            fields["has_cap"] = True
+        elif marker == J2K_TLM:
+            fields["has_tlm"] = True
+        position += 2 + length
+    return J2kHeader(**fields)  # type: ignore[arg-type]
+
+
+def _siz(siz: bytes) -> dict[str, object]:
+    if len(siz) < 39:
+        return {}
+    _rsiz, xsiz, ysiz, xosiz, yosiz = struct.unpack(">HIIII", siz[:18])
+    (components,) = struct.unpack(">H", siz[34:36])
+    ssiz = siz[36]
+    return {
+        "rows": ysiz - yosiz,
+        "columns": xsiz - xosiz,
+        "components": components,
+        "precision": (ssiz & 0x7F) + 1,
+        "signed": bool(ssiz & 0x80),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RleHeader:
+    """The 64-byte RLE header (PS3.5 G.5): segment count and the 15 offsets."""
+
+    segments: int
+    offsets: tuple[int, ...]  # all 15, unused ones included
+
+
+def parse_rle(head: bytes) -> RleHeader | None:
+    """None when fewer than 64 bytes are given."""
+    if len(head) < 64:
+        return None
+    values = struct.unpack("<16I", head[:64])
+    return RleHeader(values[0], values[1:])
+
+
+def deflate_wrapper(head: bytes) -> str | None:
+    """'zlib' or 'gzip' when a Deflated Image Frame starts with that wrapper, else None.
+
+    A raw deflate stream has no signature; zlib streams start with CMF/FLG bytes whose
+    16-bit value is a multiple of 31 with method 8, gzip streams with 1F 8B.
+    """
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    zlib_header = len(head) >= 2 and head[0] & 0x0F == 8 and head[0] >> 4 <= 7
+    if zlib_header and (head[0] << 8 | head[1]) % 31 == 0:
+        return "zlib"
+    return None
+
+
+# SOF markers of the lossless JPEG processes (14, 15 and their hierarchical / arithmetic
+# variants): every other SOFn is a DCT process, which is lossy.
+LOSSLESS_SOF = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
+
+
+def jpeg_is_lossy(header: JpegHeader) -> bool | None:
+    """Whether the JPEG / JPEG-LS process is lossy; None when the header does not say."""
+    if header.sof is None:
+        return None
+    if header.sof == SOF55:
+        return None if header.near is None else header.near > 0
+    return header.sof not in LOSSLESS_SOF
+
+
+def j2k_is_lossy(header: J2kHeader) -> bool | None:
+    """Whether the codestream is lossy: the 9-7 irreversible wavelet, or quantization.
+
+    A reversible codestream without quantization can still have been truncated to a
+    lower rate; that cannot be seen in the header, so it counts as lossless here.
+    """
+    if header.reversible is None and header.quantization is None:
+        return None
+    return header.reversible is False or bool(header.quantization)
