@@ -14,7 +14,8 @@ NEAR value, so the linter parses headers itself.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 Read = Callable[[int, int], bytes]
@@ -42,8 +43,14 @@ J2K_CAP = 0x50
 J2K_TLM = 0x55
 J2K_SOT = 0x90
 JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+# JPEG XL (ISO 18181-1/-2): a bare codestream, or the ISO-BMFF container's signature box
+JXL_CODESTREAM = b"\xff\x0a"
+JXL_CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
 
 MAX_SEGMENTS = 256  # a header has a handful; more means garbage, stop reading
+FILL_LIMIT = 30  # FF fill bytes before SOI looked for; more is not a JPEG frame
+APP0, APP15 = 0xE0, 0xEF  # application data segments
+SHORT_APP = 64  # APPn segments this short need no identifier (SPIFF directory entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +72,26 @@ class JpegHeader:
     complete: bool = False  # the first SOS was reached
 
 
+def _within(read: Read, end: int) -> Read:
+    """`read`, but never past `end`: a header cut short by its fragment's end stays short."""
+    return lambda offset, count: read(offset, min(count, end - offset)) if offset < end else b""
+
+
 def parse_jpeg(read: Read, start: int, end: int) -> JpegHeader | None:
     """The JPEG header of a frame whose first fragment's value is [start, end).
 
-    None when the data does not start with (fill bytes and) SOI.
+    None when the data does not start with (at most FILL_LIMIT fill bytes and) SOI.
     """
-    position, fill = start, 0
-    while position < end and read(position, 2) == b"\xff\xff":
-        position, fill = position + 1, fill + 1
-    if read(position, 2) != b"\xff\xd8":
+    read = _within(read, end)
+    head = read(start, FILL_LIMIT + 2)
+    fill = len(head) - len(head.lstrip(b"\xff"))
+    if fill < 1 or head[fill : fill + 1] != b"\xd8":
         return None
-    position += 2
-    fields: dict[str, object] = {"fill_bytes": fill}
+    fields: dict[str, object] = {"fill_bytes": fill - 1}
+    position = start + fill + 1
     for _ in range(MAX_SEGMENTS):
         head = read(position, 4)
-        if len(head) < 2 or head[0] != 0xFF or position + 2 > end:
+        if len(head) < 2 or head[0] != 0xFF:
             break
         marker = head[1]
         if marker == 0xFF:  # fill byte between segments
@@ -91,32 +103,42 @@ def parse_jpeg(read: Read, start: int, end: int) -> JpegHeader | None:
         if len(head) < 4 or marker == EOI:
             break
         (length,) = struct.unpack(">H", head[2:4])
-        if length < 2:
+        if length < 2 or not _jpeg_segment(read, position, marker, length, fields):
             break
-        if marker in SOF_MARKERS or marker == SOF55:
+        position += 2 + length
+    return JpegHeader(**fields)  # type: ignore[arg-type]
+
+
+def _jpeg_segment(
+    read: Read, position: int, marker: int, length: int, fields: dict[str, object]
+) -> bool:
+    """Note what the segment at `position` says; False when parsing stops there."""
+    if marker in SOF_MARKERS or marker == SOF55:
+        if "sof" not in fields:  # a hierarchical stream's later frames do not count
+            fields.update(sof=marker, sof_offset=position)
             sof = read(position + 4, 6)
-            fields["sof"], fields["sof_offset"] = marker, position
             if len(sof) == 6:
                 precision, rows, columns, components = struct.unpack(">BHHB", sof)
                 fields.update(precision=precision, rows=rows, columns=columns)
                 fields["components"] = components
-        elif marker == DQT:
-            fields["has_dqt"] = True
-        elif marker == DHT:
-            fields["has_dht"] = True
-        elif marker == SOS:
-            fields["sos_offset"] = position
-            fields["complete"] = True
-            scan = read(position + 4, max(0, min(length - 2, 64)))
-            if scan:
-                count = scan[0]
-                rest = scan[1 + 2 * count :]
-                if rest:
-                    # Ss is the predictor in lossless JPEG and NEAR in JPEG-LS
-                    fields["predictor" if fields.get("sof") != SOF55 else "near"] = rest[0]
-            break
-        position += 2 + length
-    return JpegHeader(**fields)  # type: ignore[arg-type]
+    elif marker == DQT:
+        fields["has_dqt"] = True
+    elif marker == DHT:
+        fields["has_dht"] = True
+    elif marker == SOS:
+        fields.update(sos_offset=position, complete=True)
+        scan = read(position + 4, min(length - 2, 64))
+        rest = scan[1 + 2 * scan[0] :] if scan else b""
+        if rest:
+            # Ss is the predictor in lossless JPEG and NEAR in JPEG-LS
+            fields["predictor" if fields.get("sof") != SOF55 else "near"] = rest[0]
+        return False
+    elif APP0 <= marker <= APP15 and length > SHORT_APP:
+        # Application data starts with an identifier ("JFIF", "Exif", "ICC_PROFILE",
+        # "Adobe", "SPIFF"...). Long "segments" that do not are not a header: following
+        # their length would read the middle of the frame for nothing.
+        return read(position + 4, 1).isalpha()
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,53 +168,74 @@ def is_jp2(head: bytes) -> bool:
     return head.startswith(JP2_SIGNATURE[:6])
 
 
+def is_jxl(head: bytes) -> bool:
+    """The data starts with a JPEG XL codestream or container signature."""
+    return head.startswith(JXL_CODESTREAM) or head.startswith(JXL_CONTAINER[:8])
+
+
 def parse_j2k(read: Read, start: int, end: int) -> J2kHeader | None:
     """The main header of a codestream whose first fragment's value is [start, end).
 
     None when the data does not start with SOC.
     """
+    read = _within(read, end)
     if read(start, 2) != b"\xff\x4f":
         return None
     position = start + 2
     fields: dict[str, object] = {}
     for _ in range(MAX_SEGMENTS):
         head = read(position, 4)
-        if len(head) < 4 or head[0] != 0xFF or position + 4 > end:
+        if len(head) < 4 or head[0] != 0xFF:
             break
         marker = head[1]
-        (length,) = struct.unpack(">H", head[2:4])
         if marker == J2K_SOT:
             fields["complete"] = True
             break
-        if length < 2:
+        (length,) = struct.unpack(">H", head[2:4])
+        if length < 2 or not _j2k_segment(read, position, marker, length, fields):
             break
-        body = position + 4
-        if marker == J2K_SIZ:
-            fields.update(_siz(read(body, 39)), siz_offset=position)
-        elif marker == J2K_COD:
-            cod = read(body, 10)
-            fields["cod_offset"] = position
-            if len(cod) >= 10:
-                fields.update(progression=cod[1], mct=cod[4], levels=cod[5])
-                fields["reversible"] = cod[9] == 1
-        elif marker == J2K_QCD:
-            qcd = read(body, 1)
-            fields["qcd_offset"] = position
-            if qcd:
-                fields["quantization"] = qcd[0] & 0x1F
-        elif marker == J2K_CAP:
-            fields["has_cap"] = True
-        elif marker == J2K_TLM:
-            fields["has_tlm"] = True
         position += 2 + length
     return J2kHeader(**fields)  # type: ignore[arg-type]
 
 
-def _siz(siz: bytes) -> dict[str, object]:
+def _j2k_segment(
+    read: Read, position: int, marker: int, length: int, fields: dict[str, object]
+) -> bool:
+    """Note what the segment at `position` says; False when parsing stops there."""
+    body = position + 4
+    if marker == J2K_SIZ:
+        fields["siz_offset"] = position
+        siz = _siz(read(body, 39), length)
+        if not siz:
+            return False
+        fields.update(siz)
+    elif marker == J2K_COD:
+        cod = read(body, 10)
+        fields["cod_offset"] = position
+        if len(cod) >= 10:
+            fields.update(progression=cod[1], mct=cod[4], levels=cod[5])
+            fields["reversible"] = cod[9] == 1
+    elif marker == J2K_QCD:
+        qcd = read(body, 1)
+        fields["qcd_offset"] = position
+        if qcd:
+            fields["quantization"] = qcd[0] & 0x1F
+    elif marker == J2K_CAP:
+        fields["has_cap"] = True
+    elif marker == J2K_TLM:
+        fields["has_tlm"] = True
+    return True
+
+
+def _siz(siz: bytes, length: int) -> dict[str, object]:
+    """The fields of a SIZ segment; empty when it is cut short or its length is not
+    Lsiz = 38 + 3 Csiz (bytes that merely look like a SIZ marker: stop there)."""
     if len(siz) < 39:
         return {}
     _rsiz, xsiz, ysiz, xosiz, yosiz = struct.unpack(">HIIII", siz[:18])
     (components,) = struct.unpack(">H", siz[34:36])
+    if length != 38 + 3 * components:
+        return {}
     ssiz = siz[36]
     return {
         "rows": ysiz - yosiz,
@@ -201,6 +244,10 @@ def _siz(siz: bytes) -> dict[str, object]:
         "precision": (ssiz & 0x7F) + 1,
         "signed": bool(ssiz & 0x80),
     }
+
+
+RLE_HEADER_SIZE = 64  # 16 little-endian 32-bit words
+RLE_MAX_SEGMENTS = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +260,68 @@ class RleHeader:
 
 def parse_rle(head: bytes) -> RleHeader | None:
     """None when fewer than 64 bytes are given."""
-    if len(head) < 64:
+    if len(head) < RLE_HEADER_SIZE:
         return None
-    values = struct.unpack("<16I", head[:64])
+    values = struct.unpack("<16I", head[:RLE_HEADER_SIZE])
     return RleHeader(values[0], values[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class RleDefect:
+    """One thing wrong with an RLE header: its kind, the 32-bit field, and what it says."""
+
+    kind: str  # "segment-count", "first-offset", "past-end", "not-increasing", "odd", "unused"
+    field: int  # index of the 32-bit header field: 0 the segment count, 1..15 the offsets
+    message: str
+
+
+def rle_defects(header: RleHeader, frame_length: int) -> list[RleDefect]:
+    """The first defect of each kind in an RLE header, in field order (PS3.5 G.4, G.5).
+
+    `frame_length` is the size of the frame's data the offsets point into. A segment
+    count outside 1..15 makes the offsets meaningless, so nothing else is checked then.
+    """
+    count = header.segments
+    if not 1 <= count <= RLE_MAX_SEGMENTS:
+        return [RleDefect("segment-count", 0, f"segment count is {count}, not 1 to 15")]
+    found: dict[str, RleDefect] = {}
+    used = header.offsets[:count]
+    for field, value in enumerate(used, start=1):
+        previous = used[field - 2] if field > 1 else None
+        defect = _rle_offset_defect(field, value, previous, frame_length)
+        if defect is not None:
+            found.setdefault(defect.kind, defect)
+    for field, value in enumerate(header.offsets[count:], start=count + 1):
+        if value:
+            found.setdefault(
+                "unused", RleDefect("unused", field, f"unused offset {field} is {value}, not 0")
+            )
+    return sorted(found.values(), key=lambda defect: defect.field)
+
+
+def _rle_offset_defect(
+    field: int, value: int, previous: int | None, frame_length: int
+) -> RleDefect | None:
+    """What is wrong with the offset of segment `field`, the most telling kind only."""
+    if previous is None and value != RLE_HEADER_SIZE:
+        return RleDefect("first-offset", field, f"segment 1 offset is {value}, not 64")
+    if value >= frame_length:
+        return RleDefect(
+            "past-end",
+            field,
+            f"segment {field} offset {value} is at or past the end of the {frame_length}-byte "
+            "frame",
+        )
+    if previous is not None and value <= previous:
+        return RleDefect(
+            "not-increasing",
+            field,
+            f"segment {field} offset {value} is not greater than segment {field - 1}'s "
+            f"({previous})",
+        )
+    if value % 2:
+        return RleDefect("odd", field, f"segment {field} offset {value} is odd")
+    return None
 
 
 def deflate_wrapper(head: bytes) -> str | None:
@@ -231,6 +336,39 @@ def deflate_wrapper(head: bytes) -> str | None:
     if zlib_header and (head[0] << 8 | head[1]) % 31 == 0:
         return "zlib"
     return None
+
+
+INFLATE_LIMIT = 1 << 16  # inflated bytes per step: the output is discarded
+
+
+@dataclass(frozen=True, slots=True)
+class DeflateEnd:
+    """Where a raw deflate stream ends, or why it has no end."""
+
+    end: int | None  # absolute offset just past the stream's last byte
+    error: str | None = None  # zlib's complaint, or that the data ran out first
+
+
+def deflate_stream_end(chunks: Iterable[tuple[int, bytes]]) -> DeflateEnd:
+    """Inflate consecutive (absolute offset, bytes) chunks as raw deflate (RFC 1951).
+
+    The inflated bytes are thrown away as they come, so memory stays one chunk plus
+    INFLATE_LIMIT however large the stream.
+    """
+    inflater = zlib.decompressobj(-15)
+    for offset, chunk in chunks:
+        data = chunk
+        try:
+            while True:
+                produced = inflater.decompress(data, INFLATE_LIMIT)
+                if inflater.eof:
+                    return DeflateEnd(offset + len(chunk) - len(inflater.unused_data))
+                data = inflater.unconsumed_tail
+                if not data and len(produced) < INFLATE_LIMIT:
+                    break  # this chunk is used up: feed the next one
+        except zlib.error as exc:
+            return DeflateEnd(None, str(exc))
+    return DeflateEnd(None, "the data ends before the deflate stream does")
 
 
 # SOF markers of the lossless JPEG processes (14, 15 and their hierarchical / arithmetic

@@ -63,8 +63,56 @@ def text_page(rule: Rule) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Family -> (title, one line on what it covers), in the order data flows through the linter.
+FAMILIES = {
+    "PRS": (
+        "the file could not be linted",
+        "The engine's own findings: not DICOM, unreadable, unparsable, or a rule crashed.",
+    ),
+    "TSX": (
+        "transfer syntax and the Pixel Data element",
+        "The transfer syntax against Pixel Data's VR and length, Number of Frames, the lossy flag.",
+    ),
+    "ITM": (
+        "the item sequence",
+        "The items of encapsulated Pixel Data: tags, lengths, the BOT item, the delimiter.",
+    ),
+    "BOT": (
+        "Basic Offset Table",
+        "The first item's 32-bit offset to each frame: length, count, origin, order, 4 GiB.",
+    ),
+    "EOT": (
+        "Extended Offset Table",
+        "(7FE0,0001) and (7FE0,0002): 64-bit offsets and lengths, one fragment per frame.",
+    ),
+    "FRG": (
+        "fragments and frames",
+        "How fragments map to frames: counts, one fragment per frame, one frame per fragment.",
+    ),
+    "CSM": (
+        "per-frame codestream",
+        "Each frame's codestream by codec: start and end markers, headers against attributes.",
+    ),
+}
+
+READING = """\
+## How to read a finding
+
+A finding names its rule by code and name (both work with `--select`, `--ignore` and
+`--explain`) and has a severity: `error` breaks a "shall" of the DICOM Standard,
+`warning` is a "should" or a known interoperability hazard, `info` is worth knowing (it
+fails a run only with `--fail-on info`). `offset` is the absolute byte offset in the
+file (hex in the text format): for an item length it is the 4-byte length field, for an
+offset table entry the entry itself. `frame` counts from 1, as DICOM does; `item` 0 is
+the Basic Offset Table item and fragments are items 1..n. `element` names the Pixel Data
+element (nested ones too, e.g. in an Icon Image Sequence) or the attribute at fault.
+When one defect implies another, only the root cause is reported. Deep rules read whole
+fragments: they run with `--deep`, or when selected by code or name.
+"""
+
+
 def markdown_index(rules: list[Rule]) -> str:
-    """rules/README.md: one row per rule, grouped by family."""
+    """rules/README.md: how to read a finding, then the rules grouped by family."""
     lines = [
         "# encaps-lint rules",
         "",
@@ -72,12 +120,20 @@ def markdown_index(rules: list[Rule]) -> str:
         "(a test fails when a page is missing or stale). `encaps-lint --explain CODE` shows",
         "the same page in a terminal.",
         "",
-        "| code | name | severity | summary |",
-        "|---|---|---|---|",
+        READING,
     ]
-    for r in rules:
-        deep = " (deep)" if r.deep else ""
-        lines.append(
-            f"| [{r.code}]({r.code}.md) | {r.name} | {r.severity.label} | {r.summary}{deep} |"
-        )
-    return "\n".join(lines) + "\n"
+    present = {r.family for r in rules}
+    families = [f for f in FAMILIES if f in present] + sorted(present - FAMILIES.keys())
+    for family in families:
+        title, description = FAMILIES.get(family, ("", ""))
+        lines += [f"## {family}" + (f": {title}" if title else ""), ""]
+        lines += [description, ""] if description else []
+        lines += ["| code | name | severity | deep | summary |", "|---|---|---|---|---|"]
+        lines += [
+            f"| [{r.code}]({r.code}.md) | {r.name} | {r.severity.label} | "
+            f"{'yes' if r.deep else ''} | {r.summary} |"
+            for r in rules
+            if r.family == family
+        ]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,7 +1,7 @@
 """Write rules/<CODE>.md and rules/README.md from the built-in rules' own metadata.
 
-    python scripts/make_rule_docs.py            # (re)write rules/
-    python scripts/make_rule_docs.py --check    # exit 1 when rules/ is stale
+python scripts/make_rule_docs.py            # (re)write rules/
+python scripts/make_rule_docs.py --check    # exit 1 when rules/ is stale
 """
 
 from __future__ import annotations

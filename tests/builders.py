@@ -16,6 +16,8 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID
 
+from dcmencaps_lint.transfer_syntax import lookup
+
 ITEM = 0xFFFEE000
 SEQ_DELIM = 0xFFFEE0DD
 ITEM_DELIM = 0xFFFEE00D
@@ -111,7 +113,11 @@ def dataset_prefix(
     rows: int = 4,
     columns: int = 4,
 ) -> bytes:
-    """Preamble, File Meta Information and the data set up to (not including) Pixel Data."""
+    """Preamble, File Meta Information and the data set up to (not including) Pixel Data.
+
+    Lossy transfer syntaxes get Lossy Image Compression "01", as a conformant writer
+    would. `extra` sets attributes by keyword; a value of None removes one.
+    """
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SOP_CLASS_SC
     meta.MediaStorageSOPInstanceUID = SOP_INSTANCE
@@ -131,7 +137,14 @@ def dataset_prefix(
     ds.PixelRepresentation = 0
     if number_of_frames is not None:
         ds.add_new(0x00280008, "IS", str(number_of_frames))
+    syntax = lookup(ts)
+    if syntax is not None and syntax.lossy:
+        # A conformant lossy image says so (TSX006); tests override or delete it via extra.
+        ds.LossyImageCompression = "01"
     for keyword, value in (extra or {}).items():
+        if value is None:
+            delattr(ds, keyword)
+            continue
         setattr(ds, keyword, value)
     if eot is not None:
         ds.add_new(0x7FE00001, eot_vr, eot)

@@ -142,7 +142,7 @@ class TestRoundTrip:
         )
 
     def test_codestream_finding_keeps_frame_and_item(self) -> None:
-        built = encapsulated([j2k_frame(), b"\x00" * 32], ts=J2K_LOSSLESS)
+        built = encapsulated([j2k_frame(), b"\xff\x4f\xff\x52" * 8], ts=J2K_LOSSLESS)
         document = json.loads(render_json(Report((lint_file(built.data),))))
         (csm004,) = [f for f in document["files"][0]["findings"] if f["code"] == "CSM004"]
         assert (csm004["severity"], csm004["offset"], csm004["frame"], csm004["item"]) == (

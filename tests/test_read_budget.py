@@ -154,7 +154,7 @@ def test_the_rules_do_read_frame_edges() -> None:
 
 def test_findings_do_not_need_more_reads() -> None:
     # Broken frames (no SOI, no EOI) are reported within the same budget.
-    broken = b"\x00\x00" + JPEG[2:-2] + b"\x00\x00"
+    broken = b"\xff\xe0" + JPEG[2:-2] + b"\x00\x00"  # APP0 where SOI should be
     built = encapsulated([JPEG, broken] * (FRAMES // 2))
     report, fileobj = lint_counting(built)
     assert {f.code for f in report.findings} >= {"CSM001", "CSM002"}

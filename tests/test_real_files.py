@@ -25,6 +25,7 @@ import pytest
 from pydicom.encaps import generate_frames, parse_fragments
 
 from dcmencaps_lint import FileReport, Severity, lint_paths
+from dcmencaps_lint.registry import load_rules
 
 DATA = Path(__file__).parent / "data"
 EXPECTED_PATH = DATA / "real_files_expected.json"
@@ -36,7 +37,13 @@ ROOTS = {
 EXPECTED: dict[str, dict] = (
     json.loads(EXPECTED_PATH.read_text(encoding="utf-8")) if EXPECTED_PATH.exists() else {}
 )
-VALID = sorted(name for name, e in EXPECTED.items() if e["status"] in ("passed", "skipped"))
+# Files valid as far as the catalogue goes: no finding above info (a retired transfer
+# syntax, TSX004, is worth knowing but not a defect of the encapsulation).
+VALID = sorted(
+    name
+    for name, e in EXPECTED.items()
+    if all(load_rules().get(code).severity is Severity.INFO for code, _ in e["findings"])
+)
 
 
 def lint_real_files() -> dict[str, FileReport]:
@@ -93,10 +100,11 @@ def test_every_flagged_file_is_explained_in_the_readme() -> None:
 
 def test_pydicom_agrees_on_fragments_and_frames(actual: dict[str, FileReport]) -> None:
     """pydicom's own item parser finds the same fragments and frames in every file
-    the linter walked completely."""
+    the linter walked completely (no item, table or fragment finding)."""
+    structural = ("ITM", "BOT", "EOT", "FRG")
     compared = []
     for name, report in actual.items():
-        if report.fragments is None or report.findings:
+        if report.fragments is None or any(f.code.startswith(structural) for f in report.findings):
             continue
         prefix, _, relative = name.partition("/")
         with warnings.catch_warnings():

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 from builders import (
+    H264_HP41,
+    HTJ2K_LOSSLESS,
     J2K_LOSSLESS,
     JPEG_BASELINE,
+    JPEG_LS_LOSSLESS,
+    MPEG2_MPML,
     RLE_LOSSLESS,
     Built,
     encapsulated,
@@ -14,16 +18,26 @@ from builders import (
     rle_frame,
 )
 
+from dcmencaps_lint.context import PAYLOAD_CHUNK
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import Finding, Severity
 
-FRAME_OF = {JPEG_BASELINE: jpeg_frame, J2K_LOSSLESS: j2k_frame}
+FRAME_OF = {
+    JPEG_BASELINE: jpeg_frame,
+    JPEG_LS_LOSSLESS: jpeg_frame,
+    J2K_LOSSLESS: j2k_frame,
+    HTJ2K_LOSSLESS: j2k_frame,
+}
 JPEG = jpeg_frame(32)
 RLE = rle_frame(size=80)
 
 
 def findings(built: Built, code: str) -> list[Finding]:
     return [f for f in lint_file(built.data).findings if f.code == code]
+
+
+def deep_findings(built: Built, code: str) -> list[Finding]:
+    return [f for f in lint_file(built.data, deep=True).findings if f.code == code]
 
 
 def codes(built: Built) -> set[str]:
@@ -214,3 +228,139 @@ class TestFrameCountMismatch:
     )
     def test_valid(self, built: Built) -> None:
         assert findings(built, "FRG004") == []
+
+
+START_LENGTH = {JPEG_BASELINE: 2, JPEG_LS_LOSSLESS: 2, J2K_LOSSLESS: 4, HTJ2K_LOSSLESS: 4}
+OTHER = jpeg_frame(32, fill=0x33)
+
+
+class TestFragmentSpansFrames:
+    @pytest.mark.parametrize("ts", list(START_LENGTH))
+    def test_two_codestreams_in_one_fragment(self, ts: str) -> None:
+        frame = FRAME_OF[ts](32)
+        built = encapsulated([frame + frame], ts=ts)
+        [f] = deep_findings(built, "FRG005")
+        assert where([f]) == [("FRG005", Severity.ERROR, built.fragment_value(1) + 32, 1, 1)]
+        assert f.length == START_LENGTH[ts]
+        assert "2 codestreams" in f.message
+
+    def test_not_run_without_deep(self) -> None:
+        built = encapsulated([JPEG + OTHER])
+        assert findings(built, "FRG005") == []
+
+    @pytest.mark.parametrize("pad", [b"\x00", b"\xff"], ids=["null", "ff-fill"])
+    def test_one_pad_byte_between_codestreams(self, pad: bytes) -> None:
+        first = jpeg_frame(31)  # odd: padded to even before the next codestream
+        built = encapsulated([first + pad + OTHER])
+        assert where(deep_findings(built, "FRG005")) == [
+            ("FRG005", Severity.ERROR, built.fragment_value(1) + 32, 1, 1)
+        ]
+
+    def test_three_codestreams_are_one_finding_at_the_first_boundary(self) -> None:
+        built = encapsulated([JPEG + OTHER + JPEG])
+        [f] = deep_findings(built, "FRG005")
+        assert where([f]) == [("FRG005", Severity.ERROR, built.fragment_value(1) + 32, 1, 1)]
+        assert "3 codestreams" in f.message
+
+    def test_frame_from_the_bot(self) -> None:
+        # Two BOT entries for two frames, but frame 2's fragment holds two codestreams.
+        built = encapsulated([JPEG, [jpeg_frame(16), OTHER + JPEG]])
+        assert lint_file(built.data).frame_map_source == "bot"
+        assert where(deep_findings(built, "FRG005")) == [
+            ("FRG005", Severity.ERROR, built.fragment_value(3) + 32, 2, 3)
+        ]
+
+    def test_fragment_count_looks_right(self) -> None:
+        # Three frames, three fragments: frames 1 and 2 share fragment 1 and frame 3
+        # spans fragments 2 and 3. Counting fragments (FRG001) cannot see it.
+        built = encapsulated([JPEG + OTHER, split(JPEG)[0], split(JPEG)[1]], bot="empty")
+        assert where(deep_findings(built, "FRG005")) == [
+            ("FRG005", Severity.ERROR, built.fragment_value(1) + 32, 1, 1)
+        ]
+        assert findings(built, "FRG001") == []
+
+    def test_fewer_fragments_explained_is_frg001_only(self) -> None:
+        # Number of Frames 2, one fragment with two codestreams: FRG001 says it all.
+        built = encapsulated([JPEG + OTHER], bot="empty", number_of_frames=2)
+        report = lint_file(built.data, deep=True)
+        assert [f.code for f in report.findings if f.code.startswith("FRG")] == ["FRG001"]
+
+    def test_fewer_fragments_not_explained_reports_both(self) -> None:
+        # Number of Frames 4, two fragments, three codestreams: a frame is missing too.
+        built = encapsulated([JPEG + OTHER, JPEG], bot="empty", number_of_frames=4)
+        found = lint_file(built.data, deep=True).findings
+        assert where([f for f in found if f.code.startswith("FRG")]) == [
+            ("FRG005", Severity.ERROR, built.fragment_value(1) + 32, None, 1),
+            ("FRG001", Severity.ERROR, built.delimiter, None, None),
+        ]
+
+    @pytest.mark.parametrize("shift", [-10, -7, -6, -5, -4, -3, -2, -1, 0, 4])
+    @pytest.mark.parametrize(
+        ("ts", "pad"),
+        [(JPEG_BASELINE, b""), (J2K_LOSSLESS, b"\x00")],
+        ids=["jpeg-4-bytes", "j2k-7-bytes"],
+    )
+    def test_found_once_across_a_chunk_edge(self, shift: int, ts: str, pad: bytes) -> None:
+        # The end marker starts `shift` bytes from the edge of the first 1 MiB chunk; the
+        # longest boundary (FF D9, pad, FF 4F FF 51) is 7 bytes.
+        first = FRAME_OF[ts](PAYLOAD_CHUNK + shift + 2) + pad
+        second = FRAME_OF[ts](64 - len(first) % 2)  # keeps the fragment even
+        built = encapsulated([first + second], ts=ts)
+        [f] = deep_findings(built, "FRG005")
+        assert where([f]) == [
+            ("FRG005", Severity.ERROR, built.fragment_value(1) + len(first), 1, 1)
+        ]
+        assert "2 codestreams" in f.message
+
+    @pytest.mark.parametrize(
+        "built",
+        [
+            encapsulated([JPEG, OTHER, JPEG]),
+            encapsulated([split(JPEG), split(OTHER)], bot="empty"),
+            encapsulated([JPEG[:-2] + b"\xff\xd9\x11\x11" + JPEG[4:]]),
+            encapsulated([JPEG[:-2] + b"\xff\xd9\x00\x00" + OTHER]),
+            encapsulated([JPEG + OTHER], ts=RLE_LOSSLESS),
+            encapsulated([j2k_frame(32) + JPEG], ts=J2K_LOSSLESS),
+        ],
+        ids=[
+            "one-per-fragment",
+            "split-frames",
+            "end-marker-then-data",
+            "two-bytes-between",
+            "rle-not-scanned",
+            "other-codec-start",
+        ],
+    )
+    def test_valid(self, built: Built) -> None:
+        assert deep_findings(built, "FRG005") == []
+
+
+VIDEO = b"\x00\x00\x01\xb3" + b"\x55" * 60
+
+
+class TestVideoStreamFragmented:
+    @pytest.mark.parametrize("ts", [MPEG2_MPML, H264_HP41, "1.2.840.10008.1.2.4.107"])
+    def test_stream_in_two_fragments(self, ts: str) -> None:
+        built = encapsulated([[VIDEO[:32], VIDEO[32:]]], ts=ts, bot="empty")
+        [f] = findings(built, "FRG006")
+        assert where([f]) == [("FRG006", Severity.ERROR, built.items[2], None, 2)]
+        assert "2 fragments" in f.message
+
+    def test_one_finding_for_many_fragments(self) -> None:
+        built = encapsulated([[VIDEO[:16], VIDEO[16:32], VIDEO[32:]]], ts=H264_HP41, bot="empty")
+        [f] = findings(built, "FRG006")
+        assert where([f]) == [("FRG006", Severity.ERROR, built.items[2], None, 2)]
+        assert "3 fragments" in f.message
+
+    @pytest.mark.parametrize(
+        "built",
+        [
+            encapsulated([VIDEO], ts=MPEG2_MPML, bot="empty"),
+            encapsulated([[VIDEO[:32], VIDEO[32:]]], ts=MPEG2_MPML + ".1", bot="empty"),
+            encapsulated([[VIDEO[:32], VIDEO[32:]]], ts=H264_HP41 + ".1", bot="empty"),
+            encapsulated([JPEG, JPEG]),
+        ],
+        ids=["one-fragment", "fragmentable-mpeg2", "fragmentable-h264", "not-video"],
+    )
+    def test_valid(self, built: Built) -> None:
+        assert findings(built, "FRG006") == []

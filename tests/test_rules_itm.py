@@ -1,4 +1,4 @@
-"""ITM: the item sequence of encapsulated Pixel Data (ITM001-ITM009)."""
+"""ITM: the item sequence of encapsulated Pixel Data (ITM001-ITM010)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from builders import (
     JPEG_BASELINE,
     UNDEFINED,
     Built,
+    bot_item,
     delimiter,
     encapsulated,
     header,
@@ -20,12 +21,17 @@ from builders import (
     jpeg_frame,
 )
 
+from dcmencaps_lint.context import PAYLOAD_CHUNK
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import Finding, Severity
 
 
 def findings(built: Built, code: str) -> list[Finding]:
     return [f for f in lint_file(built.data).findings if f.code == code]
+
+
+def deep_findings(built: Built, code: str) -> list[Finding]:
+    return [f for f in lint_file(built.data, deep=True).findings if f.code == code]
 
 
 def itm_codes(built: Built) -> list[str]:
@@ -298,3 +304,89 @@ class TestNoFragments:
     def test_truncated_bot_is_not_no_fragments(self) -> None:
         built = encapsulated([], bot=header(ITEM, 64), end=b"")
         assert itm_codes(built) == ["ITM005"]
+
+
+DELIMITER_TAG = b"\xfe\xff\xdd\xe0"
+
+
+def with_tag(following: bytes = b"\x00\x00\x00\x00", *, at: int = 12, size: int = 32) -> bytes:
+    """A JPEG frame of `size` bytes with FE FF DD E0 + `following` written at byte `at`."""
+    frame = bytearray(jpeg_frame(size))
+    frame[at : at + 4 + len(following)] = DELIMITER_TAG + following
+    return bytes(frame)
+
+
+class TestEmbeddedDelimiterBytes:
+    def test_valid_is_quiet(self) -> None:
+        assert deep_findings(valid(), "ITM010") == []
+
+    def test_not_run_without_deep(self) -> None:
+        built = encapsulated([with_tag()])
+        assert findings(built, "ITM010") == []
+
+    def test_full_delimiter_inside_a_fragment(self) -> None:
+        built = encapsulated([with_tag()])
+        [f] = deep_findings(built, "ITM010")
+        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(1) + 12, 1, 1)
+        assert f.length == 4
+        assert "followed by 00 00 00 00" in f.message
+        # The file itself is valid: the item walk is not fooled.
+        assert itm_codes(built) == []
+
+    def test_tag_with_a_nonzero_length(self) -> None:
+        # As in pydicom's JPEG2000-embedded-sequence-delimiter.dcm: FE FF DD E0 01 00 00 00.
+        built = encapsulated([with_tag(b"\x01\x00\x00\x00")])
+        [f] = deep_findings(built, "ITM010")
+        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(1) + 12, 1, 1)
+        assert "followed by 01 00 00 00" in f.message
+
+    def test_every_occurrence_with_its_frame_and_item(self) -> None:
+        two = with_tag(at=8)
+        two = two[:20] + DELIMITER_TAG + two[24:]
+        built = encapsulated([jpeg_frame(), two, with_tag(at=16)])
+        assert [key(f) for f in deep_findings(built, "ITM010")] == [
+            ("ITM010", Severity.WARNING, built.fragment_value(2) + 8, 2, 2),
+            ("ITM010", Severity.WARNING, built.fragment_value(2) + 20, 2, 2),
+            ("ITM010", Severity.WARNING, built.fragment_value(3) + 16, 3, 3),
+        ]
+
+    def test_frame_of_a_later_fragment_of_the_frame(self) -> None:
+        frame = with_tag(at=20)
+        built = encapsulated([jpeg_frame(), [frame[:16], frame[16:]]])
+        [f] = deep_findings(built, "ITM010")
+        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(3) + 4, 2, 3)
+
+    def test_tag_in_the_last_bytes_of_a_fragment(self) -> None:
+        # The 4 bytes after it are the next item's tag; the message says so.
+        frame = jpeg_frame() + DELIMITER_TAG
+        built = encapsulated([frame, jpeg_frame()])
+        [f] = deep_findings(built, "ITM010")
+        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(1) + 32, 1, 1)
+        assert "followed by FE FF 00 E0" in f.message
+
+    def test_unknown_transfer_syntax(self) -> None:
+        # Item rules run under any transfer syntax; without a frame map there is no frame.
+        built = encapsulated([with_tag()], ts="1.2.3.4")
+        [f] = deep_findings(built, "ITM010")
+        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(1) + 12, None, 1)
+
+    def test_bytes_split_by_an_item_header_are_not_reported(self) -> None:
+        first = jpeg_frame()[:-2] + DELIMITER_TAG[:2]
+        second = DELIMITER_TAG[2:] + jpeg_frame()[2:]
+        built = encapsulated([[first, second]])
+        assert deep_findings(built, "ITM010") == []
+
+    def test_bot_values_are_not_scanned(self) -> None:
+        bot = bot_item([0xE0DDFFFE])  # the tag's bytes as a BOT entry
+        built = encapsulated([jpeg_frame()], bot=bot)
+        assert deep_findings(built, "ITM010") == []
+
+    @pytest.mark.parametrize("shift", [-12, -7, -6, -5, -4, -3, -2, -1, 0, 4])
+    def test_found_once_across_a_chunk_edge(self, shift: int) -> None:
+        # Fragments are read a chunk at a time with overlapping edges: a tag before, in
+        # or across the overlap, or after it, is found exactly once.
+        at = PAYLOAD_CHUNK + shift
+        built = encapsulated([with_tag(at=at, size=PAYLOAD_CHUNK + 64)])
+        [f] = deep_findings(built, "ITM010")
+        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(1) + at, 1, 1)
+        assert "followed by 00 00 00 00" in f.message

@@ -1,32 +1,48 @@
-"""TSX: the transfer syntax and the Pixel Data element (TSX001-TSX003, TSX007, TSX008)."""
+"""TSX: the transfer syntax and the Pixel Data element (TSX001-TSX010)."""
 
 from __future__ import annotations
 
 import io
 import struct
+from dataclasses import replace
 
 import pydicom
 import pytest
 from builders import (
     EXPLICIT_LE,
     IMPLICIT_LE,
+    ITEM,
+    ITEM_DELIM,
+    J2K_LOSSLESS,
     JPEG_BASELINE,
+    JPEG_LOSSLESS_SV1,
+    JPEG_LS_LOSSLESS,
+    RLE_LOSSLESS,
+    SEQ_DELIM,
+    SOP_CLASS_SC,
+    SOP_INSTANCE,
+    UNDEFINED,
     Built,
     bot_item,
     dataset_prefix,
     delimiter,
     encapsulated,
+    header,
     item,
+    j2k_frame,
     jpeg_frame,
     native,
     pixel_data_header,
+    rle_frame,
     u64,
 )
+from pydicom.dataset import Dataset, FileMetaDataset
 
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import Finding, Severity
 
 UNKNOWN_TS = "1.2.3.4"
+FLAGGED_LOSSY = {"LossyImageCompression": "01"}  # JPEG Baseline files must say so (TSX006)
 
 
 def findings(data: bytes | Built, code: str) -> list[Finding]:
@@ -122,9 +138,16 @@ class TestUnknownTransferSyntax:
         assert "TSX003" not in [f.code for f in report.findings]
 
     def test_unknown_ts(self) -> None:
-        report = lint_file(encapsulated([jpeg_frame()], ts=UNKNOWN_TS).data)
+        built = encapsulated([jpeg_frame()], ts=UNKNOWN_TS)
+        report = lint_file(built.data)
         [f] = report.findings
-        assert (f.code, f.severity, f.offset, f.frame) == ("TSX003", Severity.WARNING, None, None)
+        uid_offset = built.data.index(UNKNOWN_TS.encode())
+        assert (f.code, f.severity, f.offset, f.frame) == (
+            "TSX003",
+            Severity.WARNING,
+            uid_offset,
+            None,
+        )
         assert f.element == "(0002,0010)"
         assert UNKNOWN_TS in f.message
         assert report.status == "passed"  # a warning does not fail at the default gate
@@ -235,6 +258,336 @@ class TestNumberOfFramesInvalid:
         assert "''" in f.message
 
     def test_frame_count_rules_skip_invalid_nof(self) -> None:
-        built = encapsulated([jpeg_frame(), jpeg_frame()], number_of_frames="0")
+        built = encapsulated(
+            [jpeg_frame(), jpeg_frame()], number_of_frames="0", extra=FLAGGED_LOSSY
+        )
         codes = {f.code for f in lint_file(built.data).findings}
         assert codes == {"TSX008"}
+
+
+RETIRED_JPEG = "1.2.840.10008.1.2.4.52"
+BIG_ENDIAN = "1.2.840.10008.1.2.2"
+JPEG_LS_NEAR = "1.2.840.10008.1.2.4.81"
+J2K = "1.2.840.10008.1.2.4.91"
+HTJ2K = "1.2.840.10008.1.2.4.203"
+JPIP = "1.2.840.10008.1.2.4.94"
+
+
+def with_ts(uid: str, frames: list[bytes], **kw: object) -> Built:
+    """An encapsulated file under `uid`, even one pydicom will not write (same length)."""
+    stand_in = "1.2." + "9" * (len(uid) - 4)
+    built = encapsulated(frames, ts=stand_in, **kw)  # type: ignore[arg-type]
+    assert built.data.count(stand_in.encode()) == 1
+    return replace(built, data=built.data.replace(stand_in.encode(), uid.encode()))
+
+
+def ts_value_offset(data: bytes) -> int:
+    """Where the Transfer Syntax UID value is, by its bytes and by pydicom."""
+    where = data.find(b"\x02\x00\x10\x00UI") + 8
+    meta = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True).file_meta
+    assert meta.get_item(0x00020010).file_tell == where
+    return where
+
+
+def lossy_flag_value_offset(data: bytes) -> int:
+    """Where the Lossy Image Compression value is, by its bytes and by pydicom."""
+    where = data.find(b"\x28\x00\x10\x21CS") + 8
+    ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    assert ds.get_item(0x00282110).value_tell == where
+    return where
+
+
+def without_lossy_flag(built: Built) -> Built:
+    """The file without (0028,2110), whether or not the builder wrote one."""
+    at = built.data.find(b"\x28\x00\x10\x21CS")
+    if at < 0:
+        return built
+    (length,) = struct.unpack_from("<H", built.data, at + 6)
+    cut = 8 + length
+
+    def moved(offset: int | None) -> int | None:
+        return offset - cut if offset is not None and offset > at else offset
+
+    out = replace(
+        built,
+        data=built.data[:at] + built.data[at + cut :],
+        pixel_offset=moved(built.pixel_offset),
+        value_offset=moved(built.value_offset),
+        items=[moved(i) for i in built.items],
+        delimiter=moved(built.delimiter),
+        eot_value_offset=moved(built.eot_value_offset),
+        eot_lengths_value_offset=moved(built.eot_lengths_value_offset),
+    )
+    ds = pydicom.dcmread(io.BytesIO(out.data), stop_before_pixels=True)
+    assert 0x00282110 not in ds
+    return out
+
+
+def jls_frame(near: int) -> bytes:
+    """A JPEG-LS frame (4 x 4, 8 bits, 1 component) whose scan has this NEAR value."""
+    sof55 = b"\xff\xf7\x00\x0b\x08\x00\x04\x00\x04\x01\x01\x11\x00"
+    sos = b"\xff\xda\x00\x08\x01\x01\x00" + bytes([near]) + b"\x00\x00"
+    return b"\xff\xd8" + sof55 + sos + b"\x12\x34\x56\x78\x9a" + b"\xff\xd9"
+
+
+def j2k_coded_frame(*, reversible: bool = True, quantization: int = 0) -> bytes:
+    """A JPEG 2000 codestream (4 x 4, 8 bits, 1 component) with this COD / QCD."""
+    siz = struct.pack(">HHH8IH", 0xFF51, 41, 0, 4, 4, 0, 0, 4, 4, 0, 0, 1) + b"\x07\x01\x01"
+    cod = struct.pack(">HHBBHBBBBBB", 0xFF52, 12, 0, 0, 1, 0, 0, 4, 4, 0, int(reversible))
+    spqcd = b"\x40" if quantization == 0 else b"\x40\x00"
+    qcd = struct.pack(">HHB", 0xFF5C, 3 + len(spqcd), 2 << 5 | quantization) + spqcd
+    sot = struct.pack(">HHHIBB", 0xFF90, 10, 0, 0, 0, 1)
+    stream = b"\xff\x4f" + siz + cod + qcd + sot + b"\xff\x93\x80\x80" + b"\xff\xd9"
+    return stream + b"\x00" * (len(stream) % 2)
+
+
+LOSSY_J2K = j2k_coded_frame(reversible=False, quantization=2)
+LOSSLESS_J2K = j2k_coded_frame()
+
+
+class TestRetiredTransferSyntax:
+    def test_current_ts_is_quiet(self) -> None:
+        assert findings(encapsulated([jpeg_frame()], extra=FLAGGED_LOSSY), "TSX004") == []
+        assert findings(native(), "TSX004") == []
+
+    @pytest.mark.parametrize(
+        "uid", [RETIRED_JPEG, "1.2.840.10008.1.2.4.58", "1.2.840.10008.1.2.4.66"]
+    )
+    def test_retired_jpeg(self, uid: str) -> None:
+        built = encapsulated([jpeg_frame(), jpeg_frame()], ts=uid, extra=FLAGGED_LOSSY)
+        [f] = findings(built, "TSX004")  # once per file, not once per frame
+        assert key(f) == ("TSX004", Severity.INFO, ts_value_offset(built.data), None)
+        assert f.element == "(0002,0010)"
+        assert uid in f.message
+
+    def test_explicit_vr_big_endian(self) -> None:
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = SOP_CLASS_SC
+        meta.MediaStorageSOPInstanceUID = SOP_INSTANCE
+        meta.TransferSyntaxUID = BIG_ENDIAN
+        ds = Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID = SOP_CLASS_SC
+        ds.SOPInstanceUID = SOP_INSTANCE
+        ds.add_new(0x7FE00010, "OW", b"\x00" * 16)
+        buffer = io.BytesIO()
+        pydicom.dcmwrite(buffer, ds, enforce_file_format=True, little_endian=False)
+        data = buffer.getvalue()
+        report = lint_file(data)
+        assert [key(f) for f in report.findings] == [
+            ("TSX004", Severity.INFO, ts_value_offset(data), None)
+        ]
+        assert report.status == "passed"  # info does not fail the default gate
+
+    def test_retired_ts_without_pixel_data_is_quiet(self) -> None:
+        report = lint_file(dataset_prefix(RETIRED_JPEG))
+        assert report.findings == ()
+        assert report.status == "skipped"
+
+
+class TestLossyFlagContradicts:
+    @pytest.mark.parametrize(
+        ("ts", "frame", "flag"),
+        [
+            (JPEG_BASELINE, jpeg_frame(), "01"),
+            (JPEG_LOSSLESS_SV1, jpeg_frame(), "00"),  # lossless TS
+            (JPEG_LS_NEAR, jls_frame(0), "00"),  # NEAR 0 is lossless
+            (J2K, LOSSLESS_J2K, "00"),  # reversible, no quantization
+            (J2K, LOSSY_J2K, "01"),
+        ],
+    )
+    def test_valid_is_quiet(self, ts: str, frame: bytes, flag: str) -> None:
+        built = encapsulated([frame], ts=ts, extra={"LossyImageCompression": flag})
+        assert findings(built, "TSX005") == []
+
+    def test_lossy_ts(self) -> None:
+        built = encapsulated([jpeg_frame()], extra={"LossyImageCompression": "00"})
+        [f] = findings(built, "TSX005")
+        assert key(f) == ("TSX005", Severity.ERROR, lossy_flag_value_offset(built.data), None)
+        assert (f.length, f.element) == (2, "(0028,2110)")
+        assert "JPEG Baseline" in f.message
+
+    def test_lossy_jpeg_ls_names_the_first_lossy_frame(self) -> None:
+        frames = [jls_frame(0), jls_frame(2), jls_frame(3)]
+        built = encapsulated(frames, ts=JPEG_LS_NEAR, extra={"LossyImageCompression": "00"})
+        [f] = findings(built, "TSX005")  # once per file
+        assert key(f) == ("TSX005", Severity.ERROR, lossy_flag_value_offset(built.data), 2)
+        assert "frame 2" in f.message and "NEAR 2" in f.message
+
+    @pytest.mark.parametrize(
+        "frame",
+        [LOSSY_J2K, j2k_coded_frame(reversible=False), j2k_coded_frame(quantization=1)],
+        ids=["irreversible-quantized", "irreversible", "quantized"],
+    )
+    def test_lossy_j2k(self, frame: bytes) -> None:
+        built = encapsulated([frame], ts=J2K, extra={"LossyImageCompression": "00"})
+        [f] = findings(built, "TSX005")
+        assert key(f) == ("TSX005", Severity.ERROR, lossy_flag_value_offset(built.data), 1)
+
+    def test_lossy_htj2k(self) -> None:
+        built = with_ts(HTJ2K, [LOSSY_J2K], extra={"LossyImageCompression": "00"})
+        [f] = findings(built, "TSX005")
+        assert key(f) == ("TSX005", Severity.ERROR, lossy_flag_value_offset(built.data), 1)
+
+    def test_lossy_codestream_in_lossless_ts_is_left_to_csm012(self) -> None:
+        flag = {"LossyImageCompression": "00"}
+        built = encapsulated([jls_frame(2)], ts=JPEG_LS_LOSSLESS, extra=flag)
+        assert findings(built, "TSX005") == []
+        built = encapsulated([LOSSY_J2K], ts=J2K_LOSSLESS, extra=flag)
+        assert findings(built, "TSX005") == []
+
+    def test_absent_flag_is_tsx006_not_tsx005(self) -> None:
+        built = without_lossy_flag(encapsulated([jpeg_frame()]))
+        assert findings(built, "TSX005") == []
+        assert [f.code for f in findings(built, "TSX006")] == ["TSX006"]
+
+
+class TestLossyFlagAbsent:
+    @pytest.mark.parametrize(
+        ("ts", "frame"),
+        [
+            (JPEG_LOSSLESS_SV1, jpeg_frame()),
+            (JPEG_LS_LOSSLESS, jls_frame(0)),
+            (J2K_LOSSLESS, LOSSLESS_J2K),
+            (RLE_LOSSLESS, rle_frame()),
+            (JPEG_LS_NEAR, jls_frame(0)),
+            (J2K, LOSSLESS_J2K),
+            (J2K, j2k_frame()),  # no COD / QCD: lossiness unknown
+        ],
+    )
+    def test_lossless_without_flag_is_quiet(self, ts: str, frame: bytes) -> None:
+        built = without_lossy_flag(encapsulated([frame], ts=ts))
+        assert findings(built, "TSX006") == []
+
+    def test_flagged_lossy_is_quiet(self) -> None:
+        assert findings(encapsulated([jpeg_frame()], extra=FLAGGED_LOSSY), "TSX006") == []
+        built = encapsulated([jls_frame(2)], ts=JPEG_LS_NEAR, extra=FLAGGED_LOSSY)
+        assert findings(built, "TSX006") == []
+
+    def test_native_is_quiet(self) -> None:
+        assert findings(native(), "TSX006") == []
+
+    def test_lossy_ts(self) -> None:
+        built = without_lossy_flag(encapsulated([jpeg_frame(), jpeg_frame()]))
+        [f] = findings(built, "TSX006")
+        assert key(f) == ("TSX006", Severity.WARNING, None, None)
+        assert f.element == "(0028,2110)"
+        assert "absent" in f.message
+
+    def test_empty_flag_counts_as_absent(self) -> None:
+        built = encapsulated([jpeg_frame()], extra={"LossyImageCompression": ""})
+        [f] = findings(built, "TSX006")
+        assert key(f) == ("TSX006", Severity.WARNING, None, None)
+        assert "empty" in f.message
+
+    def test_near_lossless_jpeg_ls(self) -> None:
+        built = without_lossy_flag(encapsulated([jls_frame(0), jls_frame(2)], ts=JPEG_LS_NEAR))
+        [f] = findings(built, "TSX006")
+        assert key(f) == ("TSX006", Severity.WARNING, None, 2)
+        assert "frame 2" in f.message and "NEAR 2" in f.message
+
+    def test_lossy_j2k(self) -> None:
+        built = without_lossy_flag(encapsulated([LOSSY_J2K], ts=J2K))
+        [f] = findings(built, "TSX006")
+        assert key(f) == ("TSX006", Severity.WARNING, None, 1)
+        assert "irreversible" in f.message
+
+    def test_defined_length_is_tsx001_only(self) -> None:
+        built = without_lossy_flag(encapsulated([jpeg_frame()]))
+        codes = [f.code for f in lint_file(with_defined_length(built)).findings]
+        assert codes == ["TSX001"]
+
+
+def with_icon(vr: str) -> tuple[bytes, int]:
+    """(file, nested Pixel Data tag offset): an encapsulated icon in an Icon Image Sequence."""
+    prefix = dataset_prefix(J2K_LOSSLESS)
+    icon = pixel_data_header(vr=vr) + item(b"") + item(j2k_frame()) + delimiter()
+    sequence = (
+        struct.pack("<HH2sHI", 0x0088, 0x0200, b"SQ", 0, UNDEFINED)
+        + header(ITEM, UNDEFINED)
+        + icon
+        + header(ITEM_DELIM, 0)
+        + header(SEQ_DELIM, 0)
+    )
+    top = pixel_data_header() + item(b"") + item(j2k_frame()) + delimiter()
+    return prefix + sequence + top, len(prefix) + 12 + 8
+
+
+class TestEncapsulatedVrNotOb:
+    def test_valid_is_quiet(self) -> None:
+        assert findings(encapsulated([jpeg_frame()], extra=FLAGGED_LOSSY), "TSX009") == []
+        assert findings(with_icon("OB")[0], "TSX009") == []
+
+    def test_implicit_vr_pixel_data_is_quiet(self) -> None:
+        prefix = dataset_prefix(J2K_LOSSLESS)
+        data = prefix + pixel_data_header(implicit=True) + item(b"") + item(j2k_frame())
+        assert findings(data + delimiter(), "TSX009") == []
+
+    @pytest.mark.parametrize("vr", ["OW", "UN"])
+    def test_not_ob(self, vr: str) -> None:
+        built = encapsulated([j2k_frame()], ts=J2K_LOSSLESS, vr=vr)
+        [f] = findings(built, "TSX009")
+        assert key(f) == ("TSX009", Severity.WARNING, built.pixel_offset + 4, None)
+        assert (f.length, f.element) == (2, "(7FE0,0010)")
+        assert built.data[f.offset : f.offset + 2] == vr.encode()
+        assert vr in f.message
+
+    def test_nested_pixel_data(self) -> None:
+        data, nested_at = with_icon("OW")
+        [f] = findings(data, "TSX009")
+        assert key(f) == ("TSX009", Severity.WARNING, nested_at + 4, None)
+        assert f.element == "(0088,0200)[0]/(7FE0,0010)"
+        assert data[f.offset : f.offset + 2] == b"OW"
+
+    def test_defined_length_is_tsx001_only(self) -> None:
+        built = encapsulated([j2k_frame()], ts=J2K_LOSSLESS, vr="OW")
+        codes = [f.code for f in lint_file(with_defined_length(built)).findings]
+        assert codes == ["TSX001"]
+
+    def test_native_ts_is_tsx002_only(self) -> None:
+        prefix = dataset_prefix(EXPLICIT_LE)
+        data = prefix + pixel_data_header(vr="OW") + item(b"") + item(b"\x00" * 16)
+        codes = [f.code for f in lint_file(data + delimiter()).findings]
+        assert codes == ["TSX002"]
+
+
+class TestPixelDataWithJpip:
+    def test_without_pixel_data_is_quiet(self) -> None:
+        report = lint_file(dataset_prefix(JPIP))
+        assert report.findings == ()
+        assert report.status == "skipped"
+
+    def test_other_encapsulated_ts_is_quiet(self) -> None:
+        assert findings(encapsulated([j2k_frame()], ts=J2K), "TSX010") == []
+
+    @pytest.mark.parametrize(
+        "uid",
+        [
+            JPIP,
+            "1.2.840.10008.1.2.4.95",
+            "1.2.840.10008.1.2.4.204",
+            "1.2.840.10008.1.2.4.205",
+        ],
+    )
+    def test_pixel_data_present(self, uid: str) -> None:
+        built = with_ts(uid, [j2k_frame(), j2k_frame()])
+        report = lint_file(built.data)
+        [f] = report.findings  # the root cause only: the items are not walked
+        assert key(f) == ("TSX010", Severity.ERROR, built.pixel_offset, None)
+        assert f.length == built.value_offset - built.pixel_offset
+        assert uid in f.message
+        assert report.status == "failed"
+
+    def test_defined_length_is_not_tsx001(self) -> None:
+        built = encapsulated([j2k_frame()], ts=JPIP)
+        report = lint_file(with_defined_length(built))
+        assert [key(f) for f in report.findings] == [
+            ("TSX010", Severity.ERROR, built.pixel_offset, None)
+        ]
+
+    def test_broken_items_and_vr_are_not_reported(self) -> None:
+        built = encapsulated([j2k_frame() + b"\xff"], ts=JPIP, bot=[4, 8], vr="OW", end=b"")
+        report = lint_file(built.data)
+        assert [key(f) for f in report.findings] == [
+            ("TSX010", Severity.ERROR, built.pixel_offset, None)
+        ]

@@ -20,7 +20,8 @@ def enabled(select: tuple[str, ...], ignore: tuple[str, ...] = (), deep: bool = 
 
 
 def codes(*prefixes: str) -> set[str]:
-    return {r.code for r in load_rules() if r.code.startswith(prefixes)}
+    """Codes with these prefixes that run without --deep (deep rules need naming)."""
+    return {r.code for r in load_rules() if r.code.startswith(prefixes) and not r.deep}
 
 
 def _nothing(ctx: object) -> Iterator[Finding]:

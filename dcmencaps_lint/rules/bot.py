@@ -85,16 +85,42 @@ def bot_length_not_multiple_of_4(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    The BOT item holds 32-bit offsets, one per frame, so its length must
-    be a multiple of 4.
+    The length of the Basic Offset Table item (the first item in Pixel Data) is not a
+    multiple of 4. The BOT holds one 32-bit offset per frame, so its length is either 0
+    (empty) or 4 x the number of frames. The finding points at the item's length field.
+    The entries of such a table are not checked further (BOT002-BOT005 stay quiet).
 
     Why it matters
     --------------
-    Readers either reject the table or read a misaligned last entry.
+    pydicom 3.0.2 raises "The length of the Basic Offset Table item is not a multiple of 4"
+    and cannot return any frame, while DCMTK, GDCM and dciodvfy (2022) say nothing and
+    decode the image: the file works in one toolkit and fails in another.
+
+    Example
+    -------
+    Two frames, each one fragment of 1024 (0x400) bytes, and a 6-byte BOT:
+
+        FE FF 00 E0 06 00 00 00   item tag, length 6
+        00 00 00 00 08 04         offset 0, then half an offset
+
+    Good: 8 bytes, one offset per frame (frame 2 starts 8 + 1024 = 1032 bytes after
+    frame 1's item tag):
+
+        FE FF 00 E0 08 00 00 00   item tag, length 8
+        00 00 00 00 08 04 00 00   offsets 0 and 1032 (0x408)
 
     How to fix
     ----------
-    Write exactly 4 bytes per frame, or an empty BOT item.
+    Write exactly 4 bytes per frame, or an empty BOT item (length 0). pydicom's
+    `encapsulate(frames, has_bot=True)` writes a correct table.
+
+    Reference
+    ---------
+    PS3.5 A.4 (quoted from the 2019-2022 text): "When the Item Value is not present, the
+    Item Length shall be zero (00000000H)" and "When the Item Value is present, the Basic
+    Offset Table Item Value shall contain concatenated 32-bit unsigned integer values that
+    are byte offsets to the first byte of the Item Tag of the first fragment for each frame
+    in the Sequence of Items."
     """
     found = _bot(ctx)
     if found and found[1].length % 4:
@@ -118,17 +144,41 @@ def bot_first_offset_not_zero(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    The first BOT entry points at the first frame, which starts at the
-    first fragment: it must be 0.
+    The first BOT entry is not 0. Offsets are counted from the first byte of the item tag
+    that follows the BOT item, and frame 1 starts right there, so its entry is always 0.
+    The finding points at the entry (frame 1, item 0).
 
     Why it matters
     --------------
-    A non-zero first entry usually means offsets were counted from the
-    wrong origin (the start of the BOT item, or of Pixel Data), so every entry is off.
+    A non-zero first entry suggests the writer counted from the wrong origin (the
+    BOT's own item tag, or the Pixel Data element), so every entry is off by the same
+    amount. pydicom 3.0.2 trusts the BOT blindly and cuts the frames at the wrong bytes
+    (decoder errors, or a bare StopIteration from `pixel_array`); DCMTK and GDCM ignore
+    the BOT and decode fine, so the defect hides until a reader that trusts the table
+    meets the file.
+
+    Example
+    -------
+    Offsets counted from the BOT item's own tag, 16 bytes too far:
+
+        FE FF 00 E0 08 00 00 00   BOT item, 2 entries
+        10 00 00 00 18 04 00 00   16 and 1048
+
+    Good:
+
+        FE FF 00 E0 08 00 00 00   BOT item, 2 entries
+        00 00 00 00 08 04 00 00   0 and 1032: frame 2's item tag
 
     How to fix
     ----------
-    Compute offsets from the first byte of the first fragment's item tag.
+    Count offsets from the first byte of the first fragment's item tag (the item after
+    the BOT), or write an empty BOT.
+
+    Reference
+    ---------
+    PS3.5 A.4: "These offsets are measured from the first byte of the first Item Tag
+    following the Basic Offset Table item." Its notes add (paraphrased) that for a single
+    frame the value, if present, is a single 00000000H.
     """
     found = _bot(ctx)
     entries = dict(_checked_entries(ctx)) if found else {}
@@ -153,17 +203,42 @@ def bot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    Each BOT entry must be greater than the one before: frames are stored
-    in order and each holds at least one fragment.
+    A BOT entry (frame 2 on) is not greater than the entry before it. The finding points
+    at the later entry of each pair. Entries wrapped past 2^32 are BOT009's alone, and a
+    video BOT is BOT010's.
 
     Why it matters
     --------------
-    Pydicom trusts the BOT and splits frames wrongly or raises a bare
-    StopIteration; DCMTK and GDCM ignore it, so the file decodes differently per viewer.
+    Frames and their fragments are stored in order, so frame starts can only grow: a
+    repeated entry gives two frames one start, a decreasing one means a stale or
+    mis-sorted table. pydicom 3.0.2 splits frames by the table: they come out merged or
+    cut in the wrong place, or `pixel_array` raises a bare StopIteration. DCMTK and GDCM
+    ignore the BOT, so the same file looks right there.
+
+    Example
+    -------
+    Three frames of one 1024-byte fragment each, entries 2 and 3 swapped:
+
+        FE FF 00 E0 0C 00 00 00   BOT item, 3 entries
+        00 00 00 00 10 08 00 00   0, 2064,
+        08 04 00 00               1032: less than the entry before
+
+    Good:
+
+        FE FF 00 E0 0C 00 00 00   BOT item, 3 entries
+        00 00 00 00 08 04 00 00   0, 1032,
+        10 08 00 00               2064
 
     How to fix
     ----------
-    Rebuild the BOT from the fragment positions (or leave it empty).
+    Rebuild the BOT from the item positions (or write an empty BOT).
+
+    Reference
+    ---------
+    PS3.5 A.4 gives one offset "to the first byte of the Item Tag of the first fragment
+    for each frame in the Sequence of Items", and PS3.5 7.5 makes the order of items
+    significant (paraphrased). Strictly increasing entries follow from the two (derived:
+    the Standard does not say it in these words).
     """
     found = _bot(ctx)
     if not found:
@@ -199,17 +274,43 @@ def bot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    Every BOT entry must land on the first byte of a fragment's item tag
-    (an odd entry never does).
+    A BOT entry (frame 2 on) lands inside the fragments but not on the first byte of a
+    fragment's item tag: in an item header or in codestream bytes. Every item has an even
+    length, so item tags sit at even offsets and an odd entry is always wrong. The first
+    entry is BOT002's and an entry at or past the end BOT005's; an entry beyond the point
+    where a truncated walk stopped is not judged.
 
     Why it matters
     --------------
-    A reader that follows the entry reads codestream bytes as an item
-    header and fails, or decodes the wrong frame.
+    A reader that follows the entry reads codestream bytes as an item header. pydicom
+    3.0.2 trusts the table and mis-splits (two frames merged, then a bare StopIteration, or
+    a decoder error); fo-dicom throws "Fragment start position does not match offset
+    table."; DCMTK warns "possibly wrong value in basic offset table" on one code path
+    only; GDCM ignores the BOT. dciodvfy (2024) has a check for this, but its loop index is
+    uninitialised, so it may never run.
+
+    Example
+    -------
+    Frame 2's entry is 2 bytes late:
+
+        FE FF 00 E0 08 00 00 00   BOT item, 2 entries
+        00 00 00 00 0A 04 00 00   0 and 1034: inside frame 2's item tag
+
+    Good:
+
+        FE FF 00 E0 08 00 00 00   BOT item, 2 entries
+        00 00 00 00 08 04 00 00   0 and 1032: frame 2's item tag
 
     How to fix
     ----------
-    Rebuild the BOT from the fragment positions (or leave it empty).
+    Rebuild the BOT: entry n = (offset of frame n's first item tag) - (offset of the
+    first fragment's item tag). Or write an empty BOT.
+
+    Reference
+    ---------
+    PS3.5 A.4: the entries "are byte offsets to the first byte of the Item Tag of the first
+    fragment for each frame in the Sequence of Items", and "All items containing an encoded
+    fragment shall be made of an even number of bytes greater or equal to two".
     """
     found = _bot(ctx)
     if not found:
@@ -244,16 +345,38 @@ def bot_offset_out_of_range(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    A BOT entry points at or beyond the Sequence Delimitation Item (or
-    the end of the data when there is none).
+    A BOT entry (frame 2 on) points at or past the Sequence Delimitation Item that ends
+    the fragments (or past the end of the data when there is none). The message gives
+    both the entry and the end, counted from the first fragment's item tag.
 
     Why it matters
     --------------
-    Readers seek outside the pixel data and fail, or read the next element.
+    No frame can start there. A reader that trusts the table (pydicom does) seeks to the
+    delimiter, into the elements after Pixel Data or past the end of the file, and fails
+    or decodes garbage; DCMTK and GDCM ignore the BOT, so the defect stays hidden there.
+    A table kept after the frames were re-encoded smaller looks like this.
+
+    Example
+    -------
+    Two frames of 1024 bytes; the delimiter is at 2064 (0x810):
+
+        FE FF 00 E0 08 00 00 00   BOT item, 2 entries
+        00 00 00 00 00 20 00 00   0 and 8192 (0x2000): past the delimiter
+
+    Good:
+
+        FE FF 00 E0 08 00 00 00   BOT item, 2 entries
+        00 00 00 00 08 04 00 00   0 and 1032
 
     How to fix
     ----------
-    Rebuild the BOT from the fragment positions (or leave it empty).
+    Rebuild the BOT from the item positions (or write an empty BOT).
+
+    Reference
+    ---------
+    PS3.5 A.4: the entries "are byte offsets to the first byte of the Item Tag of the first
+    fragment for each frame in the Sequence of Items". An offset past the last fragment
+    points at no frame (derived).
     """
     found = _bot(ctx)
     if not found:
@@ -283,17 +406,41 @@ def bot_count_mismatch(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    A BOT with values must have exactly one entry per frame, as many as
-    Number of Frames (1 when absent).
+    A non-empty BOT does not have one entry per frame: its length / 4 differs from
+    Number of Frames (0028,0008), 1 when absent. The finding points at the BOT's length
+    field. Not reported when the length is not a multiple of 4 (BOT001) or for video
+    (BOT010).
 
     Why it matters
     --------------
-    Extra or missing entries shift frames for readers that trust the BOT;
-    dicom-rs once wrote N+1 entries and no peer tool noticed (Enet4/dicom-rs #399).
+    Readers that trust the BOT shift or lose frames. With too few entries pydicom 3.0.2
+    yields fewer frames than Number of Frames and `pixel_array` raises a bare
+    StopIteration. dicom-rs once wrote N+1 entries, the last pointing at the end
+    (Enet4/dicom-rs PR #399): "DCMTK did not show any" warning and viewers opened the
+    files, so the defect spread unnoticed. DCMTK complains ("basic offset table has wrong
+    size") on one frame-access path only.
+
+    Example
+    -------
+    Number of Frames is 2, and a third entry points at the Sequence Delimitation Item:
+
+        FE FF 00 E0 0C 00 00 00   BOT item, length 12: 3 entries
+        00 00 00 00 08 04 00 00   0, 1032,
+        10 08 00 00               2064: the delimiter, not a frame
+
+    Good (or, if the file really has 3 frames, Number of Frames "3"):
+
+        FE FF 00 E0 08 00 00 00   BOT item, 2 entries
+        00 00 00 00 08 04 00 00   0 and 1032
 
     How to fix
     ----------
     Write one entry per frame, or an empty BOT item.
+
+    Reference
+    ---------
+    PS3.5 A.4: the BOT holds byte offsets to the first fragment "for each frame in the
+    Sequence of Items": one entry per frame (derived: the count is not stated in words).
     """
     found = _bot(ctx)
     expected = ctx.expected_frames
@@ -321,20 +468,49 @@ def bot_empty_ambiguous_frames(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    A multi-frame image has more fragments than frames, an empty BOT and
-    no Extended Offset Table, so readers must guess where frames begin from codestream
-    markers. The linter found the frames that way; when even that fails, FRG002 is
-    reported instead.
+    A multi-frame image has more fragments than frames, an empty BOT and no Extended
+    Offset Table, so the only way to find where each frame begins is to parse the
+    codestreams. The linter did so from codestream markers (SOI or SOC at the start of a
+    fragment); when even that fails, FRG002 is reported instead. The finding points at
+    the BOT item.
 
     Why it matters
     --------------
-    Fo-dicom, dicomParser and others could not locate frames in such
-    files (fo-dicom #992); guesses differ between readers.
+    This is legal, but many readers cannot do it, and those that can guess differently.
+    fo-dicom failed on ultrasound cine loops with "Support for multi-frame images with
+    varying fragment sizes and no offset table has not been implemented" (fo-dicom #992,
+    #1216), as did dicomParser (#44). pydicom looks for an EOI (FF D9) in the last 10 bytes
+    of a fragment, dcm4che starts a frame at any fragment that begins with the first
+    frame's first two bytes: a codestream that happens to hold such bytes is split
+    differently by each.
+
+    Example
+    -------
+    Number of Frames 2, each JPEG frame in two fragments of 512 (0x200) bytes:
+
+        FE FF 00 E0 00 00 00 00   BOT item, empty
+        FE FF 00 E0 00 02 00 00   fragment 1: FF D8 ...   (frame 1)
+        FE FF 00 E0 00 02 00 00   fragment 2: ... FF D9
+        FE FF 00 E0 00 02 00 00   fragment 3: FF D8 ...   (frame 2)
+        FE FF 00 E0 00 02 00 00   fragment 4: ... FF D9
+
+    Good: a BOT with the frame starts (frame 2 at 2 x 520 = 1040):
+
+        FE FF 00 E0 08 00 00 00   BOT item, 2 entries
+        00 00 00 00 10 04 00 00   0 and 1040 (0x410)
 
     How to fix
     ----------
-    Write a BOT (or, above 4 GiB, an Extended Offset Table), or put each
-    frame in one fragment.
+    Write a BOT, or put each frame in a single fragment (past 4 GiB: one fragment per
+    frame, an empty BOT and an Extended Offset Table).
+
+    Reference
+    ---------
+    PS3.5 A.4 and its notes (paraphrased): the BOT Item Value may be empty, and decoders
+    need to accept both an empty and a filled table. PS3.5 8.2, note: recipients "can
+    detect fragmentation of frames by comparing the number of fragments (the number of
+    Items minus one for the Basic Offset Table) with the number of frames": they can
+    detect it, but not undo it, without a table.
     """
     found = _bot(ctx)
     if not found or ctx.frame_map is None:
@@ -366,16 +542,42 @@ def bot_not_empty_with_eot(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    When Extended Offset Table (7FE0,0001) is present, the BOT item shall
-    be empty (PS3.5 A.4).
+    Extended Offset Table (7FE0,0001) is present and the BOT item has a value (length
+    greater than 0). The finding points at the BOT's length field.
 
     Why it matters
     --------------
-    Two tables can disagree, and readers pick different ones.
+    Two tables can disagree, and readers pick different ones: pydicom 3.0.2 uses the EOT,
+    while DCMTK, GDCM and fo-dicom never read the EOT. With one table stale, the same file
+    decodes differently per toolkit, and none of them warns (dciodvfy 2024 does).
+
+    Example
+    -------
+    An Extended Offset Table, and a BOT with values as well:
+
+        E0 7F 01 00 4F 56 00 00 10 00 00 00   (7FE0,0001) OV, 16 bytes
+        00 00 00 00 00 00 00 00               offset 0
+        08 04 00 00 00 00 00 00               offset 1032
+                                              ... (7FE0,0002), (7FE0,0010), then:
+        FE FF 00 E0 08 00 00 00               BOT item, length 8
+        00 00 00 00 08 04 00 00               0 and 1032: not permitted here
+
+    Good: the same EOT and an empty BOT item:
+
+        FE FF 00 E0 00 00 00 00               BOT item, length 0
 
     How to fix
     ----------
-    Write an empty BOT item whenever you write an Extended Offset Table.
+    Write an empty BOT item whenever you write an Extended Offset Table (pydicom's
+    `encapsulate_extended` does), or drop the EOT and keep the BOT when all frames start
+    within 4 GiB.
+
+    Reference
+    ---------
+    PS3.5 A.4, note: "A Basic Offset Table Item Value is not permitted … if Extended Offset
+    Table (7FE0,0001) is present." PS3.3 C.7.6.3, (7FE0,0001): "May only be present when:
+    … the Basic Offset Table is not present (i.e., the first Item of Pixel Data
+    (7FE0,0010) has zero length)".
     """
     found = _bot(ctx)
     if found and ctx.has_eot and found[1].length > 0:
@@ -399,18 +601,48 @@ def bot_offset_overflow(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    A frame starts 2^32 bytes or more after the first fragment, so no
-    32-bit BOT entry can hold its offset, yet the BOT has values (typically wrapped modulo
-    2^32).
+    A frame starts 2^32 bytes (4 GiB) or more after the first fragment's item tag, so no
+    32-bit BOT entry can hold its offset, yet the BOT has values. When the frames are
+    known without the BOT (from the EOT or the fragment count), the finding names the
+    first such frame and points at its entry; otherwise it gives the span of the
+    fragments and points at the BOT item. The other entry checks (BOT002-BOT005) stay
+    quiet: every entry past 4 GiB is wrong for this one reason.
 
     Why it matters
     --------------
-    Readers that trust the BOT read the wrong frames (pydicom #1178,
-    wsidicom #76). The Extended Offset Table (CP-1818) exists for this case.
+    A writer that does not check wraps offsets modulo 2^32, so late entries point at
+    frames near the start and readers that trust the BOT (pydicom) return the wrong frames
+    without an error. pydicom #1178 (PR #1241) and wsidicom #76 hit this with whole-slide
+    images (wsidicom: writing with a BOT "will fail after writing the file if the size is
+    exceeded"); DCMTK refuses to write such a table ("offset value exceeds maximum
+    (32-bit unsigned integer)"). The Extended Offset Table (CP-1818) exists for this case.
+
+    Example
+    -------
+    One 2048-byte fragment per frame (2056 bytes apart); frame k+1 starts at
+    4 294 968 320 (0x1_0000_0400):
+
+        FE FF 00 E0 ...           BOT item, one entry per frame
+        ...
+        F8 FB FF FF               frame k:   4 294 966 264 (0xFFFF_FBF8)
+        00 04 00 00               frame k+1: 1024, wrapped
+
+    Good: an empty BOT, and 64-bit offsets in (7FE0,0001):
+
+        FE FF 00 E0 00 00 00 00   BOT item, empty
+        00 04 00 00 01 00 00 00   EOT value for frame k+1: 0x1_0000_0400
 
     How to fix
     ----------
-    Write an empty BOT and an Extended Offset Table with 64-bit offsets.
+    Write an empty BOT and an Extended Offset Table with 64-bit offsets (pydicom's
+    `encapsulate_extended`), one fragment per frame.
+
+    Reference
+    ---------
+    PS3.5 A.4: the entries are "concatenated 32-bit unsigned integer values"; an offset of
+    2^32 or more cannot be written, so the BOT must be empty (derived). PS3.3 C.7.6.3: the
+    Extended Offset Table (VR OV, 64-bit) holds "Byte offsets of the Item Tags of the
+    Frames"; it was added by CP-1818.
     """
     found = _bot(ctx)
     if not found or not overflows(ctx):
@@ -453,16 +685,39 @@ def bot_not_empty_for_video(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    Under the MPEG-2, MPEG-4 AVC/H.264 and HEVC/H.265 transfer syntaxes
-    the whole video is one stream, and the BOT item shall be empty.
+    Under a video transfer syntax (MPEG-2 1.2.840.10008.1.2.4.100/.101, MPEG-4
+    AVC/H.264 .102-.106, HEVC/H.265 .107/.108, and the Fragmentable .100.1-.106.1) the BOT
+    item has a value. The whole video is one bit stream, not separately encoded frames, so
+    there is nothing for per-frame offsets to point at. The finding points at the BOT's
+    length field; the other entry checks stay quiet.
 
     Why it matters
     --------------
-    A BOT suggests frame boundaries that the stream does not have.
+    The entries claim frame boundaries that the stream does not have. A generic reader
+    that trusts the BOT cuts the bit stream at those offsets and hands the decoder a
+    partial stream.
+
+    Example
+    -------
+    MPEG-4 AVC/H.264 (1.2.840.10008.1.2.4.102), even a single 0 entry is wrong:
+
+        FE FF 00 E0 04 00 00 00   BOT item, length 4
+        00 00 00 00               offset 0
+        FE FF 00 E0 ...           the H.264 stream
+
+    Good:
+
+        FE FF 00 E0 00 00 00 00   BOT item, empty
 
     How to fix
     ----------
-    Write an empty BOT item.
+    Write an empty BOT item (length 0).
+
+    Reference
+    ---------
+    PS3.5 8.2.5 and 8.2.6 (MPEG2, quoted from the 2019-2022 text): "The Basic Offset Table
+    shall be empty (present but zero length)." The same requirement is understood to apply
+    to MPEG-4 AVC/H.264 and HEVC/H.265 (8.2.7-8.2.11); that wording was not checked.
     """
     found = _bot(ctx)
     if found and ctx.ts is not None and ctx.ts.video and found[1].length > 0:

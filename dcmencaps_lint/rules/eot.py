@@ -60,17 +60,42 @@ def eot_incomplete_pair(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    Extended Offset Table (7FE0,0001) and Extended Offset Table Lengths
-    (7FE0,0002) are required together.
+    Only one of Extended Offset Table (7FE0,0001) and Extended Offset Table Lengths
+    (7FE0,0002) is present. The offsets say where each frame starts, the lengths how many
+    bytes it has: the two are a pair. The finding points at the element that is present.
 
     Why it matters
     --------------
-    A reader that finds offsets without lengths (or the reverse) cannot
-    use the table and may fail instead of falling back.
+    A reader needs both for direct frame access; with one it must walk the items, and a
+    reader that assumes both exist may fail instead of falling back. A lone attribute is
+    what a tool leaves behind when it drops or rebuilds one table attribute after
+    re-encoding (which PS3.3 says may be needed) and forgets the other. dciodvfy (2024)
+    reports Lengths without offsets; DCMTK, GDCM, pydicom and fo-dicom stay silent.
+
+    Example
+    -------
+    Offsets, then Pixel Data, with no (7FE0,0002) between them:
+
+        E0 7F 01 00 4F 56 00 00 10 00 00 00   (7FE0,0001) OV, 16 bytes
+        00 00 00 00 00 00 00 00               offset 0
+        08 04 00 00 00 00 00 00               offset 1032
+        E0 7F 10 00 4F 42 00 00 FF FF FF FF   (7FE0,0010) Pixel Data
+
+    Good: the lengths between the two (frames of 1024 bytes):
+
+        E0 7F 02 00 4F 56 00 00 10 00 00 00   (7FE0,0002) OV, 16 bytes
+        00 04 00 00 00 00 00 00               length 1024
+        00 04 00 00 00 00 00 00               length 1024
 
     How to fix
     ----------
-    Write both attributes, or neither.
+    Write both attributes (pydicom's `encapsulate_extended` returns both), or neither.
+
+    Reference
+    ---------
+    PS3.3 C.7.6.3, Table C.7-11a (paraphrased; the exact condition was not checked):
+    Extended Offset Table Lengths (7FE0,0002) is Type 1C, required when Extended Offset
+    Table (7FE0,0001) is present, and it gives the lengths of the frames the EOT indexes.
     """
     eot, lengths = ctx.dataset.eot, ctx.dataset.eot_lengths
     if (eot is None) != (lengths is None):
@@ -93,16 +118,37 @@ def eot_length_not_multiple_of_8(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    Both attributes hold 64-bit values (VR OV), so their lengths must be
-    multiples of 8.
+    The value length of (7FE0,0001) or (7FE0,0002) is not a multiple of 8. Both have VR
+    OV, a list of 64-bit unsigned integers of 8 bytes each. One finding per element, at
+    its tag.
 
     Why it matters
     --------------
-    The last value is cut short and every reader handles that differently.
+    The value cannot be split into 64-bit numbers: the last one is cut short, and readers
+    reject the table, drop a frame or read past the value. A length of 4 per frame
+    suggests 32-bit values (a BOT copied into the EOT), and then every value is wrong.
+
+    Example
+    -------
+        E0 7F 01 00 4F 56 00 00 0C 00 00 00   (7FE0,0001) OV, 12 bytes
+        00 00 00 00 00 00 00 00               offset 0
+        08 04 00 00                           half an offset
+
+    Good: 8 bytes per frame:
+
+        E0 7F 01 00 4F 56 00 00 10 00 00 00   (7FE0,0001) OV, 16 bytes
+        00 00 00 00 00 00 00 00               offset 0
+        08 04 00 00 00 00 00 00               offset 1032
 
     How to fix
     ----------
-    Write 8 bytes per frame in each attribute.
+    Write 8 bytes (one little-endian 64-bit value) per frame in each attribute.
+
+    Reference
+    ---------
+    PS3.6 (paraphrased): Extended Offset Table (7FE0,0001) and Extended Offset Table
+    Lengths (7FE0,0002) have VR OV, VM 1; PS3.5 6.2 defines OV as a stream of 64-bit
+    words (paraphrased). PS3.3 C.7.6.3 gives one value per frame.
     """
     for element, tag in ((ctx.dataset.eot, EOT), (ctx.dataset.eot_lengths, EOT_LENGTHS)):
         if element is not None and element.length % 8:
@@ -124,17 +170,41 @@ def eot_count_mismatch(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    The table has one offset and one length per frame: the two counts are
-    equal, and equal to Number of Frames.
+    The counts disagree: Extended Offset Table Lengths (7FE0,0002) has not as many values
+    as Extended Offset Table (7FE0,0001) (finding at the Lengths), or the number of
+    offsets differs from Number of Frames (0028,0008), 1 when absent (finding at the EOT).
+    An empty table is EOT010's, a video one EOT011's.
 
     Why it matters
     --------------
-    Readers index frames by table position; a wrong count shifts or drops
-    frames.
+    Readers index frames by position in the table, so a wrong count shifts or drops
+    frames. pydicom 3.0.2 warns "The number of items in (7FE0,0001) … and (7FE0,0002) …
+    don't match - the extended offset table will be ignored"; DCMTK, GDCM and fo-dicom
+    never read the EOT, and dciodvfy (2024) has this check commented out, so nothing else
+    notices. In a Concatenation the table indexes only this instance's frames, not all of
+    them: a table for the whole series is wrong.
+
+    Example
+    -------
+    Number of Frames 3, two offsets:
+
+        28 00 08 00 49 53 02 00 33 20         (0028,0008) IS "3 "
+        E0 7F 01 00 4F 56 00 00 10 00 00 00   (7FE0,0001) OV, 16 bytes: 2 offsets
+        00 00 00 00 00 00 00 00 08 04 00 00 00 00 00 00
+
+    Good: 24 bytes, offsets 0, 1032 and 2064, and three lengths in (7FE0,0002):
+
+        E0 7F 01 00 4F 56 00 00 18 00 00 00   (7FE0,0001) OV, 24 bytes: 3 offsets
 
     How to fix
     ----------
-    Write exactly Number of Frames values in each attribute.
+    Write exactly Number of Frames values in each attribute, or fix Number of Frames.
+
+    Reference
+    ---------
+    PS3.3 C.7.6.3, (7FE0,0001): "If this Instance is part of a Concatenation, only the
+    offset and lengths of the Frames encoded in the Pixel Data (7FE0,0010) of this
+    Instance are indexed". One offset and one length per frame follows (derived).
     """
     offsets, lengths = ctx.eot_offsets, ctx.eot_lengths
     expected = ctx.expected_frames
@@ -165,17 +235,44 @@ def eot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    Each offset must land on the first byte of a fragment's item tag,
-    counted from the first fragment, so the first offset is 0.
+    An Extended Offset Table offset does not land on the first byte of a fragment's item
+    tag. Offsets are counted like BOT entries, from the first byte of the first item tag
+    after the BOT item, so the first is 0. An offset beyond the point where a truncated
+    walk stopped is not judged. The finding points at the 8-byte value and names the frame.
 
     Why it matters
     --------------
-    Readers seek straight to the offset and read a frame from there.
+    pydicom 3.0.2 trusts the EOT: it reads the frame from that offset, so a wrong offset
+    gives a decoder error (libjpeg "SOI marker missing" in a test) while DCMTK and GDCM,
+    which ignore the EOT, decode the same file. A common cause is a stale table: PS3.3
+    warns that after re-encoding "any Extended Offset Table may need to be recomputed or
+    removed".
+
+    Example
+    -------
+    Offsets counted to each fragment's value instead of its item tag, 8 bytes too far:
+
+        E0 7F 01 00 4F 56 00 00 10 00 00 00   (7FE0,0001) OV, 16 bytes
+        08 00 00 00 00 00 00 00               8: frame 1's first codestream byte
+        10 04 00 00 00 00 00 00               1040: the same for frame 2
+
+    Good:
+
+        00 00 00 00 00 00 00 00               0: frame 1's item tag
+        08 04 00 00 00 00 00 00               1032: frame 2's item tag
 
     How to fix
     ----------
-    Rebuild the table from the fragment positions (pydicom's
-    `encapsulate_extended` does this).
+    Recompute the table from the item positions after any re-encoding (pydicom's
+    `encapsulate_extended` returns matching values), or drop both attributes.
+
+    Reference
+    ---------
+    PS3.3 C.7.6.3, (7FE0,0001): "Byte offsets of the Item Tags of the Frames in the
+    Sequence of Items in Encapsulated Pixel Data encoded in Pixel Data (7FE0,0010)". The
+    origin is taken to be the BOT's (PS3.5 A.4: "the first byte of the first Item Tag
+    following the Basic Offset Table item"), as pydicom reads it; the PS3.3 wording of the
+    origin was not checked.
     """
     usable = _usable_offsets(ctx)
     if usable is None:
@@ -211,17 +308,40 @@ def eot_length_mismatch(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    Each length must equal the byte count of its frame's fragment: the
-    item length, or one less when the fragment's last byte is a pad byte (00H or FFH).
+    A frame's Extended Offset Table Lengths value differs from the byte count of the
+    fragment its offset points at. Accepted: the item length, or one less when the
+    fragment's last byte is a pad (00H or FFH). Frames whose offset is wrong (EOT004) or
+    that span several fragments (EOT006) are not judged here. The finding points at the
+    8-byte length value and names the frame and the fragment (item).
 
     Why it matters
     --------------
-    Readers that take the length from the table read too little or too
-    much (pydicom #1968 wrote lengths that ignored padding).
+    A reader that takes the length from the table reads too little (a truncated
+    codestream) or too much (the next item's header). pydicom's own
+    `encapsulate_extended` once wrote offsets and lengths that ignored per-frame padding
+    (pydicom #1968; pydicom 3 writes the padded length). DCMTK, GDCM and fo-dicom never
+    read the EOT, so a wrong length goes unnoticed outside EOT-trusting readers.
+
+    Example
+    -------
+    Frame 2's fragment has 1024 (0x400) bytes; the table says 1536:
+
+        E0 7F 02 00 4F 56 00 00 10 00 00 00   (7FE0,0002) OV, 16 bytes
+        00 04 00 00 00 00 00 00               1024: frame 1, right
+        00 06 00 00 00 00 00 00               1536: frame 2, stale
+
+    Good: 1024 (00 04 00 00 00 00 00 00) for frame 2; 1023 would also pass if the
+    fragment's last byte is a pad.
 
     How to fix
     ----------
-    Write each fragment's item length (pydicom 3 writes padded lengths).
+    Write each frame's item length (recompute after any re-encoding).
+
+    Reference
+    ---------
+    PS3.3 C.7.6.3, Extended Offset Table Lengths (7FE0,0002): the length in bytes of each
+    frame (paraphrased: the wording was not retrieved, nor whether the padded or the
+    unpadded length is meant, so both are accepted).
     """
     usable = _usable_offsets(ctx)
     lengths, lengths_element = ctx.eot_lengths, ctx.dataset.eot_lengths
@@ -262,17 +382,39 @@ def eot_multi_fragment_frame(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    The Extended Offset Table may be used only when every frame is
-    exactly one fragment.
+    An Extended Offset Table is present and a frame, as the offsets delimit it, spans
+    more than one fragment. The finding points at the frame's second fragment. Not
+    reported when the number of offsets differs from Number of Frames: then a frame only
+    seems to span fragments because an offset is missing (EOT003).
 
     Why it matters
     --------------
-    Readers take the frame at an offset to be one item; the rest of the
-    frame is lost.
+    An EOT entry is one offset and one length: a reader reads one item from the offset,
+    up to the length, and loses the rest of the frame. That is why PS3.3 allows the EOT
+    only when each frame is a single fragment.
+
+    Example
+    -------
+    Frame 1 in two fragments of 512 bytes:
+
+        00 00 00 00 00 00 00 00   EOT offset, frame 1: 0
+        10 04 00 00 00 00 00 00   EOT offset, frame 2: 1040
+        FE FF 00 E0 00 00 00 00   BOT item, empty
+        FE FF 00 E0 00 02 00 00   fragment 1: frame 1, first part
+        FE FF 00 E0 00 02 00 00   fragment 2: frame 1, rest (reported)
+        FE FF 00 E0 00 04 00 00   fragment 3: frame 2
+
+    Good: frame 1 as one fragment of 1024 bytes (offsets 0 and 1032), or no EOT and a
+    BOT instead.
 
     How to fix
     ----------
     Write each frame as one fragment, or drop the EOT and write a BOT.
+
+    Reference
+    ---------
+    PS3.3 C.7.6.3, (7FE0,0001): "May only be present when: … and each Frame is entirely
+    contained within one Fragment."
     """
     usable = _usable_offsets(ctx)
     if usable is None:
@@ -299,15 +441,36 @@ def eot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    Each offset must be greater than the one before.
+    An Extended Offset Table offset (frame 2 on) is not greater than the one before. The
+    finding points at that offset's 8-byte value and names the frame.
 
     Why it matters
     --------------
-    Frames are stored in order; a table out of order is corrupt.
+    Frames and items are stored in order, so their offsets only grow: a repeated offset
+    gives two frames the same data, a decreasing one is a table out of date or sorted
+    wrong. pydicom 3.0.2 trusts the EOT and returns the wrong frame; DCMTK and GDCM never
+    read the EOT and show the right one, so the defect looks viewer-specific.
+
+    Example
+    -------
+    Three frames of 1024 bytes, offsets 2 and 3 swapped:
+
+        E0 7F 01 00 4F 56 00 00 18 00 00 00   (7FE0,0001) OV, 24 bytes
+        00 00 00 00 00 00 00 00               0
+        10 08 00 00 00 00 00 00               2064
+        08 04 00 00 00 00 00 00               1032: less than the one before
+
+    Good: 0, 1032, 2064 (and the lengths in the same order).
 
     How to fix
     ----------
-    Rebuild the table from the fragment positions.
+    Rebuild the table from the item positions.
+
+    Reference
+    ---------
+    PS3.3 C.7.6.3, (7FE0,0001): "Byte offsets of the Item Tags of the Frames in the
+    Sequence of Items"; items are ordered (PS3.5 7.5, paraphrased), so the offsets
+    strictly increase (derived: not stated in these words).
     """
     usable = _usable_offsets(ctx)
     if usable is None:
@@ -336,17 +499,35 @@ def eot_wrong_vr(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    Both attributes have VR OV (PS3.6); under explicit VR the file must
-    say so.
+    In an explicit VR data set, Extended Offset Table (7FE0,0001) or its Lengths
+    (7FE0,0002) has a VR other than OV (OB, say, or UN from a tool that did not know the
+    element). Implicit VR data sets carry no VR and are not checked. The finding points at
+    the element's tag.
 
     Why it matters
     --------------
-    Readers that do not know OV, or that find OB, mis-parse the values or
-    the elements after them (dicomParser #284).
+    A reader types the value by its VR: with OB or UN it gets bytes, not 64-bit numbers,
+    and fails, ignores the table or has to guess. VR handling of these elements is
+    fragile in practice: dicomParser did not know OV, so files with an EOT (TCIA CMB-MML
+    whole-slide images) failed with "buffer overrun" or yielded wrong elements
+    (dicomParser #284), and dciodvfy (2022) skips OV elements.
+
+    Example
+    -------
+        E0 7F 01 00 4F 42 00 00 10 00 00 00   (7FE0,0001) VR "OB", 16 bytes
+
+    Good:
+
+        E0 7F 01 00 4F 56 00 00 10 00 00 00   (7FE0,0001) VR "OV", 16 bytes
 
     How to fix
     ----------
-    Write VR OV.
+    Write VR OV for both attributes.
+
+    Reference
+    ---------
+    PS3.6, Table 6-1 (paraphrased): Extended Offset Table (7FE0,0001) and Extended Offset
+    Table Lengths (7FE0,0002), VR OV, VM 1.
     """
     for element, tag in ((ctx.dataset.eot, EOT), (ctx.dataset.eot_lengths, EOT_LENGTHS)):
         if element is not None and element.vr is not None and element.vr != "OV":
@@ -368,17 +549,42 @@ def eot_recommended(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    A multi-frame image whose fragments span more than 2^32-1 bytes has no
-    Extended Offset Table.
+    A multi-frame image whose fragments span more than 2^32 - 1 bytes (4 GiB), from the
+    first fragment's item tag to the last, has no Extended Offset Table. The finding
+    points at the start of the Pixel Data value. Information only.
 
     Why it matters
     --------------
-    A 32-bit BOT cannot address such frames, so readers must scan every
-    item to find a frame (the IDC whole-slide images, idc-wsi-conversion #4).
+    A 32-bit BOT cannot address frames past 4 GiB (if it tries, BOT009), so without an
+    EOT a reader must walk every item header to find frame n: slow for large whole-slide
+    images, and slower over a network. The IDC whole-slide images carry neither table;
+    D. Clunie noted a BOT "wouldn't have worked for the larger images anyway given its 32
+    bit offset limit" (ImagingDataCommons/idc-wsi-conversion #4). libdicom falls back to a
+    slow frame-index scan when it does not use an EOT (libdicom #91, fixed by PR #92).
+
+    Example
+    -------
+    A whole-slide image of 30 000 frames of about 200 KB: 6 GB of fragments, an empty BOT,
+    and no (7FE0,0001) or (7FE0,0002):
+
+        FE FF 00 E0 00 00 00 00   BOT item, empty
+        FE FF 00 E0 ...           fragment 1 of 30 000
+
+    Good: both attributes, 8 bytes per frame, before Pixel Data:
+
+        E0 7F 01 00 4F 56 00 00 80 A9 03 00   (7FE0,0001) OV, 240 000 bytes
+        E0 7F 02 00 4F 56 00 00 80 A9 03 00   (7FE0,0002) OV, 240 000 bytes
 
     How to fix
     ----------
-    Write an Extended Offset Table (and an empty BOT).
+    Write an Extended Offset Table and its Lengths (pydicom's `encapsulate_extended`),
+    with an empty BOT and one fragment per frame.
+
+    Reference
+    ---------
+    PS3.5 A.4: BOT entries are "32-bit unsigned integer values". PS3.3 C.7.6.3: the EOT
+    (VR OV, 64-bit) holds "Byte offsets of the Item Tags of the Frames"; it was added by
+    CP-1818 for data past 4 GiB. The Standard does not require it, hence info.
     """
     walk = ctx.walk
     if walk is None or ctx.has_eot or (ctx.expected_frames or 1) <= 1:
@@ -402,17 +608,31 @@ def eot_empty(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    Extended Offset Table (7FE0,0001) or its Lengths (7FE0,0002) is
-    present but empty. The attributes are Type 1C: when present they hold one value per
-    frame.
+    Extended Offset Table (7FE0,0001) or its Lengths (7FE0,0002) is present with value
+    length 0. The finding points at the element's tag.
 
     Why it matters
     --------------
-    Readers that see the attribute expect a table and fail on an empty one.
+    An empty BOT is legal; an empty EOT is not. The attribute's presence says "here is the
+    table", so a reader that prefers the EOT when present (pydicom does) finds no offsets,
+    and what it does then is up to each implementation.
+
+    Example
+    -------
+        E0 7F 01 00 4F 56 00 00 00 00 00 00   (7FE0,0001) OV, length 0
+        E0 7F 02 00 4F 56 00 00 00 00 00 00   (7FE0,0002) OV, length 0
+
+    Good: neither attribute (readers use the BOT or walk the items), or both with one
+    8-byte value per frame.
 
     How to fix
     ----------
     Drop both attributes, or fill them.
+
+    Reference
+    ---------
+    PS3.3 C.7.6.3, (7FE0,0001): "Unlike a Basic Offset Table, an Extended Offset Table, if
+    the Attribute is present, is not permitted to be empty."
     """
     for element, tag in ((ctx.dataset.eot, EOT), (ctx.dataset.eot_lengths, EOT_LENGTHS)):
         if element is not None and element.length == 0:
@@ -430,16 +650,34 @@ def eot_not_allowed_for_ts(ctx: Context) -> Iterator[Finding]:
     """
     What it checks
     --------------
-    An Extended Offset Table is present although the transfer syntax
-    (MPEG-2, MPEG-4 AVC/H.264, HEVC/H.265) does not encode frames in separate fragments.
+    An Extended Offset Table is present under a video transfer syntax (MPEG-2, MPEG-4
+    AVC/H.264 or HEVC/H.265, Fragmentable variants included). The whole video is one bit
+    stream, not frames in separate fragments. The finding points at (7FE0,0001); the
+    other offset checks stay quiet.
 
     Why it matters
     --------------
-    There are no frame fragments for the table to point at.
+    There are no per-frame fragments for the offsets to point at, so the values are
+    meaningless, and a reader that trusts them cuts the bit stream apart.
+
+    Example
+    -------
+    Transfer syntax 1.2.840.10008.1.2.4.102 (MPEG-4 AVC/H.264 High Profile / Level 4.1):
+
+        E0 7F 01 00 4F 56 00 00 08 00 00 00   (7FE0,0001) OV, 8 bytes
+        00 00 00 00 00 00 00 00               offset 0
+
+    Good: neither (7FE0,0001) nor (7FE0,0002), and an empty BOT item.
 
     How to fix
     ----------
     Drop both attributes.
+
+    Reference
+    ---------
+    PS3.3 C.7.6.3, (7FE0,0001): "May only be present when: … the Transfer Syntax encodes
+    Frames in separate Fragments". The video transfer syntaxes encode one stream (PS3.5
+    8.2.5-8.2.11), so they do not (derived).
     """
     if ctx.has_eot and ctx.ts is not None and ctx.ts.video:
         yield ctx.finding(

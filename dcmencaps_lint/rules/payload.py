@@ -1,0 +1,106 @@
+"""One pass over every fragment's value, shared by the deep rules (ITM010, FRG005).
+
+Deep rules read whole payloads. Each would otherwise read every byte again, so the
+first deep rule to ask scans all fragments once, a chunk at a time (memory stays one
+chunk), and caches what it found in the context of that Pixel Data element.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dcmencaps_lint.context import Context
+from dcmencaps_lint.model import Item
+from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
+
+#: The Sequence Delimitation Item's tag (FFFE,E0DD) as it is written: little endian.
+DELIMITER_TAG_BYTES = b"\xfe\xff\xdd\xe0"
+_DELIMITER = re.compile(re.escape(DELIMITER_TAG_BYTES))
+#: A frame boundary: EOI/EOC (FF D9), at most one pad byte (00, or FF as JPEG fill),
+#: then the start of the next codestream.
+_END_THEN = rb"\xff\xd9[\x00\xff]?"
+_JPEG_START = b"\xff\xd8"  # SOI
+_J2K_START = b"\xff\x4f\xff\x51"  # SOC + SIZ
+# Chunks overlap by one byte less than the longest pattern (FF D9, pad, FF 4F FF 51),
+# so a match that straddles two chunks is whole in the second.
+OVERLAP = 6
+
+
+@dataclass(frozen=True, slots=True)
+class DelimiterBytes:
+    fragment: int  # 1-based fragment number
+    offset: int  # absolute offset of the FE byte
+    following: bytes  # the 4 bytes after the tag (fewer at the end of the file)
+
+
+@dataclass(frozen=True, slots=True)
+class CodestreamStart:
+    fragment: int
+    offset: int  # absolute offset of the start marker that follows an end marker
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadScan:
+    delimiters: tuple[DelimiterBytes, ...]
+    starts: tuple[CodestreamStart, ...]
+
+
+def start_marker(ts: TransferSyntax | None) -> bytes | None:
+    """The marker every codestream of this transfer syntax begins with, when it has one."""
+    if ts is None:
+        return None
+    if ts.codec in JPEG_FAMILY:
+        return _JPEG_START
+    if ts.codec in J2K_FAMILY:
+        return _J2K_START
+    return None
+
+
+def payload_scan(ctx: Context) -> PayloadScan:
+    """What every fragment's value holds, scanned once per Pixel Data element."""
+    key = ("payload-scan",)
+    if key not in ctx.cache:
+        assert ctx.walk is not None
+        marker = start_marker(ctx.ts)
+        boundary = re.compile(_END_THEN + re.escape(marker)) if marker else None
+        delimiters: list[DelimiterBytes] = []
+        starts: list[CodestreamStart] = []
+        for number, fragment in enumerate(ctx.walk.fragments, start=1):
+            found = _scan_fragment(ctx, number, fragment, boundary, len(marker or b""))
+            delimiters += found.delimiters
+            starts += found.starts
+        ctx.cache[key] = PayloadScan(tuple(delimiters), tuple(starts))
+    return ctx.cache[key]  # type: ignore[return-value]
+
+
+def _scan_fragment(
+    ctx: Context, number: int, fragment: Item, boundary: re.Pattern[bytes] | None, marker: int
+) -> PayloadScan:
+    delimiters: list[DelimiterBytes] = []
+    starts: list[CodestreamStart] = []
+    # Overlapping chunks show a match near a chunk's end twice: keep the first.
+    last_delimiter = last_start = -1
+    for position, chunk in ctx.payload_chunks(fragment, overlap=OVERLAP):
+        for match in _DELIMITER.finditer(chunk):
+            offset = position + match.start()
+            if offset > last_delimiter:
+                last_delimiter = offset
+                following = chunk[match.end() : match.end() + 4]
+                if len(following) < 4:  # past the chunk: read those bytes on their own
+                    following = ctx.read(offset + 4, 4)
+                delimiters.append(DelimiterBytes(number, offset, following))
+        for match in boundary.finditer(chunk) if boundary else ():
+            offset = position + match.end() - marker
+            if offset > last_start:
+                last_start = offset
+                starts.append(CodestreamStart(number, offset))
+    return PayloadScan(tuple(delimiters), tuple(starts))
+
+
+def frame_of(ctx: Context, fragment: int) -> int | None:
+    """The number of the frame a fragment belongs to, when the frame map knows it."""
+    for frame in ctx.frame_map.frames if ctx.frame_map else ():
+        if frame.first_fragment <= fragment <= frame.last_fragment:
+            return frame.number
+    return None
