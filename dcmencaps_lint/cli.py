@@ -6,18 +6,20 @@ configuration or internal error (one line; the traceback only with --verbose).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TextIO
 
 import click
 
-from dcmencaps_lint.model import Report, Severity
+from dcmencaps_lint.formats import RENDERERS
+from dcmencaps_lint.model import FileReport, Report, Severity
 
-FORMATS = ("text", "json")
+FORMATS = tuple(RENDERERS)
 FAIL_ON = ("error", "warning", "info", "never")
 
 
@@ -112,6 +114,28 @@ class _OneLineErrors(click.Command):
     help="Files linted in parallel (default: all cores).",
 )
 @click.option("--statistics", is_flag=True, help="Count findings per rule at the end.")
+@click.option(
+    "--show-phi",
+    is_flag=True,
+    help="HTML: also show patient name and ID and the institution (hidden by default).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="TOML file of options (default: [tool.encaps-lint] in the nearest pyproject.toml, "
+    "else encaps-lint.toml).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Drop the findings recorded in this baseline (keyed by file content hash + code).",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, writable=True, path_type=str),
+    help="Record every current finding in this baseline file.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Findings only, no summary line.")
 @click.option(
     "-v", "--verbose", is_flag=True, help="Also list skipped files; tracebacks on errors."
@@ -132,6 +156,10 @@ def main(
     deep: bool,
     jobs: int | None,
     statistics: bool,
+    show_phi: bool,
+    config_file: str | None,
+    baseline: str | None,
+    write_baseline: str | None,
     quiet: bool,
     verbose: bool,
     list_rules: bool,
@@ -147,25 +175,7 @@ def main(
         level=logging.DEBUG if verbose else logging.WARNING, format="encaps-lint: %(message)s"
     )
     try:
-        code = _run(
-            paths,
-            fmt,
-            output,
-            select,
-            extend_select,
-            ignore,
-            extend_ignore,
-            fail_on,
-            exit_zero,
-            deep,
-            jobs,
-            statistics,
-            quiet,
-            verbose,
-            list_rules,
-            explain,
-            version,
-        )
+        code = _run(**_configured(click.get_current_context(), config_file))
     except click.ClickException:
         raise
     except BrokenPipeError:  # `encaps-lint ... | head`: the reader has gone, stop quietly
@@ -177,6 +187,26 @@ def main(
         click.echo(f"encaps-lint: error: {exc}", err=True)
         sys.exit(2)
     sys.exit(code)
+
+
+def _configured(ctx: click.Context, config_file: str | None) -> dict[str, Any]:
+    """The parameters for _run: the command line's, then the configuration file's."""
+    from click.core import ParameterSource
+
+    from dcmencaps_lint import config
+
+    params = {k: v for k, v in ctx.params.items() if k != "config_file"}
+    if params["version"] or params["list_rules"] or params["explain"]:
+        return params  # these read no configuration, so a broken one cannot stop them
+    try:
+        found = config.load(config_file)
+    except config.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if found is None:
+        return params
+    from_cli = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    given = {name for name in params if ctx.get_parameter_source(name) in from_cli}
+    return found.apply(params, given)
 
 
 def _run(
@@ -197,9 +227,15 @@ def _run(
     list_rules: bool,
     explain: str | None,
     version: bool,
+    baseline: str | None = None,
+    write_baseline: str | None = None,
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    severity: tuple[tuple[str, Severity], ...] = (),
+    show_phi: bool = False,
 ) -> int:
-    from dcmencaps_lint.engine import Options, lint_file, lint_paths
-    from dcmencaps_lint.formats import RENDERERS
+    from dcmencaps_lint import baseline as baselines
+    from dcmencaps_lint.engine import Options, iter_lint_paths, lint_file
+    from dcmencaps_lint.formats import jsonl
     from dcmencaps_lint.model import Summary
     from dcmencaps_lint.registry import Selection, SelectionError, load_rules
 
@@ -216,9 +252,21 @@ def _run(
         selected = (_codes(select) or ("ALL",)) + _codes(extend_select)
         ignored = _codes(ignore) + _codes(extend_ignore)
         threshold = None if exit_zero or fail_on == "never" else Severity.parse(fail_on)
-        options = Options(Selection(selected, ignored, deep), fail_on=threshold)
+        # SARIF fingerprints, artifact hashes and baselines need each file's SHA-256
+        # (a full read).
+        options = Options(
+            Selection(selected, ignored, deep),
+            severity=severity,
+            fail_on=threshold,
+            content_hash=fmt.startswith("sarif") or bool(baseline or write_baseline),
+            per_file_ignores=per_file_ignores,
+            details=fmt == "html",  # hex excerpts and the Pixel Data layout
+            show_phi=show_phi,
+        )
         options.selection.validate(load_rules())
-    except SelectionError as exc:  # a RegistryError is not a usage error: main() reports it
+        known = baselines.load(baseline) if baseline else frozenset()
+    except (SelectionError, baselines.BaselineError) as exc:
+        # a RegistryError is not a usage error: main() reports it
         raise click.UsageError(str(exc)) from None
 
     targets = list(paths) or ["."]
@@ -226,16 +274,44 @@ def _run(
         if len(targets) > 1:
             raise click.UsageError("'-' (standard input) cannot be combined with other paths")
         data = sys.stdin.buffer.read()
-        one = lint_file(data, options=options, path="-")
-        report = Report((one,), Summary.of([one]))
+        files: Iterable[FileReport] = [lint_file(data, options=options, path="-")]
     else:
         workers = jobs or os.cpu_count() or 1
-        report = lint_paths(targets, options=options, jobs=workers)
+        files = iter_lint_paths(targets, options=options, jobs=workers)
+    recorded: list[FileReport] = []  # every finding, for --write-baseline
+    if write_baseline:
+        files = _recording(files, recorded)
+    if known:
+        files = (baselines.suppress(f, known, threshold) for f in files)
 
-    text = RENDERERS[fmt](report, quiet=quiet, verbose=verbose, statistics=statistics)
-    if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    else:
-        click.echo(text, nl=False)
+    with _open_output(output) as out:
+        if fmt == "jsonl":  # streamed: each line is written as soon as its file is done
+            done = []
+            for file in files:
+                out.write(jsonl.file_line(file))
+                out.flush()
+                done.append(file)
+            report = Report(tuple(done), Summary.of(done))
+            out.write(jsonl.summary_line(report.summary))
+        else:
+            done = list(files)
+            report = Report(tuple(done), Summary.of(done))
+            out.write(RENDERERS[fmt](report, quiet=quiet, verbose=verbose, statistics=statistics))
+    if write_baseline:
+        baselines.write(write_baseline, recorded)
     return _exit_code(report, threshold)
+
+
+def _recording(files: Iterable[FileReport], into: list[FileReport]) -> Iterator[FileReport]:
+    for file in files:
+        into.append(file)
+        yield file
+
+
+@contextlib.contextmanager
+def _open_output(output: str | None) -> Iterator[TextIO]:
+    if output is None:
+        yield sys.stdout
+    else:
+        with open(output, "w", encoding="utf-8") as fh:
+            yield fh

@@ -6,6 +6,9 @@ A rule that raises becomes a PRS005 finding and the other rules still run.
 
 from __future__ import annotations
 
+import copy
+import fnmatch
+import hashlib
 import io
 import logging
 import os
@@ -17,8 +20,11 @@ from typing import BinaryIO
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.frames import build_frame_map
 from dcmencaps_lint.model import (
+    Device,
+    Excerpt,
     FileReport,
     Finding,
+    Layout,
     Report,
     Severity,
     Summary,
@@ -33,7 +39,12 @@ from dcmencaps_lint.source import (
     open_path,
     parse_dataset,
 )
-from dcmencaps_lint.transfer_syntax import DEFLATED_EXPLICIT_VR_LE, TransferSyntax, lookup
+from dcmencaps_lint.transfer_syntax import (
+    DEFLATED_EXPLICIT_VR_LE,
+    Codec,
+    TransferSyntax,
+    lookup,
+)
 from dcmencaps_lint.walker import walk
 
 log = logging.getLogger("dcmencaps_lint")
@@ -48,6 +59,11 @@ class Options:
     selection: Selection = field(default_factory=Selection)
     severity: tuple[tuple[str, Severity], ...] = ()  # per-code overrides
     fail_on: Severity | None = Severity.ERROR  # None: never fail
+    content_hash: bool = False  # fill FileReport.content_sha256: reads every byte (SARIF)
+    details: bool = False  # fill FileReport excerpts, layout and device (HTML)
+    show_phi: bool = False  # fill FileReport patient_name, patient_id, institution_name
+    # (glob, selectors): rules not run on the files a glob matches (see path_matches)
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 class _Run:
@@ -64,6 +80,25 @@ class _Run:
             if options.selection.enabled(r)
         ]
         self.by_code = {r.code: r for r in self.active}
+        for _, selectors in options.per_file_ignores:
+            Selection(selectors).validate(rules)
+        self._per_path: dict[tuple[int, ...], _Run] = {}
+
+    def for_path(self, name: str) -> _Run:
+        """This run less the rules that per-file-ignores drop for `name` (cached)."""
+        patterns = self.options.per_file_ignores
+        matched = tuple(i for i, (glob, _) in enumerate(patterns) if path_matches(glob, name))
+        if not matched:
+            return self
+        run = self._per_path.get(matched)
+        if run is None:
+            # Any match drops the rule, however specifically it was selected.
+            dropped = Selection(tuple(s for i in matched for s in patterns[i][1]), (), True)
+            run = copy.copy(self)
+            run.active = [r for r in self.active if not dropped.enabled(r)]
+            run.by_code = {r.code: r for r in run.active}
+            self._per_path[matched] = run
+        return run
 
     def engine_finding(self, code: str, message: str, offset: int | None = None) -> Finding | None:
         """A PRS finding, when that rule is selected."""
@@ -75,12 +110,35 @@ class _Run:
         )
 
     def status(self, findings: Sequence[Finding]) -> str:
-        if any(f.code.startswith("PRS") for f in findings):
-            return "error"
-        threshold = self.options.fail_on
-        if threshold is not None and any(f.severity >= threshold for f in findings):
-            return "failed"
-        return "passed"
+        return file_status(findings, self.options.fail_on)
+
+
+def file_status(findings: Sequence[Finding], fail_on: Severity | None) -> str:
+    """error (a PRS finding), failed (a finding at or above fail_on) or passed."""
+    if any(f.code.startswith("PRS") for f in findings):
+        return "error"
+    if fail_on is not None and any(f.severity >= fail_on for f in findings):
+        return "failed"
+    return "passed"
+
+
+def path_matches(pattern: str, path: str) -> bool:
+    """Whether a per-file-ignores glob matches a path (the rules are in config.py).
+
+    fnmatch on POSIX paths, case-sensitive, `*` crossing "/"; `**/` may match no folder;
+    a pattern without "/" matches the file name, one with "/" the path as given (less a
+    leading "./") or the absolute path.
+    """
+    posix = path.replace(os.sep, "/")
+    if "/" not in pattern:
+        candidates = [posix.rsplit("/", 1)[-1]]
+    else:
+        candidates = [posix.removeprefix("./"), os.path.abspath(path).replace(os.sep, "/")]
+    first, *rest = pattern.split("**/")
+    variants = {first}
+    for part in rest:  # each `**/` as itself or as nothing at all
+        variants = {v + sep + part for v in variants for sep in ("**/", "")}
+    return any(fnmatch.fnmatchcase(c, v) for c in candidates for v in variants)
 
 
 def lint_file(
@@ -110,6 +168,14 @@ def lint_paths(
     """Lint files and folders (recursively); folders skip non-DICOM files quietly."""
     if options is None:
         options = Options(Selection(tuple(select), tuple(ignore), deep))
+    reports = tuple(iter_lint_paths(paths, options=options, jobs=jobs))
+    return Report(reports, Summary.of(reports))
+
+
+def iter_lint_paths(
+    paths: Iterable[str | os.PathLike[str]], *, options: Options, jobs: int = 1
+) -> Iterator[FileReport]:
+    """Each file's report as soon as it and every file before it are done (input order)."""
     run = _Run(load_rules(), options)  # validates the selection before any work
     targets = list(expand_paths(paths))
     if jobs > 1 and len(targets) > 1:
@@ -119,10 +185,10 @@ def lint_paths(
         with ProcessPoolExecutor(
             max_workers=jobs, initializer=_init_worker, initargs=(options,)
         ) as pool:
-            reports = tuple(pool.map(_worker_lint, targets, chunksize=chunk))
+            yield from pool.map(_worker_lint, targets, chunksize=chunk)
     else:
-        reports = tuple(_lint_one(run, p, explicit=explicit) for p, explicit in targets)
-    return Report(reports, Summary.of(reports))
+        for target, explicit in targets:
+            yield _lint_one(run, target, explicit=explicit)
 
 
 _worker_run: _Run | None = None
@@ -176,13 +242,17 @@ def _name_of(target: Target, path: str | None) -> str:
 
 def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: bool) -> FileReport:
     name = _name_of(target, path)
+    run = run.for_path(name)
     try:
         fileobj, size, position = _open(target)
     except OSError as exc:
         return _error(run, name, "PRS004", f"cannot read the file: {exc.strerror or exc}")
     reader = ByteReader(fileobj, size)
     try:
-        return _lint_open(run, name, fileobj, reader, explicit)
+        report = _lint_open(run, name, fileobj, reader, explicit)
+        if run.options.content_hash and report.status != "skipped":
+            report = replace(report, content_sha256=_sha256(fileobj))
+        return report
     except OSError as exc:
         return _error(run, name, "PRS004", f"reading the file failed: {exc.strerror or exc}")
     finally:
@@ -191,6 +261,18 @@ def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: b
             fileobj.close()
         else:  # the caller's file object is left where the caller had it
             fileobj.seek(position)
+
+
+def _sha256(fileobj: BinaryIO) -> str | None:
+    """The whole file's SHA-256, streamed in 1 MiB chunks; None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        fileobj.seek(0)
+        while chunk := fileobj.read(1 << 20):
+            digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _error(run: _Run, name: str, code: str, message: str, offset: int | None = None) -> FileReport:
@@ -255,8 +337,10 @@ def _lint_open(
         # A deflated data set is read from an inflated copy, so Pixel Data (always native
         # there) has no position in the file.
         reason = "deflated data set: Pixel Data is native" if deflated else "no Pixel Data"
-        return _describe(FileReport(name, "skipped", reason=reason), dataset, ctx)
-    return _describe(FileReport(name, run.status(findings), tuple(findings)), dataset, ctx)
+        report = _describe(FileReport(name, "skipped", reason=reason), dataset, ctx)
+    else:
+        report = _describe(FileReport(name, run.status(findings), tuple(findings)), dataset, ctx)
+    return _add_details(run.options, report, dataset, ctx)
 
 
 def _pixel_context(
@@ -265,7 +349,9 @@ def _pixel_context(
     """The context of one Pixel Data element: walked and frame-mapped when encapsulated."""
     ctx = Context(reader, dataset, ts, deep=deep)
     pixel = dataset.pixel_data
-    if pixel is not None and pixel.undefined_length and (ts is None or ts.encapsulated):
+    # Under a JPIP Referenced syntax Pixel Data shall be absent (TSX010): not walked.
+    walkable = ts is None or (ts.encapsulated and ts.codec is not Codec.JPIP)
+    if pixel is not None and pixel.undefined_length and walkable:
         item_walk = walk(reader, pixel.value_offset)
         frame_map = None
         if ts is not None:
@@ -315,4 +401,55 @@ def _describe(report: FileReport, dataset: ParsedDataset, ctx: Context) -> FileR
         fragments=len(ctx.walk.fragments) if ctx.walk else None,
         frames_found=len(frames.frames) if frames and frames.frames else (0 if frames else None),
         frame_map_source=frames.source.value if frames else None,
+    )
+
+
+EXCERPT_CONTEXT = 32  # bytes shown before and after a finding's bytes
+EXCERPT_MARKED = 64  # at most this many of a finding's own bytes
+
+
+def _add_details(
+    options: Options, report: FileReport, dataset: ParsedDataset, ctx: Context
+) -> FileReport:
+    """What a report for people shows beyond the findings: one small read per finding."""
+    text = dict(dataset.descriptive)
+    if options.show_phi:
+        report = replace(
+            report,
+            patient_name=text.get("PatientName"),
+            patient_id=text.get("PatientID"),
+            institution_name=text.get("InstitutionName"),
+        )
+    if not options.details:
+        return report
+    excerpts: dict[int, Excerpt] = {}
+    for f in report.findings:
+        if f.offset is None or f.offset in excerpts:
+            continue
+        start = max(0, f.offset - EXCERPT_CONTEXT)
+        end = f.offset + min(max(f.length or 1, 1), EXCERPT_MARKED) + EXCERPT_CONTEXT
+        excerpts[f.offset] = Excerpt(f.offset, start, ctx.reader.read(start, end - start))
+    maker = (text.get(k) for k in ("Manufacturer", "ManufacturerModelName", "SoftwareVersions"))
+    device = Device(*maker)
+    return replace(
+        report,
+        excerpts=tuple(excerpts.values()),
+        layout=_layout(ctx),
+        device=device if device != Device() else None,
+    )
+
+
+def _layout(ctx: Context) -> Layout | None:
+    w = ctx.walk
+    if w is None:
+        return None
+    frames = ctx.frame_map.frames if ctx.frame_map else ()
+    return Layout(
+        element=ctx.element,
+        bot=(w.bot.offset, w.bot.available) if w.bot else None,
+        fragments=tuple((f.offset, f.available) for f in w.fragments),
+        frames=tuple((fr.first_fragment, fr.last_fragment) for fr in frames),
+        delimiter=w.delimiter.offset if w.delimiter else None,
+        stop=w.stop.value,
+        stop_offset=w.stop_offset,
     )

@@ -168,6 +168,37 @@ class TransferSyntaxInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Excerpt:
+    """File bytes around a finding's offset, for reports that show them (HTML)."""
+
+    offset: int  # the finding's offset
+    start: int  # absolute offset of data[0]
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where the items of one encapsulated Pixel Data element lie, for a picture of it."""
+
+    element: str  # the Pixel Data element's path, as in Finding.element
+    bot: tuple[int, int] | None  # (item tag offset, value bytes in the file)
+    fragments: tuple[tuple[int, int], ...]  # (item tag offset, value bytes in the file)
+    frames: tuple[tuple[int, int], ...]  # (first, last) 1-based fragment numbers per frame
+    delimiter: int | None  # offset of the Sequence Delimitation Item
+    stop: str  # StopReason value: why the walk ended
+    stop_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """Who wrote the file: what a vendor needs to reproduce a problem."""
+
+    manufacturer: str | None = None
+    model: str | None = None
+    software_versions: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FileReport:
     """The result of linting one file."""
 
@@ -182,6 +213,14 @@ class FileReport:
     fragments: int | None = None
     frames_found: int | None = None
     frame_map_source: str | None = None
+    content_sha256: str | None = None  # only when Options.content_hash asks (SARIF)
+    # Only when Options.details asks (HTML); the identifying ones only with show_phi.
+    excerpts: tuple[Excerpt, ...] = ()
+    layout: Layout | None = None
+    device: Device | None = None
+    patient_name: str | None = None
+    patient_id: str | None = None
+    institution_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -130,6 +130,9 @@ class ParsedDataset:
     dicm_prefix: bool
     image: ImageAttributes = ImageAttributes()
     nested: tuple[NestedPixelData, ...] = ()
+    transfer_syntax_offset: int | None = None  # the (0002,0010) value's absolute offset
+    # Descriptive attributes as text, (keyword, value), for reports (see DESCRIPTIVE).
+    descriptive: tuple[tuple[str, str], ...] = ()
 
 
 class NotDicomError(Exception):
@@ -258,7 +261,43 @@ def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
         dicm_prefix=dicm,
         image=image_attributes(ds),
         nested=tuple(nested_pixel_data(ds, implicit_vr)),
+        # File Meta is read from the same file object, so its offsets are absolute.
+        transfer_syntax_offset=_value_tell(meta.get_item(0x00020010)) if meta else None,
+        descriptive=_descriptive(ds),
     )
+
+
+DESCRIPTIVE = (
+    "Manufacturer",
+    "ManufacturerModelName",
+    "SoftwareVersions",
+    "InstitutionName",
+    "PatientName",
+    "PatientID",
+)
+
+
+def _descriptive(ds: object) -> tuple[tuple[str, str], ...]:
+    """The DESCRIPTIVE attributes present, multiple values joined with a backslash."""
+    from pydicom.multival import MultiValue
+
+    found = []
+    for keyword in DESCRIPTIVE:
+        try:
+            value = getattr(ds, keyword, None)
+            many = isinstance(value, MultiValue)
+            text = "\\".join(map(str, value)) if many else str(value or "")
+        except Exception:  # a value pydicom cannot decode is not worth a failure here
+            continue
+        if text.strip("\0 "):
+            found.append((keyword, text.strip("\0 ")))
+    return tuple(found)
+
+
+def _value_tell(elem: object) -> int | None:
+    """Where a raw (value_tell) or converted (file_tell) element's value starts."""
+    tell = getattr(elem, "value_tell", getattr(elem, "file_tell", None))
+    return tell if isinstance(tell, int) else None
 
 
 _INT_ATTRIBUTES = {
@@ -291,7 +330,8 @@ def image_attributes(ds: object) -> ImageAttributes:
     try:
         lossy = ds[LOSSY_IMAGE_COMPRESSION_TAG]  # type: ignore[index]
         values["lossy_image_compression"] = str(lossy.value or "").strip(" \0")
-        tell = getattr(ds.get_item(LOSSY_IMAGE_COMPRESSION_TAG), "value_tell", None)  # type: ignore[attr-defined]
+        # Accessing the value converted the raw element; it keeps the offset as file_tell.
+        tell = _value_tell(ds.get_item(LOSSY_IMAGE_COMPRESSION_TAG))  # type: ignore[attr-defined]
         values["lossy_image_compression_offset"] = tell if isinstance(tell, int) else None
     except Exception:
         pass

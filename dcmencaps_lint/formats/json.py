@@ -42,12 +42,16 @@ def file_dict(file: FileReport) -> dict[str, Any]:
     return data
 
 
-def report_dict(report: Report) -> dict[str, Any]:
+def tool_dict() -> dict[str, str]:
     from dcmencaps_lint import __version__
 
+    return {"name": "encaps-lint", "version": __version__}
+
+
+def report_dict(report: Report) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "encaps-lint", "version": __version__},
+        "tool": tool_dict(),
         "summary": asdict(report.summary),
         "files": [file_dict(f) for f in report.files],
     }
