@@ -37,16 +37,11 @@ from __future__ import annotations
 import difflib
 import glob
 import os
-import sys
+import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 PYPROJECT = "pyproject.toml"
 CONFIG_FILE = "encaps-lint.toml"
