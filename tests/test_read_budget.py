@@ -160,3 +160,52 @@ def test_findings_do_not_need_more_reads() -> None:
     assert {f.code for f in report.findings} >= {"CSM001", "CSM002"}
     assert_within_budget(built, fileobj)
     assert_only_edges_read(built, fileobj)
+
+
+def real_header(name: str, end_marker: bytes) -> bytes:
+    """A real codestream's header from a pydicom test file, up to `end_marker`'s segment.
+
+    JPEG: through the SOS segment; JPEG 2000: up to (not including) the first SOT.
+    """
+    import struct
+
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+    from pydicom.encaps import generate_frames
+
+    path = get_testdata_file(name)
+    assert path is not None
+    ds = dcmread(path)
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    at = frame.index(end_marker)
+    if end_marker == b"\xff\xda":  # keep the whole SOS segment
+        (length,) = struct.unpack(">H", frame[at + 2 : at + 4])
+        return frame[: at + 2 + length]
+    return frame[:at]
+
+
+@pytest.mark.parametrize(
+    ("name", "ts", "end_marker", "tail"),
+    [
+        ("SC_rgb_jpeg_dcmtk.dcm", "1.2.840.10008.1.2.4.50", b"\xff\xda", b"\xff\xd9"),
+        ("JPEG2000.dcm", "1.2.840.10008.1.2.4.91", b"\xff\x90", b"\xff\xd9"),
+    ],
+)
+def test_real_headers_are_read_but_not_the_data_after_them(
+    name: str, ts: str, end_marker: bytes, tail: bytes
+) -> None:
+    """Real headers (tables, comments, several hundred bytes) are parsed marker by marker;
+    the entropy-coded data after them is never read, only the frame's last bytes."""
+    head = real_header(name, end_marker)
+    body = bytes([0x11]) * FRAGMENT_SIZE  # stands in for entropy-coded data: no markers
+    frames = [head + body + tail for _ in range(5)]
+    frames = [f + b"\x00" * (len(f) % 2) for f in frames]
+    built = encapsulated(frames, ts=ts)
+    _, fileobj = lint_counting(built)
+    for start, end in payloads(built):
+        allowed = [(start, start + len(head) + 8), (end - 64, end)]
+        for offset, count in fileobj.reads:
+            if count and start <= offset < end:
+                assert any(lo <= offset and offset + count <= hi for lo, hi in allowed), (
+                    f"read of {count} bytes at {offset - start} into a {end - start}-byte payload"
+                )

@@ -117,9 +117,42 @@ def test_pydicom_agrees_on_fragments_and_frames(actual: dict[str, FileReport]) -
     assert len(compared) > 50
 
 
+START, END = "<!-- every-file:start -->", "<!-- every-file:end -->"
+
+
+def every_file_lines(reports: dict[str, FileReport]) -> str:
+    """One line per file for the README: its verdict."""
+    lines = []
+    for name, report in sorted(reports.items()):
+        if report.status == "skipped":
+            verdict = f"skipped ({report.reason})"
+        elif not report.findings:
+            verdict = "valid"
+        else:
+            codes = ", ".join(sorted({f.code for f in report.findings}))
+            verdict = f"{codes}: see the table above"
+        lines.append(f"- `{name}`: {verdict}")
+    return "\n".join(lines)
+
+
+def test_readme_has_one_line_per_file(actual: dict[str, FileReport]) -> None:
+    readme = README_PATH.read_text(encoding="utf-8")
+    section = readme.split(START)[1].split(END)[0].strip()
+    assert section == every_file_lines(actual)
+
+
 def write_expected() -> None:
-    results = {name: pinned(report) for name, report in sorted(lint_real_files().items())}
+    reports = lint_real_files()
+    results = {name: pinned(report) for name, report in sorted(reports.items())}
     EXPECTED_PATH.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    readme = README_PATH.read_text(encoding="utf-8")
+    if START not in readme:
+        readme += f"\n## Every file\n\n{START}\n{END}\n"
+    before, rest = readme.split(START)
+    after = rest.split(END)[1]
+    README_PATH.write_text(
+        f"{before}{START}\n{every_file_lines(reports)}\n{END}{after}", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":
