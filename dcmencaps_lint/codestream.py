@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Read = Callable[[int, int], bytes]
 
@@ -70,11 +70,24 @@ class JpegHeader:
     predictor: int | None = None  # lossless JPEG selection value (Ss of the first SOS)
     sos_offset: int | None = None
     complete: bool = False  # the first SOS was reached
+    # absolute offset just past the last byte the parse looked at (not part of the result)
+    reached: int = field(default=0, compare=False)
 
 
-def _within(read: Read, end: int) -> Read:
-    """`read`, but never past `end`: a header cut short by its fragment's end stays short."""
-    return lambda offset, count: read(offset, min(count, end - offset)) if offset < end else b""
+class _Window:
+    """`read`, but never past `end` (a header cut short by its fragment's end stays
+    short), remembering how far it reached: a header's parse depends on no byte beyond
+    `reached`, which lets frames with the same leading bytes share one parse."""
+
+    def __init__(self, read: Read, end: int) -> None:
+        self._read, self._end, self.reached = read, end, 0
+
+    def __call__(self, offset: int, count: int) -> bytes:
+        if offset >= self._end:
+            return b""
+        count = min(count, self._end - offset)
+        self.reached = max(self.reached, offset + count)
+        return self._read(offset, count)
 
 
 def parse_jpeg(read: Read, start: int, end: int) -> JpegHeader | None:
@@ -82,7 +95,7 @@ def parse_jpeg(read: Read, start: int, end: int) -> JpegHeader | None:
 
     None when the data does not start with (at most FILL_LIMIT fill bytes and) SOI.
     """
-    read = _within(read, end)
+    read = _Window(read, end)
     head = read(start, FILL_LIMIT + 2)
     fill = len(head) - len(head.lstrip(b"\xff"))
     if fill < 1 or head[fill : fill + 1] != b"\xd8":
@@ -106,7 +119,7 @@ def parse_jpeg(read: Read, start: int, end: int) -> JpegHeader | None:
         if length < 2 or not _jpeg_segment(read, position, marker, length, fields):
             break
         position += 2 + length
-    return JpegHeader(**fields)  # type: ignore[arg-type]
+    return JpegHeader(**fields, reached=read.reached)  # type: ignore[arg-type]
 
 
 def _jpeg_segment(
@@ -161,6 +174,8 @@ class J2kHeader:
     has_cap: bool = False
     has_tlm: bool = False
     complete: bool = False  # the first SOT was reached
+    # absolute offset just past the last byte the parse looked at (not part of the result)
+    reached: int = field(default=0, compare=False)
 
 
 def is_jp2(head: bytes) -> bool:
@@ -178,7 +193,7 @@ def parse_j2k(read: Read, start: int, end: int) -> J2kHeader | None:
 
     None when the data does not start with SOC.
     """
-    read = _within(read, end)
+    read = _Window(read, end)
     if read(start, 2) != b"\xff\x4f":
         return None
     position = start + 2
@@ -195,7 +210,7 @@ def parse_j2k(read: Read, start: int, end: int) -> J2kHeader | None:
         if length < 2 or not _j2k_segment(read, position, marker, length, fields):
             break
         position += 2 + length
-    return J2kHeader(**fields)  # type: ignore[arg-type]
+    return J2kHeader(**fields, reached=read.reached)  # type: ignore[arg-type]
 
 
 def _j2k_segment(
@@ -286,15 +301,15 @@ def rle_defects(header: RleHeader, frame_length: int) -> list[RleDefect]:
         return [RleDefect("segment-count", 0, f"segment count is {count}, not 1 to 15")]
     found: dict[str, RleDefect] = {}
     used = header.offsets[:count]
-    for field, value in enumerate(used, start=1):
-        previous = used[field - 2] if field > 1 else None
-        defect = _rle_offset_defect(field, value, previous, frame_length)
+    for index, value in enumerate(used, start=1):
+        previous = used[index - 2] if index > 1 else None
+        defect = _rle_offset_defect(index, value, previous, frame_length)
         if defect is not None:
             found.setdefault(defect.kind, defect)
-    for field, value in enumerate(header.offsets[count:], start=count + 1):
+    for index, value in enumerate(header.offsets[count:], start=count + 1):
         if value:
             found.setdefault(
-                "unused", RleDefect("unused", field, f"unused offset {field} is {value}, not 0")
+                "unused", RleDefect("unused", index, f"unused offset {index} is {value}, not 0")
             )
     return sorted(found.values(), key=lambda defect: defect.field)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from itertools import pairwise
 
 from dcmencaps_lint.model import Frame, FrameMap, FrameMapSource, Walk
 from dcmencaps_lint.source import ByteReader
@@ -35,20 +36,21 @@ def ends_with_end_marker(tail: bytes) -> bool:
 
 def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> tuple[Frame, ...] | None:
     """Frames from table offsets, or None when the offsets are unusable as they are."""
+    key = ("frames", tuple(offsets))
+    if key not in walk.derived:
+        walk.derived[key] = _frames_from_offsets(walk, offsets)
+    return walk.derived[key]  # type: ignore[return-value]
+
+
+def _frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> tuple[Frame, ...] | None:
     starts = walk.fragment_starts()
     if not offsets or offsets[0] != 0:
         return None
-    firsts: list[int] = []
-    for value in offsets:
-        index = starts.get(value)
-        if index is None or (firsts and index <= firsts[-1]):
-            return None
-        firsts.append(index)
-    lasts = [nxt - 1 for nxt in firsts[1:]] + [len(walk.fragments)]
-    return tuple(
-        Frame(number, first, last)
-        for number, (first, last) in enumerate(zip(firsts, lasts, strict=True), 1)
-    )
+    firsts = [starts.get(value) for value in offsets]
+    if None in firsts or any(b <= a for a, b in pairwise(firsts)):  # type: ignore[operator]
+        return None
+    lasts = [nxt - 1 for nxt in firsts[1:]] + [len(walk.fragments)]  # type: ignore[operator]
+    return tuple(map(Frame, range(1, len(firsts) + 1), firsts, lasts))  # type: ignore[arg-type]
 
 
 def frames_from_markers(reader: ByteReader, walk: Walk) -> tuple[Frame, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 ITEM_TAG = 0xFFFEE000
 ITEM_DELIMITER_TAG = 0xFFFEE00D
@@ -53,9 +54,12 @@ class Finding:
     reference: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One item header met in the encapsulated Pixel Data sequence."""
+class Item(NamedTuple):
+    """One item header met in the encapsulated Pixel Data sequence.
+
+    A named tuple rather than a dataclass: a whole-slide image has hundreds of
+    thousands of items, and tuples are several times cheaper to build.
+    """
 
     offset: int  # absolute offset of the item tag
     tag: int
@@ -91,7 +95,7 @@ class StopReason(enum.Enum):
     TRUNCATED = "truncated"  # an item's length runs past the end of the data
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Walk:
     """What the tolerant item walker found in one encapsulated Pixel Data value."""
 
@@ -106,6 +110,8 @@ class Walk:
     bot_missing: bool = False  # the first item's value is codestream data (ITM001)
     skipped: tuple[Item, ...] = ()  # zero-length Item Delimitation Items walked past
     bot_offsets: tuple[int, ...] = ()  # BOT entries as read (whole 4-byte words)
+    # Derived lookups, computed once: several rules ask for them on large files.
+    derived: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def first_fragment_offset(self) -> int:
@@ -124,8 +130,13 @@ class Walk:
         return self.fragment_starts().get(relative_offset)
 
     def fragment_starts(self) -> dict[int, int]:
-        origin = self.first_fragment_offset
-        return {f.offset - origin: i for i, f in enumerate(self.fragments, start=1)}
+        """Fragment number by its item tag's offset from the first fragment (BOT/EOT)."""
+        starts = self.derived.get("starts")
+        if starts is None:
+            origin = self.first_fragment_offset
+            starts = {f.offset - origin: i for i, f in enumerate(self.fragments, start=1)}
+            self.derived["starts"] = starts
+        return starts  # type: ignore[return-value]
 
     @property
     def fragments_span(self) -> int:
@@ -144,8 +155,7 @@ class FrameMapSource(enum.Enum):
     NONE = "none"
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     number: int  # 1-based
     first_fragment: int  # 1-based fragment numbers, inclusive
     last_fragment: int

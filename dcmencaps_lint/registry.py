@@ -60,6 +60,10 @@ class Rule:
     deep: bool = False
     doc: str = ""
     origin: str = "dcmencaps_lint"
+    # The rule's verdict on a frame depends only on the frame's leading and trailing
+    # bytes, its fragment structure and the data set: alike frames share it
+    # (frame_groups.py).
+    per_frame: bool = False
 
     @property
     def family(self) -> str:
@@ -75,12 +79,14 @@ def rule(
     summary: str,
     needs: str = Needs.ENCAPSULATED,
     deep: bool = False,
+    per_frame: bool = False,
 ) -> Callable[[Check], Rule]:
     """Declare a rule; the decorated function's docstring is its documentation."""
 
     def declare(check: Check) -> Rule:
+        doc = inspect.getdoc(check) or ""
         return Rule(
-            code, name, severity, ref, summary, check, needs, deep, inspect.getdoc(check) or ""
+            code, name, severity, ref, summary, check, needs, deep, doc, per_frame=per_frame
         )
 
     return declare

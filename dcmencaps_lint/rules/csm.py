@@ -197,6 +197,7 @@ def _missing_end_findings(ctx: Context, codecs: frozenset[Codec], marker: str) -
     Severity.ERROR,
     ref="PS3.5 A.4.1, A.4.3",
     summary="A JPEG or JPEG-LS frame does not start with SOI (FF D8)",
+    per_frame=True,
 )
 def missing_soi(ctx: Context) -> Iterator[Finding]:
     """
@@ -248,6 +249,7 @@ def missing_soi(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4.1",
     summary="A JPEG or JPEG-LS frame has no EOI (FF D9) at its end",
+    per_frame=True,
 )
 def missing_eoi(ctx: Context) -> Iterator[Finding]:
     """
@@ -298,6 +300,7 @@ def missing_eoi(ctx: Context) -> Iterator[Finding]:
     Severity.WARNING,
     ref="PS3.5 A.4 notes",
     summary="Two or more bytes follow the EOI / EOC (FF D9) at the end of a frame",
+    per_frame=True,
 )
 def trailing_bytes_after_end_marker(ctx: Context) -> Iterator[Finding]:
     """
@@ -362,6 +365,7 @@ def trailing_bytes_after_end_marker(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4.4",
     summary="A JPEG 2000 / HTJ2K frame does not start with SOC + SIZ (FF 4F FF 51)",
+    per_frame=True,
 )
 def missing_soc(ctx: Context) -> Iterator[Finding]:
     """
@@ -413,6 +417,7 @@ def missing_soc(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4.4",
     summary="A JPEG 2000 / HTJ2K frame has no EOC (FF D9) at its end",
+    per_frame=True,
 )
 def missing_eoc(ctx: Context) -> Iterator[Finding]:
     """
@@ -460,6 +465,7 @@ def missing_eoc(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4.4",
     summary="A JPEG 2000 frame is wrapped in a JP2 file-format header",
+    per_frame=True,
 )
 def jp2_wrapper(ctx: Context) -> Iterator[Finding]:
     """
@@ -527,6 +533,7 @@ def _rle_frames(ctx: Context) -> Iterator[tuple[Frame, int, bytes]]:
     Severity.ERROR,
     ref="PS3.5 G.4, G.5",
     summary="An RLE frame's 64-byte header is short or holds an invalid count or offset",
+    per_frame=True,
 )
 def rle_header_invalid(ctx: Context) -> Iterator[Finding]:
     """
@@ -605,6 +612,7 @@ def rle_header_invalid(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 G.2",
     summary="RLE segments differ from Samples per Pixel x bytes per sample",
+    per_frame=True,
 )
 def rle_segment_count_mismatch(ctx: Context) -> Iterator[Finding]:
     """
@@ -670,6 +678,7 @@ def rle_segment_count_mismatch(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 8.2",
     summary="A frame does not start with the transfer syntax's codestream signature",
+    per_frame=True,
 )
 def unrecognised_codestream(ctx: Context) -> Iterator[Finding]:
     """
@@ -822,6 +831,7 @@ def _deflate_end_findings(ctx: Context, frame: Frame) -> Iterator[Finding]:
     Severity.WARNING,
     ref="PS3.5 A.4 note",
     summary="FF fill bytes before the SOI of a JPEG or JPEG-LS frame",
+    per_frame=True,
 )
 def fill_before_soi(ctx: Context) -> Iterator[Finding]:
     """

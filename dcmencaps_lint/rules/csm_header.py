@@ -136,6 +136,7 @@ def _at(ctx: Context, frame: Frame, message: str, offset: int | None) -> Finding
     Severity.ERROR,
     ref="PS3.5 8.2",
     summary="The codestream's rows or columns (SOF, SOF55, SIZ) differ from Rows / Columns",
+    per_frame=True,
 )
 def codestream_dimensions_mismatch(ctx: Context) -> Iterator[Finding]:
     """
@@ -197,6 +198,7 @@ def codestream_dimensions_mismatch(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 8.2",
     summary="The codestream's component count differs from Samples per Pixel",
+    per_frame=True,
 )
 def codestream_components_mismatch(ctx: Context) -> Iterator[Finding]:
     """
@@ -252,6 +254,7 @@ def codestream_components_mismatch(ctx: Context) -> Iterator[Finding]:
     Severity.WARNING,
     ref="PS3.5 8.2",
     summary="The codestream's precision is below Bits Stored or above Bits Allocated",
+    per_frame=True,
 )
 def codestream_precision_mismatch(ctx: Context) -> Iterator[Finding]:
     """
@@ -342,6 +345,7 @@ def _lossy_part(ctx: Context, frame: Frame) -> tuple[str, int] | None:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="A lossless transfer syntax holds a lossy codestream",
+    per_frame=True,
 )
 def lossy_codestream_in_lossless_ts(ctx: Context) -> Iterator[Finding]:
     """
@@ -411,6 +415,7 @@ def lossy_codestream_in_lossless_ts(ctx: Context) -> Iterator[Finding]:
     Severity.WARNING,
     ref="ISO 15444-15",
     summary="An HTJ2K frame has no CAP marker (FF 50) in its main header",
+    per_frame=True,
 )
 def htj2k_missing_cap(ctx: Context) -> Iterator[Finding]:
     """
@@ -464,6 +469,7 @@ def htj2k_missing_cap(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 8.2.4",
     summary="The JPEG 2000 SIZ sign bit differs from Pixel Representation",
+    per_frame=True,
 )
 def codestream_signedness_mismatch(ctx: Context) -> Iterator[Finding]:
     """
@@ -546,6 +552,7 @@ def _process_not_allowed(ctx: Context, jpeg: JpegHeader, sof: int) -> tuple[str,
     Severity.ERROR,
     ref="PS3.5 A.4.1",
     summary="The frame's SOF marker (JPEG process) is not allowed by the transfer syntax",
+    per_frame=True,
 )
 def jpeg_process_not_allowed(ctx: Context) -> Iterator[Finding]:
     """
@@ -611,6 +618,7 @@ def jpeg_process_not_allowed(ctx: Context) -> Iterator[Finding]:
     Severity.WARNING,
     ref="PS3.5 A.4.1 note",
     summary="A baseline (SOF0) frame under JPEG Extended (.51)",
+    per_frame=True,
 )
 def jpeg_baseline_under_extended(ctx: Context) -> Iterator[Finding]:
     """
@@ -664,6 +672,7 @@ def jpeg_baseline_under_extended(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4.1",
     summary="A JPEG frame has no DQT or no DHT before its first SOS (abbreviated format)",
+    per_frame=True,
 )
 def jpeg_abbreviated_format(ctx: Context) -> Iterator[Finding]:
     """
@@ -751,6 +760,7 @@ def _mct_mismatch(j2k: J2kHeader, photometric: str) -> str | None:
     Severity.ERROR,
     ref="PS3.5 8.2.4",
     summary="The JPEG 2000 multiple component transform disagrees with Photometric Interpretation",
+    per_frame=True,
 )
 def j2k_mct_photometric_mismatch(ctx: Context) -> Iterator[Finding]:
     """
@@ -817,6 +827,7 @@ def j2k_mct_photometric_mismatch(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 8.2.1, 8.2.3, 8.2.4",
     summary="Planar Configuration is 1 under JPEG, JPEG-LS, JPEG 2000 or HTJ2K",
+    per_frame=True,
 )
 def planar_configuration_not_zero(ctx: Context) -> Iterator[Finding]:
     """
@@ -871,6 +882,7 @@ def planar_configuration_not_zero(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 10.18",
     summary="An HTJ2K RPCL (.202) frame is not RPCL or has no TLM marker",
+    per_frame=True,
 )
 def htj2k_rpcl_requirements(ctx: Context) -> Iterator[Finding]:
     """

@@ -297,6 +297,7 @@ def _how(ctx: Context, frame: Frame) -> str:
     ref="PS3.3 C.7.6.1.1.5",
     summary="Lossy Image Compression is 00 but the transfer syntax or codestream is lossy",
     needs=Needs.DATASET,
+    per_frame=True,
 )
 def lossy_flag_contradicts(ctx: Context) -> Iterator[Finding]:
     """
@@ -377,6 +378,7 @@ def lossy_flag_contradicts(ctx: Context) -> Iterator[Finding]:
     ref="PS3.3 C.7.6.1.1.5",
     summary="The transfer syntax or codestream is lossy but Lossy Image Compression is absent",
     needs=Needs.DATASET,
+    per_frame=True,
 )
 def lossy_flag_absent(ctx: Context) -> Iterator[Finding]:
     """

@@ -1,0 +1,92 @@
+"""The fast paths give exactly the results of the careful ones.
+
+Two optimisations must never change a finding: the walker's fast loop over ordinary
+items (used when the file is memory-mapped, i.e. linted from a path) and the grouping
+of alike frames for the per-frame rules (frame_groups.py). Each test lints the same
+bytes both ways and compares the whole report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from builders import (
+    ITEM,
+    J2K_LOSSLESS,
+    JPEG_LS_LOSSLESS,
+    Built,
+    delimiter,
+    encapsulated,
+    header,
+    item,
+    j2k_frame,
+    jpeg_frame,
+)
+
+from dcmencaps_lint import frame_groups
+from dcmencaps_lint.engine import lint_file
+
+
+def _frames(count: int, make=jpeg_frame) -> list[bytes]:  # type: ignore[no-untyped-def]
+    return [make(64) for _ in range(count)]
+
+
+def _broken_some(count: int, make=jpeg_frame) -> list[bytes]:  # type: ignore[no-untyped-def]
+    frames = _frames(count, make)
+    frames[5] = frames[25] = frames[5][:-2] + b"\x00\x00"  # no end marker, twice alike
+    frames[17] = b"\x00\x00" + frames[17][2:]  # not a codestream
+    frames[30] = b"\xff\xff" + frames[30]  # fill before the start marker
+    return frames
+
+
+CASES: dict[str, Built] = {
+    "valid-jpeg-40": encapsulated(_frames(40)),
+    "valid-j2k-40-eot": encapsulated(
+        _frames(40, j2k_frame), ts=J2K_LOSSLESS, bot="empty", eot="auto"
+    ),
+    "broken-jpeg-40": encapsulated(_broken_some(40)),
+    "broken-jls-40": encapsulated(_broken_some(40), ts=JPEG_LS_LOSSLESS, bot="empty"),
+    "broken-j2k-40": encapsulated(_broken_some(40, j2k_frame), ts=J2K_LOSSLESS),
+    "odd-and-truncated": encapsulated(
+        _frames(20), items=b"".join(item(f) for f in _frames(19)) + header(ITEM, 4000) + b"\0" * 9
+    ),
+    "undefined-length-in-run": encapsulated(
+        [jpeg_frame()],
+        items=item(jpeg_frame()) + header(ITEM, 0xFFFFFFFF) + jpeg_frame() + delimiter(),
+        number_of_frames=2,
+    ),
+    "unexpected-tag-in-run": encapsulated(
+        [jpeg_frame()], items=item(jpeg_frame()) + header(0xFFFEE00D, 0) + item(jpeg_frame())
+    ),
+    "delimiter-with-length": encapsulated([jpeg_frame()] * 3, end=delimiter(4)),
+    "length-past-end": encapsulated([jpeg_frame()], items=header(ITEM, 0xFFFFFFF0), end=b""),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_memory_mapped_walk_equals_careful_walk(name: str, tmp_path: Path) -> None:
+    built = CASES[name]
+    path = tmp_path / "file.dcm"
+    path.write_bytes(built.data)
+    from_path = lint_file(path, path="x")
+    from_bytes = lint_file(built.data, path="x")
+    assert from_path == from_bytes
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_grouped_frames_give_the_findings_of_every_frame(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = CASES[name].data
+    grouped = lint_file(data)
+    monkeypatch.setattr(frame_groups, "MIN_FRAMES", 10**9)  # every frame on its own
+    one_by_one = lint_file(data)
+    assert grouped == one_by_one
+
+
+def test_grouping_is_used_and_flags_only_the_broken_frames() -> None:
+    report = lint_file(CASES["broken-jpeg-40"].data)
+    frames = sorted({f.frame for f in report.findings if f.code.startswith("CSM")})
+    assert frames == [6, 18, 26, 31]  # 26 is alike 6: found when 6's group is re-checked
+    assert report.frames_found == 40
