@@ -21,6 +21,7 @@ from dcmencaps_lint.model import FileReport, Report, Severity
 
 FORMATS = tuple(RENDERERS)
 FAIL_ON = ("error", "warning", "info", "never")
+DEFAULT_TIMEOUT = 60.0  # seconds per file: generous, only a pathological file gets there
 
 
 def _codes(values: Sequence[str]) -> tuple[str, ...]:
@@ -113,6 +114,14 @@ class _OneLineErrors(click.Command):
     default=None,
     help="Files linted in parallel (default: all cores).",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time limit per file; a file that takes longer gets PRS005 (0: no limit).",
+)
 @click.option("--statistics", is_flag=True, help="Count findings per rule at the end.")
 @click.option(
     "--show-phi",
@@ -155,6 +164,7 @@ def main(
     exit_zero: bool,
     deep: bool,
     jobs: int | None,
+    timeout: float,
     statistics: bool,
     show_phi: bool,
     config_file: str | None,
@@ -232,6 +242,7 @@ def _run(
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = (),
     severity: tuple[tuple[str, Severity], ...] = (),
     show_phi: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> int:
     from dcmencaps_lint import baseline as baselines
     from dcmencaps_lint.engine import Options, iter_lint_paths, lint_file
@@ -262,14 +273,29 @@ def _run(
             per_file_ignores=per_file_ignores,
             details=fmt == "html",  # hex excerpts and the Pixel Data layout
             show_phi=show_phi,
+            timeout=timeout or None,
         )
-        options.selection.validate(load_rules())
+        rules = load_rules()
+        # Named by option: the configuration file's selectors were checked when read.
+        for option, values in (
+            ("--select", select),
+            ("--extend-select", extend_select),
+            ("--ignore", ignore),
+            ("--extend-ignore", extend_ignore),
+        ):
+            try:
+                Selection(_codes(values)).validate(rules)
+            except SelectionError as exc:
+                raise click.UsageError(f"{option}: {exc}") from None
+        options.selection.validate(rules)
         known = baselines.load(baseline) if baseline else frozenset()
     except (SelectionError, baselines.BaselineError) as exc:
         # a RegistryError is not a usage error: main() reports it
         raise click.UsageError(str(exc)) from None
 
     targets = list(paths) or ["."]
+    _check_output("--output", output, targets)
+    _check_output("--write-baseline", write_baseline, targets)
     if "-" in targets:
         if len(targets) > 1:
             raise click.UsageError("'-' (standard input) cannot be combined with other paths")
@@ -308,10 +334,29 @@ def _recording(files: Iterable[FileReport], into: list[FileReport]) -> Iterator[
         yield file
 
 
+def _check_output(option: str, path: str | None, inputs: Sequence[str]) -> None:
+    """A file to write: its folder exists and it is not one of the files to lint."""
+    if path is None:
+        return
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise click.UsageError(f"{option} {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise click.UsageError(f"{option} {path}: is a folder")
+    for given in inputs:
+        with contextlib.suppress(OSError):
+            if given != "-" and os.path.samefile(given, path):
+                raise click.UsageError(f"{option} {path}: is one of the files to lint")
+
+
 @contextlib.contextmanager
 def _open_output(output: str | None) -> Iterator[TextIO]:
     if output is None:
         yield sys.stdout
-    else:
-        with open(output, "w", encoding="utf-8") as fh:
-            yield fh
+        return
+    try:
+        fh = open(output, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise click.UsageError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
+    with fh:
+        yield fh

@@ -8,7 +8,8 @@ before encaps-lint.toml, and a pyproject.toml without that table is skipped.
 
 Keys mirror the command-line options: `select`, `ignore`, `extend-select`,
 `extend-ignore` (lists, or comma-separated strings), `fail-on`, `deep`, `jobs`,
-`format`, `output`, `statistics`, `baseline`; plus `per-file-ignores` (a table, glob ->
+`timeout` (seconds per file, 0: no limit), `format`, `output`, `statistics`, `baseline`;
+plus `per-file-ignores` (a table, glob ->
 codes, families or names) and `severity` (a table, code or name -> "error", "warning"
 or "info"). Paths (`output`, `baseline`) are relative to the config file's folder.
 
@@ -55,6 +56,7 @@ _KEYS = (
     "fail-on",
     "deep",
     "jobs",
+    "timeout",
     "format",
     "output",
     "statistics",
@@ -67,6 +69,7 @@ _SCALARS = {
     "fail-on": "fail_on",
     "deep": "deep",
     "jobs": "jobs",
+    "timeout": "timeout",
     "format": "fmt",
     "output": "output",
     "statistics": "statistics",
@@ -208,6 +211,10 @@ def _validate(data: Mapping[str, Any], shown: str, folder: Path) -> Config:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise fail(key, f"expected a whole number of at least 1, not {value!r}")
             values[key] = value
+        elif key == "timeout":
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+                raise fail(key, f"expected a number of seconds, 0 or more, not {value!r}")
+            values[key] = float(value)
         elif key in ("fail-on", "format"):
             choices = FAIL_ON if key == "fail-on" else tuple(RENDERERS)
             if value not in choices:

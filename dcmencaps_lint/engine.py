@@ -6,18 +6,24 @@ A rule that raises becomes a PRS005 finding and the other rules still run.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
+import functools
 import hashlib
 import io
 import logging
 import os
+import signal
+import threading
+import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from dcmencaps_lint.context import Context
+from dcmencaps_lint.frame_groups import FrameGroup, group_frames
 from dcmencaps_lint.frames import build_frame_map
 from dcmencaps_lint.model import (
     Device,
@@ -64,6 +70,9 @@ class Options:
     show_phi: bool = False  # fill FileReport patient_name, patient_id, institution_name
     # (glob, selectors): rules not run on the files a glob matches (see path_matches)
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Seconds one file may take (None: no limit); past it the file gets PRS005. See
+    # iter_lint_paths for how it is enforced.
+    timeout: float | None = None
 
 
 class _Run:
@@ -175,20 +184,32 @@ def lint_paths(
 def iter_lint_paths(
     paths: Iterable[str | os.PathLike[str]], *, options: Options, jobs: int = 1
 ) -> Iterator[FileReport]:
-    """Each file's report as soon as it and every file before it are done (input order)."""
-    run = _Run(load_rules(), options)  # validates the selection before any work
-    targets = list(expand_paths(paths))
-    if jobs > 1 and len(targets) > 1:
-        from concurrent.futures import ProcessPoolExecutor
+    """Each file's report as soon as it and every file before it are done (input order).
 
-        chunk = max(1, min(64, len(targets) // (jobs * 4)))
-        with ProcessPoolExecutor(
-            max_workers=jobs, initializer=_init_worker, initargs=(options,)
-        ) as pool:
-            yield from pool.map(_worker_lint, targets, chunksize=chunk)
+    With jobs > 1 the files are linted in worker processes (see dcmencaps_lint.workers):
+    a worker that dies costs only the file it was on, and a file still running after
+    options.timeout seconds has its worker killed; either way that file gets a PRS005
+    finding and the run goes on. With one job the files are linted in this process and
+    the time limit is a SIGALRM timer (Unix, main thread; elsewhere there is no limit).
+    """
+    run = _Run(load_rules(), options)  # validates the selection before any work
+    entries = list(expand_paths(paths))
+    if jobs > 1 and len(entries) > 1:
+        from dcmencaps_lint.workers import imap_ordered
+
+        yield from imap_ordered(
+            _worker_lint,
+            entries,
+            jobs=jobs,
+            failed=functools.partial(_abandoned, run),
+            initializer=_init_worker,
+            # the time limit is the parent's to enforce, by killing the worker: no timer
+            initargs=(replace(options, timeout=None),),
+            limit=options.timeout,
+        )
     else:
-        for target, explicit in targets:
-            yield _lint_one(run, target, explicit=explicit)
+        for entry in entries:
+            yield _lint_entry(run, entry)
 
 
 _worker_run: _Run | None = None
@@ -199,22 +220,102 @@ def _init_worker(options: Options) -> None:
     _worker_run = _Run(load_rules(), options)
 
 
-def _worker_lint(target: tuple[str, bool]) -> FileReport:
+def _worker_lint(entry: PathEntry) -> FileReport:
     assert _worker_run is not None
-    return _lint_one(_worker_run, target[0], explicit=target[1])
+    return _lint_entry(_worker_run, entry)
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, bool]]:
-    """(path, named explicitly) for each file; folders are walked in sorted order."""
+class PathEntry(NamedTuple):
+    """A file to lint, or a folder that could not be listed (`error` says why: PRS004)."""
+
+    path: str
+    explicit: bool  # named by the caller, not found in a folder walk
+    error: str | None = None
+
+
+def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[PathEntry]:
+    """Each file to lint; folders are walked depth first, in name order, iteratively.
+
+    A folder gives its files in name order, then its sub-folders' in name order (as
+    os.walk, which recurses and so fails on deep trees). Links to folders found in a
+    walk are not followed (no loops); every other entry is listed (files, links to
+    files, broken links, FIFOs, devices) and judged when it is opened.
+    """
     for p in paths:
-        text = os.fspath(p)
-        if os.path.isdir(text):
-            for root, dirs, files in os.walk(text):
-                dirs.sort()
-                for name in sorted(files):
-                    yield os.path.join(root, name), False
-        else:
-            yield text, True
+        top = os.fspath(p)
+        if not os.path.isdir(top):
+            yield PathEntry(top, True)
+            continue
+        folders = [top]
+        while folders:
+            folder = folders.pop()
+            try:
+                with os.scandir(folder) as listing:
+                    found = sorted(listing, key=lambda e: e.name)
+            except OSError as exc:
+                yield PathEntry(folder, True, f"cannot list the folder: {exc.strerror or exc}")
+                continue
+            below = []
+            for e in found:
+                if _is_dir(e, follow=False):
+                    below.append(e.path)
+                elif not (e.is_symlink() and _is_dir(e, follow=True)):
+                    yield PathEntry(e.path, False)
+            folders.extend(reversed(below))
+
+
+def _is_dir(entry: os.DirEntry[str], *, follow: bool) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=follow)
+    except OSError:
+        return False
+
+
+class _TimedOut(BaseException):
+    """Raised by the timer; a BaseException so that no `except Exception` swallows it."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise _TimedOut in this thread after `seconds` (SIGALRM: main thread on Unix)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not seconds or not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _TimedOut
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    started = time.monotonic()
+    outer, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer:  # the caller's own timer runs on
+            left = max(outer - (time.monotonic() - started), 0.001)
+            signal.setitimer(signal.ITIMER_REAL, left, interval)
+
+
+def _lint_entry(run: _Run, entry: PathEntry) -> FileReport:
+    """One file's report, its folder's listing error, or PRS005 past the time limit."""
+    if entry.error is not None:
+        return _error(run.for_path(entry.path), entry.path, "PRS004", entry.error)
+    try:
+        with _time_limit(run.options.timeout):
+            return _lint_one(run, entry.path, explicit=entry.explicit)
+    except _TimedOut:
+        from dcmencaps_lint.workers import timeout_message
+
+        assert run.options.timeout is not None
+        return _abandoned(run, entry, timeout_message(run.options.timeout))
+
+
+def _abandoned(run: _Run, entry: PathEntry, message: str) -> FileReport:
+    """A file given up on (time limit, dead worker): PRS005."""
+    return _error(run.for_path(entry.path), entry.path, "PRS005", message)
 
 
 def _open(target: Target) -> tuple[BinaryIO, int, int | None]:
@@ -368,10 +469,40 @@ def _run_rules(run: _Run, ctx: Context, once_per_file: set[str], name: str) -> l
         if ctx.ts is not None:
             needs.add(Needs.ENCAPSULATED)
     findings: list[Finding] = []
+    groups: list[FrameGroup] | None = None
+    grouped = False  # groups are computed once, and only if a per-frame rule runs
     for r in run.active:
-        if r.check is not None and r.needs in needs:
+        if r.check is None or r.needs not in needs:
+            continue
+        if r.per_frame and not grouped:
+            groups, grouped = group_frames(ctx), True
+        if r.per_frame and groups:
+            findings.extend(_run_per_frame_rule(run, r, ctx, groups, name))
+        else:
             findings.extend(_run_rule(run, r, replace(ctx, rule=r), name))
     return findings
+
+
+def _run_per_frame_rule(
+    run: _Run, r: Rule, ctx: Context, groups: list[FrameGroup], name: str
+) -> list[Finding]:
+    """Run a per-frame rule on one frame per group of alike frames; where a group's
+    representative has a finding, run it again on every member of that group."""
+    assert ctx.frame_map is not None
+    representatives = tuple(g.representative for g in groups)
+    first_pass = replace(ctx, rule=r, frame_map=replace(ctx.frame_map, frames=representatives))
+    found = _run_rule(run, r, first_pass, name)
+    flagged = {f.frame for f in found if f.frame is not None}
+    if not flagged:
+        return found
+    frames = [
+        frame
+        for g in groups
+        for frame in (g.members if g.representative.number in flagged else (g.representative,))
+    ]
+    frames.sort(key=lambda f: f.number)
+    second_pass = replace(first_pass, frame_map=replace(ctx.frame_map, frames=tuple(frames)))
+    return _run_rule(run, r, second_pass, name)
 
 
 def _run_rule(run: _Run, r: Rule, ctx: Context, name: str) -> list[Finding]:

@@ -8,17 +8,18 @@ sequence delimiter is missing.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
-import mmap
 import os
 import struct
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from dcmencaps_lint.model import UNDEFINED_LENGTH, format_tag
+from dcmencaps_lint.transfer_syntax import DEFLATED_EXPLICIT_VR_LE
 
 PIXEL_DATA_TAG = 0x7FE00010
 EXTENDED_OFFSET_TABLE_TAG = 0x7FE00001
@@ -43,32 +44,47 @@ _LONG_VRS = {
 
 
 class ByteReader:
-    """Positioned, bounded reads of a file or buffer; never reads past the end."""
+    """Positioned, bounded reads of a file or buffer; never reads past the end.
+
+    A file on disk is read with pread: a few bytes per item and per frame. A memory map
+    was measured to be no faster on large frames and far worse on small ones: the
+    kernel maps 64 KiB around every page touched, so linting a file of 4 KB frames
+    brought the whole file into the process's resident memory (benchmarks/README.md).
+    """
 
     def __init__(self, fileobj: BinaryIO, size: int) -> None:
         self._file = fileobj
         self.size = size
-        self._map: mmap.mmap | None = None
-        if isinstance(fileobj, io.BufferedReader) and size > 0:
+        self._fd: int | None = None
+        if isinstance(fileobj, io.BufferedReader):
             try:
-                self._map = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ)
+                self._fd = fileobj.fileno()
             except (OSError, ValueError):
-                self._map = None
+                self._fd = None
+
+    @property
+    def on_disk(self) -> bool:
+        """Reads go straight to a file descriptor, not through a caller's file object."""
+        return self._fd is not None
+
+    def unchecked_pread(self) -> Callable[[int, int], bytes]:
+        """`pread(count, offset)` without the bounds checks of `read`, for the loops that
+        run once per item and keep within the file themselves. Only when `on_disk`."""
+        assert self._fd is not None
+        return functools.partial(os.pread, self._fd)
 
     def read(self, offset: int, count: int) -> bytes:
         """Up to `count` bytes at `offset`; fewer at the end of the data."""
         if offset < 0 or count <= 0 or offset >= self.size:
             return b""
         count = min(count, self.size - offset)
-        if self._map is not None:
-            return self._map[offset : offset + count]
+        if self._fd is not None:
+            return os.pread(self._fd, count, offset)
         self._file.seek(offset)
         return self._file.read(count)
 
     def close(self) -> None:
-        if self._map is not None:
-            self._map.close()
-            self._map = None
+        """Nothing to release: the file object belongs to whoever opened it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +164,10 @@ class DatasetError(Exception):
 
 
 def _text(ds: object, keyword: str) -> str | None:
-    value = getattr(ds, keyword, None)
+    try:
+        value = getattr(ds, keyword, None)
+    except Exception:  # pydicom cannot convert it (an unknown VR, say): treat as absent
+        return None
     return str(value).strip("\0 ") if value not in (None, "") else None
 
 
@@ -198,14 +217,74 @@ def parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
         return _parse_dataset(fileobj, reader)
 
 
+class _Bounded:
+    """The file as pydicom reads it: each read clamped to the bytes left in the file.
+
+    A real file's read(n) allocates n bytes before reading, so a hostile element length
+    (FFFFFFF0) in front of Pixel Data would allocate 4 GiB.
+    """
+
+    def __init__(self, fileobj: BinaryIO, size: int) -> None:
+        self._file, self._size = fileobj, size
+
+    def read(self, count: int | None = -1) -> bytes:
+        if count is not None and count >= 0:
+            count = max(0, min(count, self._size - self._file.tell()))
+        return self._file.read(count)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._file, name)
+
+
+def _deflated_meta(fileobj: BinaryIO, reader: ByteReader) -> object | None:
+    """The File Meta Information when the transfer syntax is Deflated, else None."""
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    fileobj.seek(0)
+    try:
+        read_preamble(fileobj, False)  # type: ignore[arg-type]
+        meta = _read_file_meta_info(_Bounded(fileobj, reader.size))  # type: ignore[arg-type]
+    except Exception:  # the full parse reports what is wrong with the meta
+        return None
+    return meta if _text(meta, "TransferSyntaxUID") == DEFLATED_EXPLICIT_VR_LE else None
+
+
 def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    if reader.size == 0:
+        raise NotDicomError("the file is empty")
     dicm = reader.read(128, 4) == b"DICM"
+    meta = _deflated_meta(fileobj, reader) if dicm else None
+    if meta is not None:
+        # pydicom would inflate the whole data set in memory (a deflate bomb could ask
+        # for gigabytes); its Pixel Data is native anyway, so the meta is all we read.
+        return ParsedDataset(
+            transfer_syntax_uid=DEFLATED_EXPLICIT_VR_LE,
+            implicit_vr=False,
+            sop_class_uid=_text(meta, "MediaStorageSOPClassUID"),
+            sop_instance_uid=_text(meta, "MediaStorageSOPInstanceUID"),
+            number_of_frames_raw=None,
+            number_of_frames=None,
+            pixel_data=None,
+            eot=None,
+            eot_lengths=None,
+            eot_value=None,
+            eot_lengths_value=None,
+            dicm_prefix=True,
+        )
     fileobj.seek(0)
     try:
-        ds = pydicom.dcmread(fileobj, stop_before_pixels=True, force=not dicm)
+        ds = pydicom.dcmread(
+            _Bounded(fileobj, reader.size), stop_before_pixels=True, force=not dicm
+        )
     except InvalidDicomError as exc:
         raise NotDicomError(str(exc)) from None
     except Exception as exc:  # pydicom raises many kinds on broken data
@@ -220,7 +299,7 @@ def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
     if not dicm and not _looks_like_dicom(ds):
         raise NotDicomError("no DICM prefix and no recognisable data set")
 
-    from dcmencaps_lint.transfer_syntax import DEFLATED_EXPLICIT_VR_LE, lookup
+    from dcmencaps_lint.transfer_syntax import lookup
 
     ts = lookup(ts_uid) if ts_uid else None
     implicit_vr = (
@@ -241,6 +320,7 @@ def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
             pixel = header
     if pixel is None and not deflated:
         _check_values_in_file(ds, reader.size)
+        _check_no_cut_header(ds, reader.size)
     eot = _raw_value(ds, EXTENDED_OFFSET_TABLE_TAG)
     eotl = _raw_value(ds, EXTENDED_OFFSET_TABLE_LENGTHS_TAG)
     nof = _raw_value(ds, NUMBER_OF_FRAMES_TAG)
@@ -376,7 +456,8 @@ def nested_pixel_data(
     if depth >= MAX_NESTING:
         return
     for tag in list(ds.keys()):  # type: ignore[attr-defined]
-        raw_sequence = ds.get_item(tag)  # type: ignore[attr-defined]
+        # keep_deferred: an element pydicom cannot convert (an unknown VR) must not raise
+        raw_sequence = ds.get_item(tag, keep_deferred=True)  # type: ignore[attr-defined]
         if not _is_sequence(int(tag), raw_sequence):
             continue
         child_base = base
@@ -433,7 +514,7 @@ def _check_values_in_file(ds: object, size: int) -> None:
     """
     for group in (getattr(ds, "file_meta", None), ds):
         for tag in list(group.keys()) if group is not None else ():  # type: ignore[attr-defined]
-            elem = group.get_item(tag)  # type: ignore[attr-defined]
+            elem = group.get_item(tag, keep_deferred=True)  # type: ignore[attr-defined]
             length, start = getattr(elem, "length", None), getattr(elem, "value_tell", None)
             if not isinstance(length, int) or not isinstance(start, int):
                 continue
@@ -443,6 +524,28 @@ def _check_values_in_file(ds: object, size: int) -> None:
                     f"length {length} but only {max(0, size - start)} bytes remain",
                     start,
                 )
+
+
+def _check_no_cut_header(ds: object, size: int) -> None:
+    """Raise DatasetError when the file ends inside an element header.
+
+    pydicom stops quietly when fewer than 8 bytes are left, so a file cut inside the
+    Pixel Data element's header would otherwise look like a file without Pixel Data.
+    """
+    tags = list(ds.keys())  # type: ignore[attr-defined]
+    if not tags:
+        return
+    last = ds.get_item(tags[-1], keep_deferred=True)  # type: ignore[attr-defined]
+    defined, tell = _defined_length_and_tell(last)
+    length = getattr(last, "length", None)
+    if not defined or tell is None or not isinstance(length, int):
+        return  # an undefined-length sequence: its end is not recorded
+    left = size - (tell + length)
+    if 0 < left < 12:
+        raise DatasetError(
+            f"the file ends {left} byte(s) into an element header at byte {tell + length}",
+            tell + length,
+        )
 
 
 def _looks_like_dicom(ds: object) -> bool:
@@ -462,12 +565,42 @@ def _tell(fileobj: BinaryIO) -> int | None:
         return None
 
 
+class SpecialFileError(OSError):
+    """Not a regular file (a FIFO, a device, a socket, a folder): never opened."""
+
+
+def _special(mode: int) -> SpecialFileError:
+    import stat
+
+    kinds = [
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ]
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return SpecialFileError(f"{kind}, not a regular file")
+
+
 def open_path(path: str | os.PathLike[str]) -> tuple[BinaryIO, int]:
-    """Open read-only; special files (FIFOs, devices, folders) raise OSError."""
+    """Open read-only; special files raise SpecialFileError and are never read or waited on.
+
+    stat() first, so that a device is never opened; then O_NONBLOCK, so that a file
+    swapped for a FIFO in between cannot block the open, and fstat() to be sure.
+    """
     import stat
 
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
-        raise OSError(f"not a regular file: {os.fspath(path)}")
-    fileobj = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    return fileobj, st.st_size
+        raise _special(st.st_mode)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _special(st.st_mode)
+        return os.fdopen(fd, "rb"), st.st_size
+    except BaseException:
+        os.close(fd)
+        raise

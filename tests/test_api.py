@@ -10,38 +10,22 @@ import os
 import pickle
 import shutil
 import stat
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import io_audit
 import pytest
 from builders import Built, encapsulated, item, jpeg_frame
 
 from dcmencaps_lint import FileReport, Finding, Report, Severity, Summary, lint_file, lint_paths
 
-# Every open() and mmap() made while `_watching` is set, from an audit hook: the only
-# way to see the engine's own opens without patching it. Hooks cannot be removed, so it
-# records nothing outside the `watch_io` fixture.
-_watching: list[tuple[str, tuple[Any, ...]]] | None = None
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _watching is not None and event in ("open", "mmap.__new__"):
-        _watching.append((event, args))
-
-
-sys.addaudithook(_audit)
-
 
 @pytest.fixture
-def watch_io() -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
-    global _watching
-    _watching = []
-    try:
-        yield _watching
-    finally:
-        _watching = None
+def watch_io() -> Iterator[list[io_audit.Event]]:
+    """Every open() and mmap() made during the test (see io_audit)."""
+    with io_audit.watching() as events:
+        yield events
 
 
 def bot004() -> Built:

@@ -100,7 +100,7 @@ class TestExitCodes:
         assert result.exit_code == 2
         assert "Traceback" not in result.output
         assert result.stderr.splitlines() == [
-            "encaps-lint: error: unknown rule code, prefix or name: 'XYZ123'"
+            "encaps-lint: error: --select: unknown rule code, prefix or name: 'XYZ123'"
         ]
         assert result.stdout == ""
 

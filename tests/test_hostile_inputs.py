@@ -178,3 +178,44 @@ def test_number_of_frames_huge(frames: int) -> None:
 def test_number_of_frames_huge_with_empty_bot() -> None:
     built = encapsulated([jpeg_frame()] * 3, bot="empty", number_of_frames="999999999")
     check(padded(built.data))
+
+
+def _deflate_bomb(tmp_path: Path, inflated_mib: int) -> Path:
+    """File Meta saying Deflated Explicit VR Little Endian, then a deflate stream of
+    zeros that would inflate to `inflated_mib` MiB."""
+    import struct
+    import zlib
+
+    from builders import dataset_prefix
+
+    prefix = dataset_prefix("1.2.840.10008.1.2.1.99")
+    position = 132
+    group = 0x0002
+    while group == 0x0002:  # walk past the File Meta elements (explicit VR LE)
+        group, _ = struct.unpack_from("<HH", prefix, position)
+        if group != 0x0002:
+            break
+        if prefix[position + 4 : position + 6] in (b"OB", b"UN", b"SQ", b"UT", b"OW"):
+            position += 12 + struct.unpack_from("<I", prefix, position + 8)[0]
+        else:
+            position += 8 + struct.unpack_from("<H", prefix, position + 6)[0]
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = bytes(1 << 20)
+    body = b"".join(deflater.compress(zeros) for _ in range(inflated_mib)) + deflater.flush()
+    path = tmp_path / "bomb.dcm"
+    path.write_bytes(prefix[:position] + body)
+    return path
+
+
+def test_deflate_bomb_is_not_inflated(tmp_path: Path) -> None:
+    path = _deflate_bomb(tmp_path, inflated_mib=256)
+    assert path.stat().st_size < 1 << 20  # a small file...
+    lint_file(path)  # warm up imports outside the measurement
+    tracemalloc.start()
+    try:
+        report = lint_file(path)  # ...that pydicom would inflate whole
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (report.status, report.reason) == ("skipped", "deflated data set: Pixel Data is native")
+    assert peak < 16 * 2**20

@@ -148,6 +148,25 @@ class TestUnreadableDataset:
         assert codes(report) == ["PRS002"]
 
 
+class TestCutInsidePixelDataHeader:
+    """pydicom stops quietly when fewer than 8 bytes are left: the file must not pass as
+    one without Pixel Data."""
+
+    @pytest.mark.parametrize("cut", [1, 4, 7, 8, 11])
+    def test_file_cut_inside_the_pixel_data_header(self, cut: int) -> None:
+        built = encapsulated([jpeg_frame()])
+        report = lint_file(built.data[: built.pixel_offset + cut])
+        assert report.status == "error"
+        [finding] = report.findings
+        assert (finding.code, finding.severity) == ("PRS002", Severity.ERROR)
+        assert built.pixel_offset <= finding.offset <= built.pixel_offset + cut
+
+    def test_file_ending_after_a_whole_element_is_not_cut(self) -> None:
+        built = encapsulated([jpeg_frame()])
+        report = lint_file(built.data[: built.pixel_offset])
+        assert (report.status, report.reason, report.findings) == ("skipped", "no Pixel Data", ())
+
+
 class TestMissingTransferSyntax:
     def test_valid_is_quiet(self) -> None:
         assert "PRS003" not in codes(lint_file(encapsulated([jpeg_frame()]).data))

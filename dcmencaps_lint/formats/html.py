@@ -447,7 +447,7 @@ def render_html(report: Report, **_: object) -> str:
         for r in report.files
         if r.device
     )
-    return (
+    page = (
         _environment()
         .get_template("report.html.j2")
         .render(
@@ -468,3 +468,21 @@ def render_html(report: Report, **_: object) -> str:
             csp=csp,
         )
     )
+    return _INVISIBLE.sub(_visible, page)
+
+
+# What autoescaping leaves and a page must not carry as is: controls (not TAB and LF,
+# which the page's own text may use), bidi controls that would reorder a file name on
+# screen, and lone surrogates (a file name's undecodable bytes) that UTF-8 cannot encode.
+# Only values carry them (the template and its assets have none), so the page is
+# filtered once, after rendering.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the undecodable byte itself
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

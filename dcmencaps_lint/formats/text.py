@@ -8,8 +8,24 @@ from dcmencaps_lint.model import FileReport, Finding, Report
 
 
 def _escape(text: str) -> str:
-    """Keep one finding on one line whatever a file name or message contains."""
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    """Keep one finding on one line whatever a file name or message contains.
+
+    What a terminal would act on or hide is shown as an escape: C0/C1 controls (ESC, CR,
+    BEL, backspace...) and invisible format characters such as the bidi overrides as
+    \\x1b or \\u202e, and a file name's undecodable byte (a surrogate under
+    surrogateescape) as the byte itself, \\xff.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escaped(ord(ch)) for ch in text)
+
+
+def _escaped(code: int) -> str:
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def finding_line(path: str, finding: Finding) -> str:
