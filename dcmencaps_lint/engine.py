@@ -559,7 +559,10 @@ def _add_details(
             continue
         start = max(0, f.offset - EXCERPT_CONTEXT)
         end = f.offset + min(max(f.length or 1, 1), EXCERPT_MARKED) + EXCERPT_CONTEXT
-        excerpts[f.offset] = Excerpt(f.offset, start, ctx.reader.read(start, end - start))
+        data = ctx.reader.read(start, end - start)
+        if not options.show_phi:
+            data = _masked(data, start, dataset.identifying)
+        excerpts[f.offset] = Excerpt(f.offset, start, data)
     maker = (text.get(k) for k in ("Manufacturer", "ManufacturerModelName", "SoftwareVersions"))
     device = Device(*maker)
     return replace(
@@ -568,6 +571,16 @@ def _add_details(
         layout=_layout(ctx),
         device=device if device != Device() else None,
     )
+
+
+def _masked(data: bytes, start: int, ranges: tuple[tuple[int, int], ...]) -> bytes:
+    """`data` (read at `start`) with the bytes of identifying values shown as '*'."""
+    out = bytearray(data)
+    for low, high in ranges:
+        low, high = max(low, start), min(high, start + len(out))
+        if low < high:
+            out[low - start : high - start] = b"*" * (high - low)
+    return bytes(out)
 
 
 def _layout(ctx: Context) -> Layout | None:

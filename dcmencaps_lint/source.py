@@ -149,6 +149,8 @@ class ParsedDataset:
     transfer_syntax_offset: int | None = None  # the (0002,0010) value's absolute offset
     # Descriptive attributes as text, (keyword, value), for reports (see DESCRIPTIVE).
     descriptive: tuple[tuple[str, str], ...] = ()
+    # (start, end) of top-level values that may identify a patient, masked in excerpts
+    identifying: tuple[tuple[int, int], ...] = ()
 
 
 class NotDicomError(Exception):
@@ -324,6 +326,8 @@ def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
     eot = _raw_value(ds, EXTENDED_OFFSET_TABLE_TAG)
     eotl = _raw_value(ds, EXTENDED_OFFSET_TABLE_LENGTHS_TAG)
     nof = _raw_value(ds, NUMBER_OF_FRAMES_TAG)
+    # Before anything converts them: a converted element no longer records its length.
+    identifying = _identifying(ds)
     return ParsedDataset(
         transfer_syntax_uid=ts_uid,
         implicit_vr=implicit_vr,
@@ -344,6 +348,7 @@ def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
         # File Meta is read from the same file object, so its offsets are absolute.
         transfer_syntax_offset=_value_tell(meta.get_item(0x00020010)) if meta else None,
         descriptive=_descriptive(ds),
+        identifying=identifying,
     )
 
 
@@ -372,6 +377,31 @@ def _descriptive(ds: object) -> tuple[tuple[str, str], ...]:
         if text.strip("\0 "):
             found.append((keyword, text.strip("\0 ")))
     return tuple(found)
+
+
+# Elements outside group 0010 (Patient) and VR PN that may identify a patient or those
+# caring for them: accession number, institution, station, department, study ID.
+_IDENTIFYING_TAGS = frozenset(
+    {0x00080050, 0x00080080, 0x00080081, 0x00081010, 0x00081040, 0x00200010}
+)
+
+
+def _identifying(ds: object) -> tuple[tuple[int, int], ...]:
+    """Value ranges of top-level elements that may identify a patient: VR PN, group
+    0010 and the tags above."""
+    ranges = []
+    for tag in list(ds.keys()):  # type: ignore[attr-defined]
+        elem = ds.get_item(tag, keep_deferred=True)  # type: ignore[attr-defined]
+        if not (
+            getattr(elem, "VR", None) == "PN"
+            or int(tag) >> 16 == 0x0010
+            or int(tag) in _IDENTIFYING_TAGS
+        ):
+            continue
+        tell, length = _value_tell(elem), getattr(elem, "length", None)
+        if tell is not None and isinstance(length, int) and length != UNDEFINED_LENGTH:
+            ranges.append((tell, tell + length))
+    return tuple(ranges)
 
 
 def _value_tell(elem: object) -> int | None:

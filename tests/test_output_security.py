@@ -175,3 +175,41 @@ class TestNoPatientData:
     def test_show_phi_shows_it_in_html(self, with_phi: Path) -> None:
         out = render("html", with_phi, extra=("--show-phi",))
         assert "Doe^Jane^Secretname" in out and "PID-7731-SECRET" in out
+
+
+class TestExcerptsMaskIdentifyingValues:
+    """A hex excerpt near a finding in the data set must not show the patient's name."""
+
+    @staticmethod
+    def _report(show_phi: bool) -> str:
+        from builders import encapsulated, jpeg_frame
+
+        from dcmencaps_lint.engine import Options
+        from dcmencaps_lint.formats.html import render_html
+        from dcmencaps_lint.model import Report, Summary
+        from dcmencaps_lint.registry import Selection
+
+        # Photometric Interpretation removed so that the name sits within 32 bytes of
+        # Number of Frames, whose invalid value (0) gives a finding with an excerpt.
+        built = encapsulated(
+            [jpeg_frame()],
+            number_of_frames=0,
+            extra={"PatientName": "Doe^Jane", "PhotometricInterpretation": None},
+        )
+        name_at = built.data.index(b"Doe^Jane")
+        assert built.nof_value_offset - (name_at + 8) < 32  # inside the TSX008 excerpt
+        options = Options(Selection(), details=True, show_phi=show_phi)
+        from dcmencaps_lint.engine import lint_file
+
+        report = lint_file(built.data, options=options)
+        assert "TSX008" in [f.code for f in report.findings]
+        [excerpt] = [e for e in report.excerpts if e.offset == built.nof_value_offset]
+        assert (b"Doe^Jane" in excerpt.data) is show_phi
+        return render_html(Report((report,), Summary.of([report])))
+
+    def test_masked_by_default(self) -> None:
+        page = self._report(show_phi=False)
+        assert "Doe^Jane" not in page and "44 6F 65 5E" not in page.upper()
+
+    def test_shown_with_show_phi(self) -> None:
+        assert "Doe^Jane" in self._report(show_phi=True)
