@@ -386,7 +386,8 @@ def _lint_open(
     run: _Run, name: str, fileobj: BinaryIO, reader: ByteReader, explicit: bool
 ) -> FileReport:
     try:
-        dataset = parse_dataset(fileobj, reader)
+        describe = run.options.details or run.options.show_phi
+        dataset = parse_dataset(fileobj, reader, describe)
     except NotDicomError as exc:
         if not explicit:
             return FileReport(path=name, status="skipped", reason="not a DICOM file")

@@ -166,6 +166,15 @@ class DatasetError(Exception):
 
 
 def _text(ds: object, keyword: str) -> str | None:
+    """A UI attribute's value, or None when absent or unreadable."""
+    from pydicom.datadict import tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    raw = ds.get_item(tag, keep_deferred=True) if tag is not None else None  # type: ignore[attr-defined]
+    value = getattr(raw, "value", None)
+    if isinstance(value, bytes):  # as read (UIs are ASCII): no conversion needed
+        text = value.decode("ascii", "replace").strip("\0 ")
+        return text or None
     try:
         value = getattr(ds, keyword, None)
     except Exception:  # pydicom cannot convert it (an unknown VR, say): treat as absent
@@ -210,13 +219,17 @@ def read_element_header(
     return Element(tag, vr.decode("latin-1"), length, offset, offset + 8)
 
 
-def parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
-    """Parse the data set up to Pixel Data, raising NotDicomError or DatasetError."""
+def parse_dataset(fileobj: BinaryIO, reader: ByteReader, describe: bool = False) -> ParsedDataset:
+    """Parse the data set up to Pixel Data, raising NotDicomError or DatasetError.
+
+    `describe`: also read the descriptive attributes (device, patient) that only reports
+    for people show.
+    """
     # pydicom warns about every odd value it meets; the linter reports what matters.
     logging.getLogger("pydicom").disabled = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _parse_dataset(fileobj, reader)
+        return _parse_dataset(fileobj, reader, describe)
 
 
 class _Bounded:
@@ -244,6 +257,14 @@ class _Bounded:
         return getattr(self._file, name)
 
 
+def _meta_bytes(reader: ByteReader) -> bytes:
+    """The File Meta group's bytes, by its group length (0002,0000), or a guess of 1 KiB."""
+    head = reader.read(132, 12)
+    if head[:8] == b"\x02\x00\x00\x00UL\x04\x00":
+        return reader.read(144, min(int.from_bytes(head[8:12], "little"), 1 << 16))
+    return reader.read(132, 1024)
+
+
 def _deflated_meta(fileobj: BinaryIO, reader: ByteReader) -> object | None:
     """The File Meta Information when the transfer syntax is Deflated, else None."""
     from pydicom.filereader import _read_file_meta_info, read_preamble
@@ -257,14 +278,17 @@ def _deflated_meta(fileobj: BinaryIO, reader: ByteReader) -> object | None:
     return meta if _text(meta, "TransferSyntaxUID") == DEFLATED_EXPLICIT_VR_LE else None
 
 
-def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
+def _parse_dataset(fileobj: BinaryIO, reader: ByteReader, describe: bool) -> ParsedDataset:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     if reader.size == 0:
         raise NotDicomError("the file is empty")
     dicm = reader.read(128, 4) == b"DICM"
-    meta = _deflated_meta(fileobj, reader) if dicm else None
+    # The Transfer Syntax UID sits in the first few hundred bytes of the File Meta: look
+    # for the deflated one there before paying for a second parse of the meta.
+    maybe_deflated = dicm and DEFLATED_EXPLICIT_VR_LE.encode() in _meta_bytes(reader)
+    meta = _deflated_meta(fileobj, reader) if maybe_deflated else None
     if meta is not None:
         # pydicom would inflate the whole data set in memory (a deflate bomb could ask
         # for gigabytes); its Pixel Data is native anyway, so the meta is all we read.
@@ -347,7 +371,7 @@ def _parse_dataset(fileobj: BinaryIO, reader: ByteReader) -> ParsedDataset:
         nested=tuple(nested_pixel_data(ds, implicit_vr)),
         # File Meta is read from the same file object, so its offsets are absolute.
         transfer_syntax_offset=_value_tell(meta.get_item(0x00020010)) if meta else None,
-        descriptive=_descriptive(ds),
+        descriptive=_descriptive(ds) if describe else (),
         identifying=identifying,
     )
 
@@ -426,7 +450,15 @@ MAX_NESTING = 8
 def image_attributes(ds: object) -> ImageAttributes:
     """Image Pixel attributes of a data set, tolerant of missing or malformed values."""
     values: dict[str, object] = {}
+    little = getattr(ds, "is_little_endian", True) is not False
     for field_name, tag in _INT_ATTRIBUTES.items():
+        raw = ds.get_item(tag, keep_deferred=True)  # type: ignore[attr-defined]
+        if raw is None:
+            continue
+        value = getattr(raw, "value", None)
+        if isinstance(value, bytes) and len(value) == 2:  # US as read: no conversion needed
+            values[field_name] = int.from_bytes(value, "little" if little else "big")
+            continue
         try:
             value = ds[tag].value  # type: ignore[index]
             values[field_name] = int(value[0] if isinstance(value, list | tuple) else value)
