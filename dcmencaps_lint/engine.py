@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fnmatch
 import functools
 import hashlib
 import io
@@ -20,22 +19,21 @@ import time
 import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 from dcmencaps_lint.context import Context
+from dcmencaps_lint.details import add_details
 from dcmencaps_lint.frame_groups import FrameGroup, group_frames
 from dcmencaps_lint.frames import build_frame_map
 from dcmencaps_lint.model import (
-    Device,
-    Excerpt,
     FileReport,
     Finding,
-    Layout,
     Report,
     Severity,
     Summary,
     TransferSyntaxInfo,
 )
+from dcmencaps_lint.paths import PathEntry, expand_paths, path_matches
 from dcmencaps_lint.registry import Needs, Rule, RuleSet, Selection, load_rules
 from dcmencaps_lint.source import (
     ByteReader,
@@ -131,25 +129,6 @@ def file_status(findings: Sequence[Finding], fail_on: Severity | None) -> str:
     return "passed"
 
 
-def path_matches(pattern: str, path: str) -> bool:
-    """Whether a per-file-ignores glob matches a path (the rules are in config.py).
-
-    fnmatch on POSIX paths, case-sensitive, `*` crossing "/"; `**/` may match no folder;
-    a pattern without "/" matches the file name, one with "/" the path as given (less a
-    leading "./") or the absolute path.
-    """
-    posix = path.replace(os.sep, "/")
-    if "/" not in pattern:
-        candidates = [posix.rsplit("/", 1)[-1]]
-    else:
-        candidates = [posix.removeprefix("./"), os.path.abspath(path).replace(os.sep, "/")]
-    first, *rest = pattern.split("**/")
-    variants = {first}
-    for part in rest:  # each `**/` as itself or as nothing at all
-        variants = {v + sep + part for v in variants for sep in ("**/", "")}
-    return any(fnmatch.fnmatchcase(c, v) for c in candidates for v in variants)
-
-
 def lint_file(
     target: Target,
     *,
@@ -223,52 +202,6 @@ def _init_worker(options: Options) -> None:
 def _worker_lint(entry: PathEntry) -> FileReport:
     assert _worker_run is not None
     return _lint_entry(_worker_run, entry)
-
-
-class PathEntry(NamedTuple):
-    """A file to lint, or a folder that could not be listed (`error` says why: PRS004)."""
-
-    path: str
-    explicit: bool  # named by the caller, not found in a folder walk
-    error: str | None = None
-
-
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[PathEntry]:
-    """Each file to lint; folders are walked depth first, in name order, iteratively.
-
-    A folder gives its files in name order, then its sub-folders' in name order (as
-    os.walk, which recurses and so fails on deep trees). Links to folders found in a
-    walk are not followed (no loops); every other entry is listed (files, links to
-    files, broken links, FIFOs, devices) and judged when it is opened.
-    """
-    for p in paths:
-        top = os.fspath(p)
-        if not os.path.isdir(top):
-            yield PathEntry(top, True)
-            continue
-        folders = [top]
-        while folders:
-            folder = folders.pop()
-            try:
-                with os.scandir(folder) as listing:
-                    found = sorted(listing, key=lambda e: e.name)
-            except OSError as exc:
-                yield PathEntry(folder, True, f"cannot list the folder: {exc.strerror or exc}")
-                continue
-            below = []
-            for e in found:
-                if _is_dir(e, follow=False):
-                    below.append(e.path)
-                elif not (e.is_symlink() and _is_dir(e, follow=True)):
-                    yield PathEntry(e.path, False)
-            folders.extend(reversed(below))
-
-
-def _is_dir(entry: os.DirEntry[str], *, follow: bool) -> bool:
-    try:
-        return entry.is_dir(follow_symlinks=follow)
-    except OSError:
-        return False
 
 
 class _TimedOut(BaseException):
@@ -442,7 +375,9 @@ def _lint_open(
         report = _describe(FileReport(name, "skipped", reason=reason), dataset, ctx)
     else:
         report = _describe(FileReport(name, run.status(findings), tuple(findings)), dataset, ctx)
-    return _add_details(run.options, report, dataset, ctx)
+    return add_details(
+        report, dataset, ctx, details=run.options.details, show_phi=run.options.show_phi
+    )
 
 
 def _pixel_context(
@@ -533,68 +468,4 @@ def _describe(report: FileReport, dataset: ParsedDataset, ctx: Context) -> FileR
         fragments=len(ctx.walk.fragments) if ctx.walk else None,
         frames_found=len(frames.frames) if frames and frames.frames else (0 if frames else None),
         frame_map_source=frames.source.value if frames else None,
-    )
-
-
-EXCERPT_CONTEXT = 32  # bytes shown before and after a finding's bytes
-EXCERPT_MARKED = 64  # at most this many of a finding's own bytes
-
-
-def _add_details(
-    options: Options, report: FileReport, dataset: ParsedDataset, ctx: Context
-) -> FileReport:
-    """What a report for people shows beyond the findings: one small read per finding."""
-    text = dict(dataset.descriptive)
-    if options.show_phi:
-        report = replace(
-            report,
-            patient_name=text.get("PatientName"),
-            patient_id=text.get("PatientID"),
-            institution_name=text.get("InstitutionName"),
-        )
-    if not options.details:
-        return report
-    excerpts: dict[int, Excerpt] = {}
-    for f in report.findings:
-        if f.offset is None or f.offset in excerpts:
-            continue
-        start = max(0, f.offset - EXCERPT_CONTEXT)
-        end = f.offset + min(max(f.length or 1, 1), EXCERPT_MARKED) + EXCERPT_CONTEXT
-        data = ctx.reader.read(start, end - start)
-        if not options.show_phi:
-            data = _masked(data, start, dataset.identifying)
-        excerpts[f.offset] = Excerpt(f.offset, start, data)
-    maker = (text.get(k) for k in ("Manufacturer", "ManufacturerModelName", "SoftwareVersions"))
-    device = Device(*maker)
-    return replace(
-        report,
-        excerpts=tuple(excerpts.values()),
-        layout=_layout(ctx),
-        device=device if device != Device() else None,
-    )
-
-
-def _masked(data: bytes, start: int, ranges: tuple[tuple[int, int], ...]) -> bytes:
-    """`data` (read at `start`) with the bytes of identifying values shown as '*'."""
-    out = bytearray(data)
-    for low, high in ranges:
-        low, high = max(low, start), min(high, start + len(out))
-        if low < high:
-            out[low - start : high - start] = b"*" * (high - low)
-    return bytes(out)
-
-
-def _layout(ctx: Context) -> Layout | None:
-    w = ctx.walk
-    if w is None:
-        return None
-    frames = ctx.frame_map.frames if ctx.frame_map else ()
-    return Layout(
-        element=ctx.element,
-        bot=(w.bot.offset, w.bot.available) if w.bot else None,
-        fragments=tuple((f.offset, f.available) for f in w.fragments),
-        frames=tuple((fr.first_fragment, fr.last_fragment) for fr in frames),
-        delimiter=w.delimiter.offset if w.delimiter else None,
-        stop=w.stop.value,
-        stop_offset=w.stop_offset,
     )

@@ -13,8 +13,9 @@ from click.testing import CliRunner, Result
 
 from dcmencaps_lint import config, lint_file
 from dcmencaps_lint.cli import main
-from dcmencaps_lint.engine import Options, path_matches
+from dcmencaps_lint.engine import Options
 from dcmencaps_lint.model import Severity
+from dcmencaps_lint.paths import path_matches
 from dcmencaps_lint.registry import Selection, SelectionError
 
 

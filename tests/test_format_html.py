@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from dcmencaps_lint import Options, Report, Summary, lint_file
 from dcmencaps_lint.cli import main
-from dcmencaps_lint.engine import EXCERPT_CONTEXT
+from dcmencaps_lint.details import EXCERPT_CONTEXT
 from dcmencaps_lint.formats import RENDERERS
 from dcmencaps_lint.formats.html import (
     BOX_WIDTH,
