@@ -18,6 +18,7 @@ import click
 
 from dcmencaps_lint.formats import RENDERERS
 from dcmencaps_lint.model import FileReport, Report, Severity
+from dcmencaps_lint.progress import Progress
 
 FORMATS = tuple(RENDERERS)
 FAIL_ON = ("error", "warning", "info", "never")
@@ -303,7 +304,11 @@ def _run(
         files: Iterable[FileReport] = [lint_file(data, options=options, path="-")]
     else:
         workers = jobs or os.cpu_count() or 1
-        files = iter_lint_paths(targets, options=options, jobs=workers)
+        progress = Progress()
+        files = _closing(
+            iter_lint_paths(targets, options=options, jobs=workers, progress=progress),
+            progress,
+        )
     recorded: list[FileReport] = []  # every finding, for --write-baseline
     if write_baseline:
         files = _recording(files, recorded)
@@ -347,6 +352,14 @@ def _check_output(option: str, path: str | None, inputs: Sequence[str]) -> None:
         with contextlib.suppress(OSError):
             if given != "-" and os.path.samefile(given, path):
                 raise click.UsageError(f"{option} {path}: is one of the files to lint")
+
+
+def _closing(files: Iterator[FileReport], progress: Progress) -> Iterator[FileReport]:
+    """The reports, then the progress line cleared (however the loop ends)."""
+    try:
+        yield from files
+    finally:
+        progress.close()
 
 
 @contextlib.contextmanager

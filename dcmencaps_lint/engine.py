@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
@@ -161,7 +161,11 @@ def lint_paths(
 
 
 def iter_lint_paths(
-    paths: Iterable[str | os.PathLike[str]], *, options: Options, jobs: int = 1
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    options: Options,
+    jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[FileReport]:
     """Each file's report as soon as it and every file before it are done (input order).
 
@@ -170,9 +174,19 @@ def iter_lint_paths(
     options.timeout seconds has its worker killed; either way that file gets a PRS005
     finding and the run goes on. With one job the files are linted in this process and
     the time limit is a SIGALRM timer (Unix, main thread; elsewhere there is no limit).
+    `progress(done, total)` is called after each file.
     """
     run = _Run(load_rules(), options)  # validates the selection before any work
     entries = list(expand_paths(paths))
+    for done, report in enumerate(_lint_entries(run, options, entries, jobs), start=1):
+        if progress is not None:
+            progress(done, len(entries))
+        yield report
+
+
+def _lint_entries(
+    run: _Run, options: Options, entries: list[PathEntry], jobs: int
+) -> Iterator[FileReport]:
     if jobs > 1 and len(entries) > 1:
         from dcmencaps_lint.workers import imap_ordered
 
