@@ -405,9 +405,9 @@ class TestBadConfig:
         seen: list[float | None] = []
         iter_lint_paths = engine.iter_lint_paths
 
-        def spy(paths: object, *, options: engine.Options, jobs: int = 1) -> object:
+        def spy(paths: object, *, options: engine.Options, **kw: object) -> object:
             seen.append(options.timeout)
-            return iter_lint_paths(paths, options=options, jobs=jobs)  # type: ignore[arg-type]
+            return iter_lint_paths(paths, options=options, **kw)  # type: ignore[arg-type]
 
         monkeypatch.setattr(engine, "iter_lint_paths", spy)
         (good.parent / "encaps-lint.toml").write_text("timeout = 7\n")
