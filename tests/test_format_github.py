@@ -160,3 +160,10 @@ class TestCap:
         ]
         assert len([a for a in found if a[0] == "error"]) == 10
         assert len([a for a in found if a[0] == "warning"]) == 10
+
+
+def test_controls_and_bidi_overrides_are_shown_not_passed_through() -> None:
+    from dcmencaps_lint.formats.github import escape_data
+
+    assert escape_data("a\x1b[31mb\u202ec") == "a\\x1b[31mb\\u202ec"
+    assert escape_data("%\r\n") == "%25%0D%0A"

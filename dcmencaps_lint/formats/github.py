@@ -9,13 +9,10 @@ many were not annotated. Notices keep room for those summaries, so none is lost.
 
 from __future__ import annotations
 
-import re
-
-from dcmencaps_lint.formats.text import finding_line, summary_line
+from dcmencaps_lint.formats.text import escaped_char, finding_line, summary_line
 from dcmencaps_lint.model import Finding, Report, Severity
 
 MAX_PER_SEVERITY = 10
-_SURROGATE = re.compile("[\ud800-\udfff]")
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 NOUNS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "info finding"}
 
@@ -23,10 +20,14 @@ NOUNS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "i
 def escape_data(text: str) -> str:
     """As @actions/core escapes a command's message: % CR LF.
 
-    A file name's undecodable bytes (surrogates under surrogateescape), which UTF-8
-    cannot encode, are shown as \\xff.
+    Before that, what a log viewer or terminal would act on or hide (other controls such
+    as ESC, bidi overrides) is shown as an escape, as in the text format, and a file
+    name's undecodable bytes (surrogates under surrogateescape) as \\xff.
     """
-    text = _SURROGATE.sub(lambda m: f"\\x{ord(m[0]) & 0xFF:02x}", text)
+    if not text.isprintable():
+        text = "".join(
+            ch if ch.isprintable() or ch in "\r\n" else escaped_char(ord(ch)) for ch in text
+        )
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

@@ -17,10 +17,10 @@ def _escape(text: str) -> str:
     """
     if text.isprintable():
         return text
-    return "".join(ch if ch.isprintable() else _escaped(ord(ch)) for ch in text)
+    return "".join(ch if ch.isprintable() else escaped_char(ord(ch)) for ch in text)
 
 
-def _escaped(code: int) -> str:
+def escaped_char(code: int) -> str:
     if 0xDC80 <= code <= 0xDCFF:
         return f"\\x{code - 0xDC00:02x}"
     if code < 0x100:
