@@ -153,35 +153,13 @@ class _OneLineErrors(click.Command):
 @click.option("--list-rules", is_flag=True, help="List every rule and exit.")
 @click.option("--explain", metavar="CODE|NAME", help="Show one rule's documentation and exit.")
 @click.option("--version", is_flag=True, help="Show the version and the rule plugins loaded.")
-def main(
-    paths: tuple[str, ...],
-    fmt: str,
-    output: str | None,
-    select: tuple[str, ...],
-    extend_select: tuple[str, ...],
-    ignore: tuple[str, ...],
-    extend_ignore: tuple[str, ...],
-    fail_on: str,
-    exit_zero: bool,
-    deep: bool,
-    jobs: int | None,
-    timeout: float,
-    statistics: bool,
-    show_phi: bool,
-    config_file: str | None,
-    baseline: str | None,
-    write_baseline: str | None,
-    quiet: bool,
-    verbose: bool,
-    list_rules: bool,
-    explain: str | None,
-    version: bool,
-) -> None:
+def main(verbose: bool, config_file: str | None, **_: Any) -> None:
     """Lint the encapsulated Pixel Data of DICOM files.
 
     PATHS are files, folders (searched recursively; non-DICOM files are skipped) or -
     for standard input. Without PATHS the current folder is linted.
     """
+    # click passes every option; _run takes them (after the configuration) by name.
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="encaps-lint: %(message)s"
     )
