@@ -44,6 +44,17 @@ class Context:
     # Parsed codestream headers, shared by the rules of one Pixel Data element.
     cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
+    def for_rule(self, rule: Rule) -> Context:
+        """This context, as seen by `rule` (its findings carry the rule's code).
+
+        dataclasses.replace would run __init__ for every field; this runs once per rule
+        per file, so the copy is made directly (same fields, cache shared).
+        """
+        clone = object.__new__(Context)
+        clone.__dict__.update(self.__dict__)
+        clone.__dict__["rule"] = rule
+        return clone
+
     @property
     def number_of_frames(self) -> int | None:
         """Number of Frames when present and valid; None when absent or invalid."""

@@ -429,7 +429,7 @@ def _run_rules(run: _Run, ctx: Context, once_per_file: set[str], name: str) -> l
         if r.per_frame and groups:
             findings.extend(_run_per_frame_rule(run, r, ctx, groups, name))
         else:
-            findings.extend(_run_rule(run, r, replace(ctx, rule=r), name))
+            findings.extend(_run_rule(run, r, ctx.for_rule(r), name))
     return findings
 
 
