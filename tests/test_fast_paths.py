@@ -1,7 +1,7 @@
 """The fast paths give exactly the results of the careful ones.
 
 Two optimisations must never change a finding: the walker's fast loop over ordinary
-items (used when the file is memory-mapped, i.e. linted from a path) and the grouping
+items (used when the file is read from disk, i.e. linted from a path) and the grouping
 of alike frames for the per-frame rules (frame_groups.py). Each test lints the same
 bytes both ways and compares the whole report.
 """

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import pydicom.data
 from builders import encapsulated, jpeg_frame
+from measure import with_peak
 
 from dcmencaps_lint.engine import lint_file, lint_paths
 from dcmencaps_lint.model import FileReport, Item
@@ -429,12 +430,7 @@ class TestRegressions:
         path = tmp_path / "hostile.dcm"
         path.write_bytes(data)
         lint_file(data)  # imports and rules loaded outside the measurement
-        tracemalloc.start()
-        try:
-            report = lint_file(path)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        report, peak = with_peak(lambda: lint_file(path))
         assert peak < 16 * 1024 * 1024
         [finding] = report.findings
         # the value runs past the end of the file: reported where the value starts

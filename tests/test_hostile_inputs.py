@@ -8,7 +8,6 @@ must stay small whatever a length field claims.
 from __future__ import annotations
 
 import random
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from builders import (
     jpeg_frame,
     pixel_data_header,
 )
+from measure import with_peak
 
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import FileReport
@@ -43,12 +43,7 @@ def padded(data: bytes, size: int = 1024) -> bytes:
 def check(data: bytes) -> FileReport:
     """Lint and assert what every hostile input must satisfy."""
     lint_file(data[:200])  # warm up imports and the rule cache outside the measurement
-    tracemalloc.start()
-    try:
-        report = lint_file(data)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    report, peak = with_peak(lambda: lint_file(data))
     assert isinstance(report, FileReport)
     assert report.status in ("passed", "failed", "skipped", "error")
     for f in report.findings:
@@ -102,16 +97,11 @@ def test_many_undefined_lengths_stop_at_the_first() -> None:
 
 
 def test_hostile_bot_from_a_real_file(tmp_path: Path) -> None:
-    """The same through a path: the reader maps the file instead of reading a buffer."""
+    """The same through a path: the reader reads the file itself, not a buffer."""
     data = padded(prefix() + header(ITEM, 0xFFFFFFFC))
     path = tmp_path / "hostile.dcm"
     path.write_bytes(data)
-    tracemalloc.start()
-    try:
-        report = lint_file(path)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    report, peak = with_peak(lambda: lint_file(path))
     assert "ITM005" in codes(report)
     assert all(f.offset is None or 0 <= f.offset <= len(data) for f in report.findings)
     assert peak < MEMORY_LIMIT
@@ -211,11 +201,6 @@ def test_deflate_bomb_is_not_inflated(tmp_path: Path) -> None:
     path = _deflate_bomb(tmp_path, inflated_mib=256)
     assert path.stat().st_size < 1 << 20  # a small file...
     lint_file(path)  # warm up imports outside the measurement
-    tracemalloc.start()
-    try:
-        report = lint_file(path)  # ...that pydicom would inflate whole
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    report, peak = with_peak(lambda: lint_file(path))  # ...that pydicom would inflate whole
     assert (report.status, report.reason) == ("skipped", "deflated data set: Pixel Data is native")
     assert peak < 16 * 2**20

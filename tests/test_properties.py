@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import itertools
 import struct
-import tracemalloc
 
 from builders import (
     ITEM,
@@ -31,6 +30,7 @@ from builders import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
+from measure import with_peak
 
 from dcmencaps_lint.codestream import (
     JXL_CODESTREAM,
@@ -355,12 +355,7 @@ class TestLintFile:
         self, body: bytes, kind: str, deep: bool
     ) -> None:
         data = PREFIXES[kind] + body
-        tracemalloc.start()
-        try:
-            report = lint_file(data, deep=deep)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        report, peak = with_peak(lambda: lint_file(data, deep=deep))
         assert isinstance(report, FileReport)
         assert report.status in ("passed", "failed", "error", "skipped")
         for f in report.findings:

@@ -1,7 +1,7 @@
 """Linting never reads fragment payloads beyond the few bytes the CSM rules need.
 
 The file is served through a counting file object without `fileno`, so the engine uses
-seek/read (not mmap) and every byte it reads is recorded with its offset.
+seek/read (not pread on a file descriptor) and every byte it reads is recorded with its offset.
 """
 
 from __future__ import annotations
