@@ -10,7 +10,6 @@ import contextlib
 import logging
 import os
 import sys
-import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
@@ -172,6 +171,8 @@ def main(verbose: bool, config_file: str | None, **_: Any) -> None:
         sys.exit(1)
     except Exception as exc:  # one line for the user; the traceback only on request
         if verbose:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"encaps-lint: error: {exc}", err=True)
         sys.exit(2)
@@ -223,9 +224,6 @@ def _run(
     show_phi: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> int:
-    from dcmencaps_lint import baseline as baselines
-    from dcmencaps_lint.engine import Options, iter_lint_paths, lint_file
-    from dcmencaps_lint.formats import jsonl
     from dcmencaps_lint.model import Summary
     from dcmencaps_lint.registry import Selection, SelectionError, load_rules
 
@@ -239,6 +237,8 @@ def _run(
         if explain:
             _explain(explain)
             return 0
+        from dcmencaps_lint.engine import Options, iter_lint_paths, lint_file
+
         selected = (_codes(select) or ("ALL",)) + _codes(extend_select)
         ignored = _codes(ignore) + _codes(extend_ignore)
         threshold = None if exit_zero or fail_on == "never" else Severity.parse(fail_on)
@@ -267,10 +267,10 @@ def _run(
             except SelectionError as exc:
                 raise click.UsageError(f"{option}: {exc}") from None
         options.selection.validate(rules)
-        known = baselines.load(baseline) if baseline else frozenset()
-    except (SelectionError, baselines.BaselineError) as exc:
+    except SelectionError as exc:
         # a RegistryError is not a usage error: main() reports it
         raise click.UsageError(str(exc)) from None
+    known = _load_baseline(baseline) if baseline else frozenset()
 
     targets = list(paths) or ["."]
     _check_output("--output", output, targets)
@@ -291,10 +291,14 @@ def _run(
     if write_baseline:
         files = _recording(files, recorded)
     if known:
-        files = (baselines.suppress(f, known, threshold) for f in files)
+        from dcmencaps_lint.baseline import suppress
+
+        files = (suppress(f, known, threshold) for f in files)
 
     with _open_output(output) as out:
         if fmt == "jsonl":  # streamed: each line is written as soon as its file is done
+            from dcmencaps_lint.formats import jsonl
+
             done = []
             for file in files:
                 out.write(jsonl.file_line(file))
@@ -307,8 +311,19 @@ def _run(
             report = Report(tuple(done), Summary.of(done))
             out.write(RENDERERS[fmt](report, quiet=quiet, verbose=verbose, statistics=statistics))
     if write_baseline:
-        baselines.write(write_baseline, recorded)
+        from dcmencaps_lint.baseline import write
+
+        write(write_baseline, recorded)
     return _exit_code(report, threshold)
+
+
+def _load_baseline(path: str) -> frozenset[tuple[str, str]]:
+    from dcmencaps_lint import baseline
+
+    try:
+        return baseline.load(path)
+    except baseline.BaselineError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def _recording(files: Iterable[FileReport], into: list[FileReport]) -> Iterator[FileReport]:

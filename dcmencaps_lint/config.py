@@ -35,10 +35,7 @@ line names the file and the key.
 
 from __future__ import annotations
 
-import difflib
-import glob
 import os
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +127,8 @@ def discover(start: str | os.PathLike[str] | None = None) -> Path | None:
 
 
 def _has_table(path: Path) -> bool:
+    import tomllib  # here and below: most runs find no configuration file
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -146,6 +145,8 @@ def load(path: str | os.PathLike[str] | None = None) -> Config | None:
             return None
         path = found
     shown = _shown(Path(path))
+    import tomllib
+
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -183,6 +184,8 @@ def _validate(data: Mapping[str, Any], shown: str, folder: Path) -> Config:
 
     for key in data:
         if key not in _KEYS:
+            import difflib
+
             close = difflib.get_close_matches(key, _KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{shown}: unknown key {key!r}{hint}")
@@ -262,5 +265,7 @@ def _patterns(pattern: str, folder: Path) -> list[str]:
     posix = pattern.replace(os.sep, "/")
     if "/" not in posix or posix.startswith("/"):
         return [posix]
+    import glob
+
     anchor = glob.escape(folder.as_posix().rstrip("/"))
     return [posix, f"{anchor}/{posix.removeprefix('./')}"]

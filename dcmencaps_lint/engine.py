@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import hashlib
+import gc
 import io
 import logging
 import os
@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.details import add_details
-from dcmencaps_lint.frame_groups import FrameGroup, group_frames
+from dcmencaps_lint.frame_groups import FrameGroup, group_frames, head_size_probe
 from dcmencaps_lint.frames import build_frame_map
 from dcmencaps_lint.model import (
     FileReport,
@@ -297,7 +297,8 @@ def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: b
         return _error(run, name, "PRS004", f"cannot read the file: {exc.strerror or exc}")
     reader = ByteReader(fileobj, size)
     try:
-        report = _lint_open(run, name, fileobj, reader, explicit)
+        with _cyclic_gc_paused():
+            report = _lint_open(run, name, fileobj, reader, explicit)
         if run.options.content_hash and report.status != "skipped":
             report = replace(report, content_sha256=_sha256(fileobj))
         return report
@@ -311,8 +312,29 @@ def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: b
             fileobj.seek(position)
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while one file is linted.
+
+    A whole-slide image makes hundreds of thousands of item and frame tuples that all
+    live until the file is done; the collector would scan them again and again (a
+    third of the walk's time on 200,000 items). They hold no cycles; whatever cycles a
+    file leaves are collected between files.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _sha256(fileobj: BinaryIO) -> str | None:
     """The whole file's SHA-256, streamed in 1 MiB chunks; None when it cannot be read."""
+    import hashlib  # here: only content hashes need it (OpenSSL takes milliseconds to load)
+
     digest = hashlib.sha256()
     try:
         fileobj.seek(0)
@@ -386,9 +408,9 @@ def _lint_open(
         # A deflated data set is read from an inflated copy, so Pixel Data (always native
         # there) has no position in the file.
         reason = "deflated data set: Pixel Data is native" if deflated else "no Pixel Data"
-        report = _describe(FileReport(name, "skipped", reason=reason), dataset, ctx)
+        report = _describe(name, "skipped", (), reason, dataset, ctx)
     else:
-        report = _describe(FileReport(name, run.status(findings), tuple(findings)), dataset, ctx)
+        report = _describe(name, run.status(findings), tuple(findings), None, dataset, ctx)
     return add_details(
         report, dataset, ctx, details=run.options.details, show_phi=run.options.show_phi
     )
@@ -403,7 +425,7 @@ def _pixel_context(
     # Under a JPIP Referenced syntax Pixel Data shall be absent (TSX010): not walked.
     walkable = ts is None or (ts.encapsulated and ts.codec is not Codec.JPIP)
     if pixel is not None and pixel.undefined_length and walkable:
-        item_walk = walk(reader, pixel.value_offset)
+        item_walk = walk(reader, pixel.value_offset, head_size=head_size_probe(reader, ts))
         frame_map = None
         if ts is not None:
             frame_map = build_frame_map(reader, item_walk, ts, ctx.expected_frames, ctx.eot_offsets)
@@ -421,6 +443,7 @@ def _run_rules(run: _Run, ctx: Context, once_per_file: set[str], name: str) -> l
     findings: list[Finding] = []
     groups: list[FrameGroup] | None = None
     grouped = False  # groups are computed once, and only if a per-frame rule runs
+    view: Context | None = None  # one copy for all rules: each runs to its end in turn
     for r in run.active:
         if r.check is None or r.needs not in needs:
             continue
@@ -428,8 +451,12 @@ def _run_rules(run: _Run, ctx: Context, once_per_file: set[str], name: str) -> l
             groups, grouped = group_frames(ctx), True
         if r.per_frame and groups:
             findings.extend(_run_per_frame_rule(run, r, ctx, groups, name))
+            continue
+        if view is None:
+            view = ctx.for_rule(r)
         else:
-            findings.extend(_run_rule(run, r, ctx.for_rule(r), name))
+            view.switch_rule(r)
+        findings.extend(_run_rule(run, r, view, name))
     return findings
 
 
@@ -467,14 +494,26 @@ def _run_rule(run: _Run, r: Rule, ctx: Context, name: str) -> list[Finding]:
         return [internal] if internal else []
 
 
-def _describe(report: FileReport, dataset: ParsedDataset, ctx: Context) -> FileReport:
+def _describe(
+    name: str,
+    status: str,
+    findings: tuple[Finding, ...],
+    reason: str | None,
+    dataset: ParsedDataset,
+    ctx: Context,
+) -> FileReport:
+    """A file's report with what the data set says about it (built once: a copy made
+    with dataclasses.replace costs as much as the rest of a small file's report)."""
     ts_uid = dataset.transfer_syntax_uid
     ts_info = None
     if ts_uid is not None:
         ts_info = TransferSyntaxInfo(ts_uid, ctx.ts.name if ctx.ts else "unknown")
     frames = ctx.frame_map
-    return replace(
-        report,
+    return FileReport(
+        name,
+        status,
+        findings,
+        reason,
         sop_instance_uid=dataset.sop_instance_uid,
         sop_class_uid=dataset.sop_class_uid,
         transfer_syntax=ts_info,

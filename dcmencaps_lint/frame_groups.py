@@ -17,15 +17,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dcmencaps_lint.codestream import parse_j2k, parse_jpeg
 from dcmencaps_lint.context import Context
-from dcmencaps_lint.frames import END_OF_IMAGE
-from dcmencaps_lint.model import ITEM_HEADER_SIZE, Frame
-from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY
+from dcmencaps_lint.model import ITEM_HEADER_SIZE, Frame, Item
+from dcmencaps_lint.source import WINDOW_SIZE, ByteReader
+from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
+from dcmencaps_lint.walker import DENSE_SPACING, EDGE_TAIL, HeadSize
+from dcmencaps_lint.walker import END_MARKER as END_OF_IMAGE
 
 MIN_FRAMES = 16  # below this, grouping costs more than it saves
 HEAD_MIN = 32  # at least what the start-marker rules read (16) and the parsers' first read
 FILL = b"\xff\xff"  # fill before SOI: the fill rule reads further; such frames go alone
-TAIL = 64  # what the end-marker rules read at a frame's end
+TAIL = EDGE_TAIL  # what the end-marker rules read at a frame's end (64)
 HEAD_MAX = 65536  # a header longer than this is not worth comparing frame by frame
 
 
@@ -63,58 +66,112 @@ def group_frames(ctx: Context) -> list[FrameGroup] | None:
 def _keyed(
     ctx: Context, frames: tuple[Frame, ...], head_bytes: int
 ) -> dict[tuple[object, ...], list[Frame]]:
-    """Frames by what the per-frame rules can see of them.
-
-    The key: the fragment count, the first `head_bytes` bytes, the end of the last TAIL
-    bytes from their last FF D9 on, the lengths where head and tail could overlap or run
-    short, and truncation. This loop
-    runs once per frame, so it works on the item tuples' fields directly.
-    """
+    """Frames by what the per-frame rules can see of them (see `_key`)."""
     assert ctx.walk is not None
-    fragments = ctx.walk.fragments
-    pread = ctx.reader.unchecked_pread() if ctx.reader.on_disk else None
-    short = head_bytes + TAIL
+    walk = ctx.walk
+    if (
+        ctx.reader.on_disk
+        and len(frames) == len(walk.fragments)  # so frame n is fragment n
+        and walk.fragments_span < DENSE_SPACING * len(frames)
+    ):
+        return _keyed_dense(ctx, frames, head_bytes)
     by_key: dict[tuple[object, ...], list[Frame]] = {}
     for frame in frames:
-        _, first_number, last_number = frame
-        offset, _, length, available = fragments[first_number - 1]
-        start = offset + ITEM_HEADER_SIZE
-        end = start + available
-        if first_number != last_number:
-            last_offset, _, last_length, last_available = fragments[last_number - 1]
-            last_start = last_offset + ITEM_HEADER_SIZE
-            last_end = last_start + last_available
-        else:
-            last_start, last_end, last_length, last_available = start, end, length, available
-        tail_start = max(last_start, last_end - TAIL)
-        head_end = start + min(head_bytes, available)
-        if pread is not None:  # within the file: item values were bounded by the walk
-            head, tail = pread(head_end - start, start), pread(last_end - tail_start, tail_start)
-        else:
-            head, tail = (
-                ctx.read(start, head_end - start),
-                ctx.read(tail_start, last_end - tail_start),
-            )
-        # The end-marker rules look for the last FF D9 in the tail and what follows it;
-        # the entropy-coded bytes in front of it differ from frame to frame.
-        marker = tail.rfind(END_OF_IMAGE)
-        if marker >= 0:
-            tail = tail[marker:]
-        key = (
-            last_number - first_number,
-            head,
-            tail,
-            available if available < short else -1,
-            last_available if last_available < short else -1,
-            available < length,  # truncated (an undefined length never reaches a frame)
-            last_available < last_length,
-        )
-        group = by_key.get(key)
-        if group is None:
-            by_key[key] = [frame]
-        else:
-            group.append(frame)
+        by_key.setdefault(_key(ctx, frame, head_bytes), []).append(frame)
     return by_key
+
+
+def _key(ctx: Context, frame: Frame, head_bytes: int) -> tuple[object, ...]:
+    """What the per-frame rules can see of a frame.
+
+    The fragment count, the first `head_bytes` bytes, the end of the last TAIL bytes
+    from their last FF D9 on, the lengths where head and tail could overlap or run
+    short, and truncation.
+    """
+    _, first_number, last_number = frame
+    first, last = ctx.fragment(first_number), ctx.fragment(last_number)
+    start, available = first.value_offset, first.available
+    tail_start = max(last.value_offset, last.end - TAIL)
+    head = ctx.read(start, min(head_bytes, available))
+    tail = ctx.read(tail_start, last.end - tail_start)
+    # The end-marker rules look for the last FF D9 in the tail and what follows it;
+    # the entropy-coded bytes in front of it differ from frame to frame.
+    marker = tail.rfind(END_OF_IMAGE)
+    short = head_bytes + TAIL
+    return (
+        last_number - first_number,
+        head,
+        tail[marker:] if marker >= 0 else tail,
+        available if available < short else -1,
+        last.available if last.available < short else -1,
+        available < first.length,  # truncated (an undefined length never reaches a frame)
+        last.available < last.length,
+    )
+
+
+def _keyed_dense(
+    ctx: Context, frames: tuple[Frame, ...], head_bytes: int
+) -> dict[tuple[object, ...], list[Frame]]:
+    """`_keyed` for one fragment per frame, a few KB apart (a whole-slide image).
+
+    A frame the walker saw begin and end like the frame before (`Walk.alike`) joins that
+    frame's group unread; the others get the keys of `_key`, read as slices of the
+    reader's mapped window. This loop runs once per frame, hundreds of thousands of
+    times, so it works on the item tuples' fields directly.
+    """
+    walk = ctx.walk
+    assert walk is not None
+    short = head_bytes + TAIL
+    compared = walk.alike_head == head_bytes and len(walk.alike) == len(frames)
+    alike = walk.alike if compared else bytes(len(frames))
+    window, base, window_end = b"", 0, 0
+    by_key: dict[tuple[object, ...], list[Frame]] = {}
+    previous_key: tuple[object, ...] = ()
+    previous_plain = False
+    group: list[Frame] = []
+    for frame, (offset, _, length, available), same in zip(
+        frames, walk.fragments, alike, strict=True
+    ):
+        # plain: whole, long enough that head and tail do not meet, not huge
+        plain = short <= available == length <= WINDOW_SIZE
+        if same and plain and previous_plain:  # the frame before's key, unread
+            group.append(frame)
+            continue
+        previous_plain = plain
+        if not plain:
+            key = _key(ctx, frame, head_bytes)  # short, truncated or huge: the careful way
+        else:
+            start = offset + ITEM_HEADER_SIZE
+            end = start + available
+            if start < base or end > window_end:
+                window, base = ctx.reader.window(start, available)
+                window_end = base + len(window)
+            at = end - base
+            tail = window[at - TAIL : at]
+            marker = tail.rfind(END_OF_IMAGE)
+            head = window[start - base : start - base + head_bytes]
+            key = (0, head, tail[marker:] if marker >= 0 else tail, -1, -1, False, False)
+        if key == previous_key:  # as the frame before: no hashing
+            group.append(frame)
+            continue
+        group = by_key.setdefault(key, [])
+        group.append(frame)
+        previous_key = key
+    return by_key
+
+
+def head_size_probe(reader: ByteReader, ts: TransferSyntax | None) -> HeadSize | None:
+    """For the walker: how many leading bytes of each item to compare (`Walk.alike`),
+    the `head_bytes` `group_frames` will use, from the first fragment's header."""
+    if ts is None or ts.codec not in JPEG_FAMILY | J2K_FAMILY:
+        return None
+    parse = parse_jpeg if ts.codec in JPEG_FAMILY else parse_j2k
+
+    def head_size(first: Item) -> int | None:
+        header = parse(reader.read, first.value_offset, first.end)
+        return _bounded_head(getattr(header, "reached", first.value_offset) - first.value_offset)
+
+    return head_size
 
 
 def _parse_header(ctx: Context, frame: Frame) -> object | None:
@@ -126,10 +183,11 @@ def _head_bytes(ctx: Context, frame: Frame) -> int | None:
     """How many leading bytes to compare: the first frame's header, and then some."""
     start = ctx.fragment(frame.first_fragment).value_offset
     header = _parse_header(ctx, frame)
-    reached = getattr(header, "reached", start) - start
-    if reached > HEAD_MAX:
-        return None
-    return max(HEAD_MIN, reached)
+    return _bounded_head(getattr(header, "reached", start) - start)
+
+
+def _bounded_head(reached: int) -> int | None:
+    return None if reached > HEAD_MAX else max(HEAD_MIN, reached)
 
 
 def _parse_within(ctx: Context, frame: Frame, head_bytes: int) -> bool:

@@ -9,9 +9,11 @@ report why.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import count, islice, repeat
+from operator import lt, sub
 
 from dcmencaps_lint.model import Frame, FrameMap, FrameMapSource, Walk
 from dcmencaps_lint.source import ByteReader
@@ -43,14 +45,23 @@ def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> tuple[Frame, ...]
 
 
 def _frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> tuple[Frame, ...] | None:
-    starts = walk.fragment_starts()
+    # C-level passes (map, zip, list equality), not Python loops: a whole-slide image
+    # has hundreds of thousands of offsets.
     if not offsets or offsets[0] != 0:
         return None
-    firsts = [starts.get(value) for value in offsets]
-    if None in firsts or any(b <= a for a, b in pairwise(firsts)):  # type: ignore[operator]
+    if walk.one_fragment_per_offset(offsets):
+        numbers = range(1, len(offsets) + 1)
+        return tuple(map(_new_frame, zip(numbers, numbers, numbers, strict=True)))
+    starts = walk.fragment_starts()
+    firsts = list(map(starts.get, offsets))
+    if None in firsts or not all(map(lt, firsts, islice(firsts, 1, None))):
         return None
-    lasts = [nxt - 1 for nxt in firsts[1:]] + [len(walk.fragments)]  # type: ignore[operator]
-    return tuple(map(Frame, range(1, len(firsts) + 1), firsts, lasts))  # type: ignore[arg-type]
+    lasts = list(map(sub, islice(firsts, 1, None), repeat(1)))
+    lasts.append(len(walk.fragments))
+    return tuple(map(_new_frame, zip(count(1), firsts, lasts)))
+
+
+_new_frame = functools.partial(tuple.__new__, Frame)
 
 
 def frames_from_markers(reader: ByteReader, walk: Walk) -> tuple[Frame, ...]:

@@ -7,7 +7,10 @@ pickled across processes and compared in tests.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import count, repeat
+from operator import itemgetter, sub
 from typing import NamedTuple
 
 ITEM_TAG = 0xFFFEE000
@@ -110,6 +113,11 @@ class Walk:
     bot_missing: bool = False  # the first item's value is codestream data (ITM001)
     skipped: tuple[Item, ...] = ()  # zero-length Item Delimitation Items walked past
     bot_offsets: tuple[int, ...] = ()  # BOT entries as read (whole 4-byte words)
+    # Per fragment, 1 when its first `alike_head` bytes (fewer if it is shorter) and its
+    # last walker.EDGE_TAIL bytes from their last FF D9 on are those of the fragment
+    # before; 0: they differ, or were not compared. Empty when nothing was compared.
+    alike: bytes = b""
+    alike_head: int | None = None
     # Derived lookups, computed once: several rules ask for them on large files.
     derived: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
@@ -133,10 +141,37 @@ class Walk:
         """Fragment number by its item tag's offset from the first fragment (BOT/EOT)."""
         starts = self.derived.get("starts")
         if starts is None:
-            origin = self.first_fragment_offset
-            starts = {f.offset - origin: i for i, f in enumerate(self.fragments, start=1)}
+            starts = dict(zip(self.relative_offsets(), count(1)))
             self.derived["starts"] = starts
         return starts  # type: ignore[return-value]
+
+    def relative_offsets(self) -> list[int]:
+        """Each fragment's item tag offset from the first fragment's, as tables count."""
+        relative = self.derived.get("relative")
+        if relative is None:
+            # C-level passes: hundreds of thousands of fragments in a whole-slide image
+            origin = self.first_fragment_offset
+            relative = list(map(sub, map(itemgetter(0), self.fragments), repeat(origin)))
+            self.derived["relative"] = relative
+        return relative  # type: ignore[return-value]
+
+    def fragment_lengths(self) -> list[int]:
+        """Each fragment's length field, in order (cached: rules scan it whole)."""
+        lengths = self.derived.get("lengths")
+        if lengths is None:
+            lengths = self.derived["lengths"] = list(map(itemgetter(2), self.fragments))
+        return lengths  # type: ignore[return-value]
+
+    def one_fragment_per_offset(self, offsets: Sequence[int]) -> bool:
+        """The table's offsets are exactly every fragment's start, in order: each frame
+        is one fragment and every offset is right. One list comparison decides the
+        common case, before any rule looks at offsets one by one."""
+        if len(offsets) != len(self.fragments):
+            return False
+        key = ("one-per-offset", id(offsets))
+        if key not in self.derived:
+            self.derived[key] = (list(offsets) == self.relative_offsets(), offsets)
+        return self.derived[key][0]  # type: ignore[index,no-any-return]
 
     @property
     def fragments_span(self) -> int:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.metadata import entry_points
+from importlib.machinery import PathFinder
 from typing import TYPE_CHECKING
 
 from dcmencaps_lint.model import Finding, Severity
@@ -138,15 +140,18 @@ def load_rules() -> RuleSet:
     sources: list[tuple[str, Callable[[], object]]] = [
         (name, lambda name=name: importlib.import_module(name)) for name in BUILTIN_MODULES
     ]
-    seen_targets = set(BUILTIN_MODULES)
     labels: dict[str, str] = {}  # origin -> how --version names the plugin
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.value in seen_targets:
-            continue
-        seen_targets.add(ep.value)
-        dist = ep.dist.name if ep.dist else ep.value
-        labels[f"{dist}:{ep.name}"] = f"{dist} ({ep.name})"
-        sources.append((f"{dist}:{ep.name}", ep.load))
+    if _may_have_plugins():
+        from importlib.metadata import entry_points
+
+        seen_targets = set(BUILTIN_MODULES)
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.value in seen_targets:
+                continue
+            seen_targets.add(ep.value)
+            dist = ep.dist.name if ep.dist else ep.value
+            labels[f"{dist}:{ep.name}"] = f"{dist} ({ep.name})"
+            sources.append((f"{dist}:{ep.name}", ep.load))
 
     rules: dict[str, Rule] = {}
     names: dict[str, Rule] = {}
@@ -177,6 +182,62 @@ def load_rules() -> RuleSet:
         log.warning(message)
     ordered = tuple(sorted(rules.values(), key=lambda r: r.code))
     return RuleSet(ordered, tuple(warnings), tuple(plugins))
+
+
+def _may_have_plugins() -> bool:
+    """False only when no distribution declares an entry point of the group that is not
+    one of BUILTIN_MODULES: then importlib.metadata (some 20 ms to import, `email` and
+    `zipfile` with it) has nothing to add.
+
+    This reads what importlib.metadata's own path finder reads (see
+    importlib.metadata.FastPath and Lookup): each sys.path folder's *.dist-info and
+    *.egg-info folders (and an *.egg folder's EGG-INFO), their entry_points.txt. Anything
+    it cannot judge as surely (another distribution finder, a zip file on sys.path, an
+    unreadable file, a line it does not expect) answers True: importlib.metadata decides.
+    """
+    for finder in sys.meta_path:
+        if finder is not PathFinder and hasattr(finder, "find_distributions"):
+            return True  # a finder of distributions we cannot read ahead
+    for entry in sys.path:
+        root = entry or "."
+        try:
+            names = os.listdir(root)
+        except OSError:
+            if os.path.exists(root):
+                return True  # a zip file, say: importlib.metadata reads inside it
+            continue
+        egg = os.path.basename(root).lower().endswith(".egg")
+        for name in names:
+            low = name.lower()
+            metadata = low.endswith((".dist-info", ".egg-info")) or (egg and low == "egg-info")
+            if metadata and _declares_plugins(os.path.join(root, name, "entry_points.txt")):
+                return True
+    return False
+
+
+def _declares_plugins(path: str) -> bool:
+    """Whether an entry_points.txt has an entry in the group other than a built-in one
+    (parsed as importlib.metadata.Sectioned does)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return False  # no entry points at all
+    except (OSError, ValueError):
+        return True
+    if ENTRY_POINT_GROUP not in text:
+        return False
+    section = None
+    for line in map(str.strip, text.splitlines()):
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line.strip("[]")
+        elif section == ENTRY_POINT_GROUP:
+            _, equals, value = line.partition("=")
+            if not equals or value.strip() not in BUILTIN_MODULES:
+                return True
+    return False
 
 
 def _with_origin(r: Rule, origin: str) -> Rule:

@@ -4,6 +4,9 @@ pydicom parses the data set (`stop_before_pixels`), which leaves the file positi
 the Pixel Data element. From there the linter reads the file itself: pydicom's
 `ds.PixelData` would read every payload byte and drops Pixel Data entirely when the
 sequence delimiter is missing.
+
+For the common file (explicit VR little endian, well formed) scanner.py reads the data
+set without importing pydicom at all; pydicom parses every other file.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import mmap
 import os
 import struct
 import warnings
@@ -43,19 +47,31 @@ _LONG_VRS = {
 }
 
 
+# Loops that touch every item of a dense stretch of items (whole-slide images: hundreds
+# of thousands of frames a few KB apart) read through a memory-mapped window this big.
+WINDOW_SIZE = 8 << 20
+# MAP_POPULATE maps the whole window in one call: faulting its pages in one by one cost
+# more than the reads themselves (benchmarks/README.md, "Read strategy").
+_WINDOW_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+
+
 class ByteReader:
     """Positioned, bounded reads of a file or buffer; never reads past the end.
 
     A file on disk is read with pread: a few bytes per item and per frame. A memory map
-    was measured to be no faster on large frames and far worse on small ones: the
-    kernel maps 64 KiB around every page touched, so linting a file of 4 KB frames
-    brought the whole file into the process's resident memory (benchmarks/README.md).
+    of the whole file was measured to be no faster on large frames and far worse on small
+    ones: the kernel maps 64 KiB around every page touched, so linting a file of 4 KB
+    frames brought the whole file into the process's resident memory. Loops over dense
+    items read through `window` instead: one populated map of WINDOW_SIZE bytes at a
+    time, unmapped before the next, so resident memory stays one window.
     """
 
     def __init__(self, fileobj: BinaryIO, size: int) -> None:
         self._file = fileobj
         self.size = size
         self._fd: int | None = None
+        self._window: mmap.mmap | bytes | None = None
+        self._window_start = 0
         if isinstance(fileobj, io.BufferedReader):
             try:
                 self._fd = fileobj.fileno()
@@ -83,8 +99,38 @@ class ByteReader:
         self._file.seek(offset)
         return self._file.read(count)
 
+    def window(self, offset: int, count: int) -> tuple[mmap.mmap | bytes, int]:
+        """(buffer, absolute offset of its first byte): the file from `offset` on, at
+        least `count` bytes of it where the file has them. Only when `on_disk`.
+
+        For loops that visit items in file order and take a few bytes of each: slicing or
+        unpacking a buffer costs a fraction of a pread. The buffer stays valid until the
+        next call or `close`; callers check their offsets against its length.
+        """
+        window, start = self._window, self._window_start
+        if window is not None and start <= offset and offset + count <= start + len(window):
+            return window, start
+        self._close_window()
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        length = min(self.size, offset + max(count, WINDOW_SIZE)) - start
+        try:
+            assert self._fd is not None
+            window = mmap.mmap(
+                self._fd, length, flags=_WINDOW_FLAGS, prot=mmap.PROT_READ, offset=start
+            )
+        except (OSError, ValueError, OverflowError):  # cannot map here: read it instead
+            window = self.read(start, length)
+        self._window, self._window_start = window, start
+        return window, start
+
+    def _close_window(self) -> None:
+        if isinstance(self._window, mmap.mmap):
+            self._window.close()
+        self._window = None
+
     def close(self) -> None:
-        """Nothing to release: the file object belongs to whoever opened it."""
+        """Unmap the read window; the file object belongs to whoever opened it."""
+        self._close_window()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,17 +265,20 @@ def read_element_header(
     return Element(tag, vr.decode("latin-1"), length, offset, offset + 8)
 
 
-def parse_dataset(fileobj: BinaryIO, reader: ByteReader, describe: bool = False) -> ParsedDataset:
+def parse_dataset(
+    fileobj: BinaryIO, reader: ByteReader, describe: bool = False, *, scan: bool = True
+) -> ParsedDataset:
     """Parse the data set up to Pixel Data, raising NotDicomError or DatasetError.
 
     `describe`: also read the descriptive attributes (device, patient) that only reports
-    for people show.
+    for people show. `scan`: False always parses with pydicom, the reference the
+    scanner is tested against.
     """
     # pydicom warns about every odd value it meets; the linter reports what matters.
     logging.getLogger("pydicom").disabled = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _parse_dataset(fileobj, reader, describe)
+        return _parse_dataset(fileobj, reader, describe, scan)
 
 
 class _Bounded:
@@ -278,12 +327,22 @@ def _deflated_meta(fileobj: BinaryIO, reader: ByteReader) -> object | None:
     return meta if _text(meta, "TransferSyntaxUID") == DEFLATED_EXPLICIT_VR_LE else None
 
 
-def _parse_dataset(fileobj: BinaryIO, reader: ByteReader, describe: bool) -> ParsedDataset:
+def _parse_dataset(
+    fileobj: BinaryIO, reader: ByteReader, describe: bool, scan: bool
+) -> ParsedDataset:
+    if reader.size == 0:
+        raise NotDicomError("the file is empty")
+    if scan and not describe:
+        # The common file, without importing pydicom (see scanner.py); None: not common.
+        from dcmencaps_lint.scanner import scan_dataset
+
+        parsed = scan_dataset(reader)
+        if parsed is not None:
+            return parsed
+
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    if reader.size == 0:
-        raise NotDicomError("the file is empty")
     dicm = reader.read(128, 4) == b"DICM"
     # The Transfer Syntax UID sits in the first few hundred bytes of the File Meta: look
     # for the deflated one there before paying for a second parse of the meta.

@@ -9,7 +9,10 @@ first problem; a linter must walk on and say what it met.
 
 from __future__ import annotations
 
+import functools
 import struct
+from collections.abc import Callable
+from itertools import repeat
 
 from dcmencaps_lint.model import (
     ITEM_DELIMITER_TAG,
@@ -42,35 +45,131 @@ def _header(reader: ByteReader, offset: int) -> tuple[int, int] | None:
 
 
 _ITEM_HEADER = struct.Struct("<HHI")
+# After this many items read one pread each, a run whose items lie closer together than
+# DENSE_SPACING bytes on average goes on through the reader's memory-mapped window.
+DENSE_PROBE = 64
+DENSE_SPACING = 64 << 10
+# While a dense item is in memory, its first `head_size` bytes and its last EDGE_TAIL
+# bytes from their last end marker on are compared with the item before's (Walk.alike):
+# all the per-frame rules see of a frame, so frame_groups.py groups alike frames
+# without reading them again.
+EDGE_TAIL = 64
+END_MARKER = b"\xff\xd9"  # JPEG EOI and JPEG 2000 EOC share the code
+EDGE_ITEM_MAX = 1 << 20  # larger items are not compared (a window would not hold them)
+
+# Given the first fragment, how many leading bytes of each item to compare; None: none.
+HeadSize = Callable[[Item], int | None]
 
 
-def _plain_items(reader: ByteReader, position: int, end: int, items: list[Item]) -> int:
+def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -> int:
     """Walk ordinary items (tag FFFE,E000, a length that fits) as fast as Python can and
     return where the first other thing starts; 0 when there is nothing to gain.
 
-    Whole-slide images have hundreds of thousands of items, so this loop avoids every
-    call it can; anything unusual is left to the careful loop in `walk`.
+    Whole-slide images have hundreds of thousands of items, so these loops avoid every
+    call they can; anything unusual is left to the careful loop in `walk`.
     """
     if not reader.on_disk:  # a caller's file object: the careful loop alone, no read twice
         return 0
+    items = run.items
     unpack, pread = _ITEM_HEADER.unpack, reader.unchecked_pread()
-
     last_header = end - ITEM_HEADER_SIZE
     new_item = tuple.__new__
     start = position
+    probe_end = len(items) + DENSE_PROBE
     while position <= last_header:
         group, element, length = unpack(pread(ITEM_HEADER_SIZE, position))
         if group != 0xFFFE or element != 0xE000 or length > end - position - ITEM_HEADER_SIZE:
-            break
+            return position if position != start else 0
         items.append(new_item(Item, (position, ITEM_TAG, length, length)))
         position += ITEM_HEADER_SIZE + length
+        if len(items) == probe_end and position - start < DENSE_SPACING * DENSE_PROBE:
+            position = _dense_items(reader, position, end, run)
+            break
     return position if position != start else 0
 
 
-def walk(reader: ByteReader, value_offset: int, data_end: int | None = None) -> Walk:
-    """Walk the items of an encapsulated Pixel Data value starting at `value_offset`."""
+def _dense_items(reader: ByteReader, position: int, end: int, run: _Collected) -> int:
+    """The loop of `_plain_items` over the reader's window: items a few KB apart cost a
+    slice of mapped memory each instead of a system call. The loop collects offsets,
+    lengths and `alike` flags; the Item tuples are made afterwards in one C-level pass."""
+    unpack_from = _ITEM_HEADER.unpack_from
+    offsets: list[int] = []
+    lengths: list[int] = []
+    flags = bytearray()
+    add_offset, add_length, add_flag = offsets.append, lengths.append, flags.append
+    head_size = run.edge_head()
+    head = tail = None
+    last_header = end - ITEM_HEADER_SIZE
+    window, base = reader.window(position, ITEM_HEADER_SIZE)
+    window_end = base + len(window)
+    while position <= last_header:
+        if position + ITEM_HEADER_SIZE > window_end:
+            window, base = reader.window(position, ITEM_HEADER_SIZE)
+            window_end = base + len(window)
+        group, element, length = unpack_from(window, position - base)
+        if group != 0xFFFE or element != 0xE000 or length > end - position - ITEM_HEADER_SIZE:
+            break
+        add_offset(position)
+        add_length(length)
+        value_start = position + ITEM_HEADER_SIZE
+        position = value_start + length
+        if not head_size:
+            continue
+        if position > window_end and length <= EDGE_ITEM_MAX:  # the whole item, and more
+            window, base = reader.window(value_start, length + ITEM_HEADER_SIZE)
+            window_end = base + len(window)
+        if position <= window_end:
+            at, to = value_start - base, position - base
+            previous_head, previous_tail = head, tail
+            head = window[at : min(to, at + head_size)]
+            # from the last end marker on: the bytes before it differ from frame to frame
+            marker = window.rfind(END_MARKER, max(at, to - EDGE_TAIL), to)
+            tail = window[marker if marker >= 0 else max(at, to - EDGE_TAIL) : to]
+            add_flag(head == previous_head and tail == previous_tail)
+        else:
+            head = tail = None
+            add_flag(0)
+    run.alike.extend(bytes(len(run.items) - len(run.alike)))  # items walked before: unknown
+    run.alike.extend(flags)
+    run.items.extend(map(_new_item, zip(offsets, repeat(ITEM_TAG), lengths, lengths)))
+    return position
+
+
+class _Collected:
+    """What the walk has collected so far, and how to compare the items' edges."""
+
+    def __init__(self, reader: ByteReader, head_size: HeadSize | None) -> None:
+        self.items: list[Item] = []
+        self.alike = bytearray()  # per item: begins and ends like the item before
+        self._reader, self._head_size = reader, head_size
+        self.head: int | None = None  # what was compared, once asked
+
+    def edge_head(self) -> int | None:
+        """The leading bytes to compare, from the first fragment (asked once)."""
+        if self._head_size is None or self.head is not None:
+            return self.head
+        _, fragments, _ = _split_bot(self._reader, self.items)
+        self.head = self._head_size(fragments[0]) if fragments else None
+        self._head_size = None
+        return self.head
+
+
+_new_item = functools.partial(tuple.__new__, Item)
+
+
+def walk(
+    reader: ByteReader,
+    value_offset: int,
+    data_end: int | None = None,
+    head_size: HeadSize | None = None,
+) -> Walk:
+    """Walk the items of an encapsulated Pixel Data value starting at `value_offset`.
+
+    `head_size`: how many leading bytes of dense items to compare for `Walk.alike`.
+    """
     end = reader.size if data_end is None else min(data_end, reader.size)
-    items: list[Item] = []
+    run = _Collected(reader, head_size)
+    items = run.items
     skipped: list[Item] = []
     position = value_offset
     stop = StopReason.END_OF_DATA
@@ -78,7 +177,7 @@ def walk(reader: ByteReader, value_offset: int, data_end: int | None = None) -> 
     delimiter: Item | None = None
 
     while True:
-        if run_end := _plain_items(reader, position, end, items):
+        if run_end := _plain_items(reader, position, end, run):
             position = run_end  # a run of ordinary items, walked in the fast loop
         if position >= end:
             stop = StopReason.END_OF_DATA
@@ -114,6 +213,12 @@ def walk(reader: ByteReader, value_offset: int, data_end: int | None = None) -> 
 
     stop_offset = position
     bot, fragments, bot_missing = _split_bot(reader, items)
+    alike = run.alike
+    alike.extend(bytes(len(items) - len(alike)))
+    if bot is not None:
+        del alike[0]
+    if alike:
+        alike[0] = 0  # the first fragment has no fragment before it
     return Walk(
         value_offset=value_offset,
         data_end=end,
@@ -126,6 +231,8 @@ def walk(reader: ByteReader, value_offset: int, data_end: int | None = None) -> 
         bot_missing=bot_missing,
         skipped=tuple(skipped),
         bot_offsets=_read_bot_offsets(reader, bot),
+        alike=bytes(alike) if run.head else b"",
+        alike_head=run.head,
     )
 
 

@@ -2,7 +2,9 @@
 
 concurrent.futures' ProcessPoolExecutor can neither stop one stuck task nor tell, when
 a worker dies, which task killed it: every task in flight fails with BrokenProcessPool.
-Here each worker holds at most DEPTH tasks, in a known order, so:
+Here each worker holds at most DEPTH tasks, in a known order, and tells the parent
+through two shared numbers (no message) how many tasks it has started and when the
+one running started, so:
 
 - a worker that dies (a signal, os._exit, a crash in C code) costs only the task it was
   on, which gets `failed(item, message)`; its other tasks go back to the queue and a new
@@ -11,6 +13,10 @@ Here each worker holds at most DEPTH tasks, in a known order, so:
   `failed(item, message)` too (the kill stops code stuck in C as well);
 - results come back in input order, each as soon as it and every item before it are done.
 
+Tasks go out and results come back in batches: one message per file would cost the
+parent a wake-up per file, as much as linting a small file. A worker sends what it has
+done every BATCH results, every FLUSH seconds, and whenever it runs out of tasks.
+
 `function` and `initializer` must be module-level functions (they are pickled where
 processes are spawned rather than forked); items and results must be picklable.
 """
@@ -18,6 +24,7 @@ processes are spawned rather than forked); items and results must be picklable.
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import signal
@@ -31,7 +38,14 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-DEPTH = 8  # tasks sent ahead to each worker, so that it never waits for the parent
+BATCH = 16  # results a worker sends in one message, at most
+DEPTH = 2 * BATCH  # tasks a worker holds: a batch to work on while the parent answers
+FLUSH = 0.05  # seconds a worker keeps a result before sending it, at most
+# The shared numbers of a worker: tasks started so far, and when (time.monotonic(),
+# the same clock in every process) the one running started; 0.0 between tasks.
+_STARTED, _SINCE = 0, 1
+
+Answer = tuple[int, Any, "str | None"]  # (index, result, None) or (index, None, error)
 
 
 def timeout_message(limit: float) -> str:
@@ -52,12 +66,13 @@ def _death(exitcode: int | None) -> str:
 
 def _serve(
     conn: Connection,
+    state: Any,
     function: Callable[[Any], Any],
     initializer: Callable[..., None] | None,
     initargs: tuple[Any, ...],
 ) -> None:
-    """A worker: [(index, item), ...] in; (index, result, None) or (index, None, error)
-    out, one message per item as soon as it is done.
+    """A worker: lists of (index, item) in; lists of (index, result, None) or
+    (index, None, error) out, in the order the items came.
 
     It stops on None, or when the parent is gone (a forked worker holds copies of the
     parent's pipe ends, so it would never see the pipe close).
@@ -66,22 +81,66 @@ def _serve(
     parent = os.getppid()
     if initializer is not None:
         initializer(*initargs)
+    queue: deque[tuple[int, Any]] = deque()
+    done: list[Answer] = []
+    kept_since = 0.0  # when the oldest result in `done` was made
+    started = 0
     while True:
-        while not conn.poll(1.0):
-            if os.getppid() != parent:
-                return
-        try:
-            tasks = conn.recv()
-        except EOFError:
-            return
-        if tasks is None:
-            return
-        for index, item in tasks:
+        if not queue or conn.poll():  # blocks only with nothing left to do
+            if not queue:
+                _send(conn, done)
+                while not conn.poll(1.0):
+                    if os.getppid() != parent:
+                        return
             try:
-                conn.send((index, function(item), None))
-            except Exception as exc:  # raised by `function`, or a result that cannot pickle
-                error = f"the worker process failed: {type(exc).__name__}: {exc}"
-                conn.send((index, None, error))
+                tasks = conn.recv()
+            except EOFError:
+                return
+            if tasks is None:
+                _send(conn, done)
+                return
+            queue.extend(tasks)
+            continue
+        index, item = queue.popleft()
+        # The parent reads these unlocked: the time first, so that it never pairs a
+        # task with an older start than its own (see _Worker.running).
+        state[_SINCE] = time.monotonic()
+        started += 1
+        state[_STARTED] = started
+        try:
+            answer: Answer = (index, function(item), None)
+        except Exception as exc:  # raised by `function`
+            answer = (index, None, f"the worker process failed: {type(exc).__name__}: {exc}")
+        state[_SINCE] = 0.0
+        if not done:
+            kept_since = time.monotonic()
+        done.append(answer)
+        if len(done) >= BATCH or time.monotonic() - kept_since >= FLUSH:
+            _send(conn, done)
+
+
+def _send(conn: Connection, done: list[Answer]) -> None:
+    """Send the results made and not sent yet (a result that cannot pickle: an error)."""
+    if not done:
+        return
+    try:
+        conn.send(done)
+    except (OSError, EOFError):  # the parent is gone: nothing to do
+        pass
+    except Exception:  # a result that cannot pickle: find it, send the rest
+        from multiprocessing.reduction import ForkingPickler
+
+        checked = []
+        for index, result, error in done:
+            try:
+                ForkingPickler.dumps(result)
+                checked.append((index, result, error))
+            except Exception as exc:
+                message = f"the worker process failed: {type(exc).__name__}: {exc}"
+                checked.append((index, None, message))
+        with contextlib.suppress(OSError, EOFError):
+            conn.send(checked)
+    done.clear()
 
 
 class _Worker:
@@ -90,31 +149,43 @@ class _Worker:
         sys.stdout.flush()
         sys.stderr.flush()
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, *args), daemon=True)
+        self.state = context.RawArray("d", 2)
+        self.process = context.Process(target=_serve, args=(child, self.state, *args), daemon=True)
         self.process.start()
         child.close()
         self.tasks: deque[int] = deque()  # indices sent and not answered, in order
-        self.since = time.monotonic()  # when tasks[0] started (about)
+        self.answered = 0  # answers received from this worker, in all
 
     def send(self, batch: list[tuple[int, object]]) -> None:
-        if not self.tasks:
-            self.since = time.monotonic()
         self.tasks.extend(index for index, _ in batch)
         # A dead worker cannot take it: the caller notices the death by its sentinel.
         with contextlib.suppress(OSError):
             self.conn.send(batch)
 
-    def receive(self) -> tuple[list[tuple[int, Any, str | None]], bool]:
+    def receive(self) -> tuple[list[Answer], bool]:
         """Every answer ready now, and whether the pipe is still open."""
-        answers = []
+        answers: list[Answer] = []
         try:
             while self.tasks and self.conn.poll():
-                answers.append(self.conn.recv())
-                self.tasks.popleft()
-                self.since = time.monotonic()
+                batch = self.conn.recv()
+                answers.extend(batch)
+                for _ in batch:
+                    self.tasks.popleft()
+                self.answered += len(batch)
         except (EOFError, OSError):  # the worker died
             return answers, False
         return answers, True
+
+    def running(self) -> tuple[int, float] | None:
+        """(position in self.tasks, start time) of the task the worker is on, if any."""
+        started = self.state[_STARTED]
+        since = self.state[_SINCE]
+        if since == 0.0 or self.state[_STARTED] != started:
+            return None  # between two tasks, or moving on while we looked
+        # `since` may belong to the next task, not yet counted: a later start, so a
+        # time limit is never reached early.
+        position = int(started) - self.answered - 1
+        return (position, since) if 0 <= position < len(self.tasks) else None
 
     def stop(self, kill: bool) -> None:
         if kill:
@@ -161,37 +232,25 @@ def imap_ordered(
     finished = False
     try:
         while following < len(items):
-            for number, worker in enumerate(workers):  # topped up when half done
-                if pending and not worker.tasks and not worker.process.is_alive():
-                    worker.stop(kill=True)  # died idle (the OOM killer?): nothing lost
-                    worker = workers[number] = _Worker(context, args)
-                if pending and len(worker.tasks) <= DEPTH // 2:
-                    count = min(DEPTH - len(worker.tasks), len(pending))
-                    batch = [pending.popleft() for _ in range(count)]
-                    worker.send([(index, items[index]) for index in batch])
+            _top_up(workers, pending, items, context, args)
             busy = [w for w in workers if w.tasks]
             if not busy:  # every item is pending, answered or failed: this cannot happen
                 raise RuntimeError("worker pool: no task in flight and results missing")
-            timeout = None
-            if limit is not None:
-                timeout = max(0.0, min(w.since for w in busy) + limit - time.monotonic())
-            wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout)
+            wait([w.conn for w in busy] + [w.process.sentinel for w in busy], _wait(busy, limit))
             for number, worker in enumerate(workers):
                 answers, open_ = worker.receive()
                 for index, result, error in answers:
                     results[index] = result if error is None else failed(items[index], error)
                 if not worker.tasks:
                     continue
-                if not open_ or (not answers and not worker.process.is_alive()):
-                    worker.process.join(1)  # reaped, so that its exit code is known
-                    message = _death(worker.process.exitcode)
-                elif limit is not None and time.monotonic() - worker.since >= limit:
-                    message = timeout_message(limit)
-                else:
+                message, position = _verdict(worker, answers, open_, limit)
+                if message is None:
                     continue
-                index = worker.tasks.popleft()
+                index = worker.tasks[position]
                 results[index] = failed(items[index], message)
-                pending.extendleft(reversed(worker.tasks))  # not started: back to the front
+                del worker.tasks[position]
+                # Not started, or done and not sent (lost with the worker): linted again.
+                pending.extendleft(reversed(worker.tasks))
                 worker.tasks.clear()
                 worker.stop(kill=True)  # stop() may be called again: it is idempotent
                 if pending:
@@ -206,3 +265,50 @@ def imap_ordered(
     finally:
         for worker in workers:
             worker.stop(kill=not finished)
+
+
+def _top_up(
+    workers: list[_Worker],
+    pending: deque[int],
+    items: Sequence[Any],
+    context: Any,
+    args: tuple[Any, ...],
+) -> None:
+    """Send tasks to every worker down to half its DEPTH; replace workers that died idle."""
+    for number, worker in enumerate(workers):
+        if pending and not worker.tasks and not worker.process.is_alive():
+            worker.stop(kill=True)  # died idle (the OOM killer?): nothing lost
+            worker = workers[number] = _Worker(context, args)
+        if pending and len(worker.tasks) <= DEPTH // 2:
+            # Near the end the tasks left are shared out, so that no worker idles
+            # while another has a queue.
+            share = math.ceil(len(pending) / len(workers))
+            count = min(DEPTH - len(worker.tasks), share)
+            batch = [pending.popleft() for _ in range(count)]
+            worker.send([(index, items[index]) for index in batch])
+
+
+def _wait(busy: list[_Worker], limit: float | None) -> float | None:
+    """Seconds until the first task running could pass the time limit."""
+    if limit is None:
+        return None
+    now = time.monotonic()
+    starts = [running[1] for w in busy if (running := w.running()) is not None]
+    # A task that starts after now cannot pass the limit before now + limit.
+    return max(0.0, min([*starts, now]) + limit - now)
+
+
+def _verdict(
+    worker: _Worker, answers: list[Answer], open_: bool, limit: float | None
+) -> tuple[str | None, int]:
+    """(why the worker is given up on, position of the task that gets it) or (None, 0)."""
+    running = worker.running()
+    if not open_ or (not answers and not worker.process.is_alive()):
+        worker.process.join(1)  # reaped, so that its exit code is known
+        if running is None:  # died between tasks: the last one started, if any
+            last = int(worker.state[_STARTED]) - worker.answered - 1
+            running = (last if 0 <= last < len(worker.tasks) else 0, 0.0)
+        return _death(worker.process.exitcode), running[0]
+    if limit is not None and running is not None and time.monotonic() - running[1] >= limit:
+        return timeout_message(limit), running[0]
+    return None, 0

@@ -8,6 +8,7 @@ bytes both ways and compares the whole report.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from builders import (
     jpeg_frame,
 )
 
-from dcmencaps_lint import frame_groups
+from dcmencaps_lint import frame_groups, source, walker
 from dcmencaps_lint.engine import lint_file
 
 
@@ -90,3 +91,67 @@ def test_grouping_is_used_and_flags_only_the_broken_frames() -> None:
     frames = sorted({f.frame for f in report.findings if f.code.startswith("CSM")})
     assert frames == [6, 18, 26, 31]  # 26 is alike 6: found when 6's group is re-checked
     assert report.frames_found == 40
+
+
+def _many(count: int) -> list[bytes]:
+    """Frames of differing sizes (so windows end mid-item), a few broken or odd."""
+    frames = [jpeg_frame(64 + 37 * (n % 11)) for n in range(count)]
+    frames[70] = frames[70][:-2] + b"\x00\x00"  # no end marker
+    frames[71] = b"\x00\x00" + frames[71][2:]  # not a codestream
+    frames[150] = frames[150][:40]  # shorter than the compared head and tail
+    frames[199] = frames[199] + b"\xff\xd9\x00\x00"  # bytes after the end marker
+    return frames
+
+
+DENSE_CASES: dict[str, Built] = {
+    **CASES,
+    "jpeg-300-eot": encapsulated(_many(300), bot="empty", eot="auto"),
+    "jpeg-300-bot": encapsulated(_many(300)),
+    "j2k-300": encapsulated(
+        [j2k_frame(64 + 5 * (n % 7)) for n in range(300)], ts=J2K_LOSSLESS, bot="empty"
+    ),
+    "truncated-after-300": encapsulated(
+        _many(300),
+        items=b"".join(item(f) for f in _many(300)) + header(ITEM, 4000) + b"\0" * 9,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(DENSE_CASES))
+def test_windowed_reads_equal_careful_reads(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The walker's and the grouping's loops over the reader's memory-mapped window
+    (whole-slide images) give what the careful reads give, across window edges."""
+    monkeypatch.setattr(walker, "DENSE_PROBE", 2)  # windows after two items
+    monkeypatch.setattr(source, "WINDOW_SIZE", 4096)  # items straddle window edges
+    monkeypatch.setattr(frame_groups, "MIN_FRAMES", 2)
+    built = DENSE_CASES[name]
+    path = tmp_path / "file.dcm"
+    path.write_bytes(built.data)
+    windowed = lint_file(path, path="x")
+    assert windowed == lint_file(built.data, path="x")
+    monkeypatch.setattr(frame_groups, "MIN_FRAMES", 10**9)
+    assert windowed == lint_file(built.data, path="x")
+
+
+def test_windowed_walk_reads_through_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The windowed loops are really taken (so the test above tests something)."""
+    monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+    monkeypatch.setattr(source, "WINDOW_SIZE", 4096)
+    callers: list[str] = []
+    window = source.ByteReader.window
+
+    def recorded(self: source.ByteReader, offset: int, count: int) -> object:
+        callers.append(sys._getframe(1).f_code.co_name)
+        return window(self, offset, count)
+
+    monkeypatch.setattr(source.ByteReader, "window", recorded)
+    path = tmp_path / "file.dcm"
+    path.write_bytes(DENSE_CASES["jpeg-300-eot"].data)
+    lint_file(path)
+    # ~75 KB of items through 4 KiB windows, once by the walker, once by the grouping
+    assert callers.count("_dense_items") > 10
+    assert callers.count("_keyed_dense") > 10

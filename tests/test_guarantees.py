@@ -27,7 +27,7 @@ import pytest
 from builders import ITEM, Built, encapsulated, header, item, jpeg_frame
 from click.testing import CliRunner
 
-from dcmencaps_lint import engine, lint_file, lint_paths
+from dcmencaps_lint import engine, lint_file, lint_paths, workers
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.engine import Options
@@ -167,6 +167,26 @@ class TestTimeout:
             ("2_three_frames.dcm", "error", [("PRS005", Severity.ERROR, None, timeout_message(1))]),
             expected[1],
         ]
+
+    def test_hanging_file_among_many_in_batches(
+        self, three_files: list[Path], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Workers take and answer files in batches (workers.BATCH): the file that hangs
+        mid-batch, not the batch, gets PRS005; the files around it keep their order."""
+        expected = expected_others(three_files)
+        monkeypatch.setattr(engine, "load_rules", lambda: patched_rules(on_three_frames(hang)))
+        others = [three_files[0], three_files[2]] * (workers.DEPTH // 2 + 3)
+        # A worker's sixth task: five results are made and not yet sent when it hangs.
+        middle = 5
+        files = [*others[:middle], three_files[1], *others[middle:]]
+        report = lint_paths(files, options=Options(timeout=1), jobs=2)
+        timed_out = (
+            "2_three_frames.dcm",
+            "error",
+            [("PRS005", Severity.ERROR, None, timeout_message(1))],
+        )
+        want = [expected[n % 2] for n in range(len(others))]
+        assert [summary(f) for f in report.files] == [*want[:middle], timed_out, *want[middle:]]
 
     def test_cli_timeout_option(
         self, three_files: list[Path], monkeypatch: pytest.MonkeyPatch

@@ -7,6 +7,7 @@ distribution.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -271,3 +272,36 @@ class TestReexportedRule:
             assert [r.code for r in rules].count("ACM001") == 1
         finally:
             sys.modules.pop("acme_reexport", None)
+
+
+class TestWithoutPlugins:
+    def test_importlib_metadata_is_not_imported(self) -> None:
+        """No distribution declares a plugin: the rules load without importlib.metadata
+        (some 20 ms of start-up; see registry._may_have_plugins)."""
+        code = (
+            "import json, sys\n"
+            "before = set(sys.modules)\n"
+            "from dcmencaps_lint.registry import load_rules\n"
+            "rules = load_rules()\n"
+            "new = set(sys.modules) - before\n"
+            "print(json.dumps([len(rules.rules), rules.plugins, 'importlib.metadata' in new]))"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        count, plugins, imported = json.loads(done.stdout)
+        assert count > 48
+        assert (plugins, imported) == ([], False)
+
+    def test_an_entry_of_the_group_naming_a_built_in_module_is_no_plugin(
+        self, plugin_dir: Path
+    ) -> None:
+        info = plugin_dir / "repackaged-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: repackaged\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(
+            f"# a comment\n[{ENTRY_POINT_GROUP}]\n  bot =  dcmencaps_lint.rules.bot \n"
+        )
+        rules = load_rules()
+        assert rules.plugins == ()
+        assert [r.code for r in rules].count("BOT001") == 1

@@ -7,13 +7,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-
-from dcmencaps_lint.config import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -258,3 +258,52 @@ class TestReads:
         assert w.stop is StopReason.DELIMITER
         # One 8-byte header per item and the delimiter, plus the BOT/codestream sniff.
         assert sum(count for _, count in reader.reads) <= 8 * 4 + 8
+
+
+class TestAlike:
+    """Walk.alike: which fragments begin and end like the one before (frame_groups.py
+    groups frames by it, unread). Only dense runs read from disk are compared."""
+
+    HEAD = 16
+    BASE = b"\xff\xd8" + bytes(range(14)) + b"\x33" * 40 + b"\xff\xd9\x00\x00"  # 60 bytes
+
+    def variants(self) -> list[tuple[bytes, int]]:
+        """(fragment value, expected flag) in walk order."""
+        base = self.BASE
+        return [
+            (base, 0),  # read one by one with the BOT (DENSE_PROBE = 2): not compared
+            (base, 0),  # the windowed loop's first item: nothing before it there
+            (base, 1),  # the same bytes
+            (base[:15] + b"\x99" + base[16:], 0),  # the last compared head byte differs
+            (base, 0),  # back to the base: differs from the one before
+            (base[:16] + b"\x99" + base[17:], 1),  # the first byte past the head differs
+            (base[:-6] + b"\x77" + base[-5:], 1),  # a byte before the last FF D9 differs
+            (base[:-1] + b"\x01", 0),  # a byte after the last FF D9 differs
+            (base[:-1] + b"\x01", 1),
+            (base + b"\x00\x00", 0),  # longer: its last FF D9 is further from the end
+            (base[:10], 0),  # short: its head is its whole value
+            (base[:10], 1),
+        ]
+
+    def walked(self, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Walk:  # type: ignore[no-untyped-def]
+        monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+        values = [value for value, _ in self.variants()]
+        data = LEAD + bot_item([]) + b"".join(item(v) for v in values) + delimiter()
+        path = tmp_path / "items.bin"
+        path.write_bytes(data)
+        with open(path, "rb") as fileobj:
+            reader = ByteReader(fileobj, len(data))
+            result = walker.walk(reader, len(LEAD), head_size=lambda first: self.HEAD)
+            reader.close()
+        return result
+
+    def test_flags(self, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+        result = self.walked(tmp_path, monkeypatch)
+        expected = [flag for _, flag in self.variants()]
+        assert result.alike_head == self.HEAD
+        assert list(result.alike) == expected
+
+    def test_not_compared_without_head_size_or_from_a_file_object(self) -> None:
+        values = [self.BASE] * 80
+        result = walk_of(bot_item([]) + b"".join(item(v) for v in values) + delimiter())
+        assert result.alike == b"" and result.alike_head is None

@@ -316,6 +316,8 @@ def bot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
     if not found:
         return
     walk, bot = found
+    if not walk.bot_offsets:
+        return  # an empty BOT: nothing to look up
     starts = walk.fragment_starts()
     end = _end_of_fragments(walk)
     walked_to = walk.fragments[-1].offset - walk.first_fragment_offset if walk.fragments else -1

@@ -7,6 +7,8 @@ each frame is one fragment, and each length is that frame's byte count.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
+from operator import lt
 
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.frames import frames_from_offsets
@@ -44,6 +46,8 @@ def _multi_fragment_frames(ctx: Context, offsets: tuple[int, ...]) -> tuple[Fram
     """
     assert ctx.walk is not None
     if ctx.expected_frames is not None and len(offsets) != ctx.expected_frames:
+        return ()
+    if ctx.walk.one_fragment_per_offset(offsets):
         return ()
     frames = frames_from_offsets(ctx.walk, offsets) or ()
     return tuple(frame for frame in frames if frame.fragment_count > 1)
@@ -280,6 +284,8 @@ def eot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
     element, offsets = usable
     assert ctx.walk is not None
     walk = ctx.walk
+    if walk.one_fragment_per_offset(offsets):
+        return  # every offset is a fragment's start
     starts = walk.fragment_starts()
     walked_to = walk.fragments[-1].offset - walk.first_fragment_offset if walk.fragments else -1
     for index, value in enumerate(offsets):
@@ -349,6 +355,8 @@ def eot_length_mismatch(ctx: Context) -> Iterator[Finding]:
         return
     _, offsets = usable
     assert ctx.walk is not None
+    if ctx.walk.one_fragment_per_offset(offsets) and list(lengths) == ctx.walk.fragment_lengths():
+        return  # every frame is one fragment and every length is its item's
     starts = ctx.walk.fragment_starts()
     multi = {frame.number - 1 for frame in _multi_fragment_frames(ctx, offsets)}
     for index, (value, length) in enumerate(zip(offsets, lengths, strict=False)):
@@ -476,6 +484,8 @@ def eot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
     if usable is None:
         return
     element, offsets = usable
+    if all(map(lt, offsets, islice(offsets, 1, None))):
+        return  # one C-level pass settles the usual case
     for index in range(1, len(offsets)):
         if offsets[index] <= offsets[index - 1]:
             yield ctx.finding(

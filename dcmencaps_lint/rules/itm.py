@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import reduce
+from operator import or_
 
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.model import (
@@ -214,6 +216,10 @@ def undefined_length_item(ctx: Context) -> Iterator[Finding]:
     """
     walk = ctx.walk
     assert walk is not None
+    if UNDEFINED_LENGTH not in walk.fragment_lengths() and not (
+        walk.bot and walk.bot.length == UNDEFINED_LENGTH
+    ):
+        return  # one C-level scan settles the usual case
     for number, item in numbered_items(walk):
         if item.length == UNDEFINED_LENGTH:
             yield ctx.finding(
@@ -269,6 +275,9 @@ def odd_length_item(ctx: Context) -> Iterator[Finding]:
     """
     walk = ctx.walk
     assert walk is not None
+    lengths = walk.fragment_lengths()
+    if not (reduce(or_, lengths, walk.bot.length if walk.bot else 0) & 1):
+        return  # no length is odd: one C-level pass settles the usual case
     for number, item in numbered_items(walk):
         # A truncated item's length is ITM005's finding; its parity says nothing more.
         if item.length != UNDEFINED_LENGTH and item.length % 2 and not item.truncated:
@@ -480,6 +489,8 @@ def empty_fragment(ctx: Context) -> Iterator[Finding]:
     """
     walk = ctx.walk
     assert walk is not None
+    if 0 not in walk.fragment_lengths():
+        return  # one C-level scan settles the usual case
     for number, item in enumerate(walk.fragments, start=1):
         if item.length == 0:
             yield ctx.finding(
