@@ -15,11 +15,13 @@ header parse looked at no byte beyond the compared leading bytes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from dcmencaps_lint.codestream import parse_j2k, parse_jpeg
 from dcmencaps_lint.context import Context
-from dcmencaps_lint.model import ITEM_HEADER_SIZE, Frame, Item
+from dcmencaps_lint.model import ITEM_HEADER_SIZE, Frame, Item, Items
 from dcmencaps_lint.source import WINDOW_SIZE, ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 from dcmencaps_lint.walker import DENSE_SPACING, EDGE_TAIL, HeadSize
@@ -30,12 +32,35 @@ HEAD_MIN = 32  # at least what the start-marker rules read (16) and the parsers'
 FILL = b"\xff\xff"  # fill before SOI: the fill rule reads further; such frames go alone
 TAIL = EDGE_TAIL  # what the end-marker rules read at a frame's end (64)
 HEAD_MAX = 65536  # a header longer than this is not worth comparing frame by frame
+KEYED_FIRST = 1024  # frames keyed one by one before a run of alike frames, at most
 
 
 @dataclass(frozen=True, slots=True)
 class FrameGroup:
     representative: Frame  # the lowest-numbered member
-    members: tuple[Frame, ...]
+    members: Sequence[Frame]
+
+
+class _Members(Sequence[Frame]):
+    """The frames of a group, by number, made from the frame map only when the group's
+    representative has a finding (a group may hold hundreds of thousands)."""
+
+    __slots__ = ("_frames", "_numbers")
+
+    def __init__(self, frames: Sequence[Frame], numbers: list[int]) -> None:
+        self._frames, self._numbers = frames, numbers  # frame n is frames[n - 1]
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    @overload
+    def __getitem__(self, index: int) -> Frame: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Frame, ...]: ...
+    def __getitem__(self, index: int | slice) -> Frame | tuple[Frame, ...]:
+        if isinstance(index, slice):
+            return tuple(self._frames[n - 1] for n in self._numbers[index])
+        return self._frames[self._numbers[index] - 1]
 
 
 def group_frames(ctx: Context) -> list[FrameGroup] | None:
@@ -48,36 +73,37 @@ def group_frames(ctx: Context) -> list[FrameGroup] | None:
         or len(frame_map.frames) < MIN_FRAMES
     ):
         return None
-    head_bytes = _head_bytes(ctx, frame_map.frames[0])
+    frames = frame_map.frames
+    head_bytes = _head_bytes(ctx, frames[0])
     if head_bytes is None:
         return None
-    by_key = _keyed(ctx, frame_map.frames, head_bytes)
     groups: list[FrameGroup] = []
-    for key, members in by_key.items():
-        representative = members[0]
+    for key, numbers in _keyed(ctx, frames, head_bytes).items():
+        representative = frames[numbers[0] - 1]
         alone = key[1].startswith(FILL) or not _parse_within(ctx, representative, head_bytes)  # type: ignore[union-attr]
-        if len(members) > 1 and alone:
-            groups.extend(FrameGroup(f, (f,)) for f in members)  # compare them one by one
+        if len(numbers) > 1 and alone:  # compare them one by one
+            groups.extend(FrameGroup(frames[n - 1], (frames[n - 1],)) for n in numbers)
         else:
-            groups.append(FrameGroup(representative, tuple(members)))
+            groups.append(FrameGroup(representative, _Members(frames, numbers)))
     return groups
 
 
 def _keyed(
-    ctx: Context, frames: tuple[Frame, ...], head_bytes: int
-) -> dict[tuple[object, ...], list[Frame]]:
-    """Frames by what the per-frame rules can see of them (see `_key`)."""
+    ctx: Context, frames: Sequence[Frame], head_bytes: int
+) -> dict[tuple[object, ...], list[int]]:
+    """Frame numbers by what the per-frame rules can see of the frames (see `_key`)."""
     assert ctx.walk is not None
     walk = ctx.walk
     if (
         ctx.reader.on_disk
+        and isinstance(walk.fragments, Items)
         and len(frames) == len(walk.fragments)  # so frame n is fragment n
         and walk.fragments_span < DENSE_SPACING * len(frames)
     ):
-        return _keyed_dense(ctx, frames, head_bytes)
-    by_key: dict[tuple[object, ...], list[Frame]] = {}
+        return _keyed_dense(ctx, frames, walk.fragments, head_bytes)
+    by_key: dict[tuple[object, ...], list[int]] = {}
     for frame in frames:
-        by_key.setdefault(_key(ctx, frame, head_bytes), []).append(frame)
+        by_key.setdefault(_key(ctx, frame, head_bytes), []).append(frame.number)
     return by_key
 
 
@@ -110,36 +136,54 @@ def _key(ctx: Context, frame: Frame, head_bytes: int) -> tuple[object, ...]:
 
 
 def _keyed_dense(
-    ctx: Context, frames: tuple[Frame, ...], head_bytes: int
-) -> dict[tuple[object, ...], list[Frame]]:
+    ctx: Context, frames: Sequence[Frame], fragments: Items, head_bytes: int
+) -> dict[tuple[object, ...], list[int]]:
     """`_keyed` for one fragment per frame, a few KB apart (a whole-slide image).
 
     A frame the walker saw begin and end like the frame before (`Walk.alike`) joins that
     frame's group unread; the others get the keys of `_key`, read as slices of the
     reader's mapped window. This loop runs once per frame, hundreds of thousands of
-    times, so it works on the item tuples' fields directly.
+    times, so it reads the fragments' columns and makes no Frame.
     """
     walk = ctx.walk
     assert walk is not None
     short = head_bytes + TAIL
     compared = walk.alike_head == head_bytes and len(walk.alike) == len(frames)
     alike = walk.alike if compared else bytes(len(frames))
+    availables = fragments.availables
+    # Frames after the last one not alike its predecessor all share its key: in the
+    # usual whole-slide image only the first few (read before the walker's window) are
+    # keyed one by one, and the rest is decided in a few C-level passes.
+    unknown = alike.rfind(0)
+    if (
+        compared
+        and unknown < KEYED_FIRST
+        and availables is fragments.lengths  # none cut short
+        and short <= min(availables[unknown:])
+        and max(availables[unknown:]) <= WINDOW_SIZE
+    ):
+        first: dict[tuple[object, ...], list[int]] = {}
+        for number in range(1, unknown + 2):
+            first.setdefault(_key(ctx, frames[number - 1], head_bytes), []).append(number)
+        first[_key(ctx, frames[unknown], head_bytes)].extend(range(unknown + 2, len(frames) + 1))
+        return first
     window, base, window_end = b"", 0, 0
-    by_key: dict[tuple[object, ...], list[Frame]] = {}
+    by_key: dict[tuple[object, ...], list[int]] = {}
     previous_key: tuple[object, ...] = ()
     previous_plain = False
-    group: list[Frame] = []
-    for frame, (offset, _, length, available), same in zip(
-        frames, walk.fragments, alike, strict=True
+    group: list[int] = []
+    columns = (fragments.offsets, fragments.lengths, availables, alike)
+    for number, offset, length, available, same in zip(
+        range(1, len(frames) + 1), *columns, strict=True
     ):
         # plain: whole, long enough that head and tail do not meet, not huge
         plain = short <= available == length <= WINDOW_SIZE
         if same and plain and previous_plain:  # the frame before's key, unread
-            group.append(frame)
+            group.append(number)
             continue
         previous_plain = plain
-        if not plain:
-            key = _key(ctx, frame, head_bytes)  # short, truncated or huge: the careful way
+        if not plain:  # short, truncated or huge: the careful way
+            key = _key(ctx, frames[number - 1], head_bytes)
         else:
             start = offset + ITEM_HEADER_SIZE
             end = start + available
@@ -152,10 +196,10 @@ def _keyed_dense(
             head = window[start - base : start - base + head_bytes]
             key = (0, head, tail[marker:] if marker >= 0 else tail, -1, -1, False, False)
         if key == previous_key:  # as the frame before: no hashing
-            group.append(frame)
+            group.append(number)
             continue
         group = by_key.setdefault(key, [])
-        group.append(frame)
+        group.append(number)
         previous_key = key
     return by_key
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from itertools import count, islice, repeat
 from operator import lt, sub
 
-from dcmencaps_lint.model import Frame, FrameMap, FrameMapSource, Walk
+from dcmencaps_lint.model import Frame, FrameMap, FrameMapSource, SingleFragmentFrames, Walk
 from dcmencaps_lint.source import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
@@ -36,7 +36,7 @@ def ends_with_end_marker(tail: bytes) -> bool:
     return tail.endswith(END_OF_IMAGE) or tail[-3:-1] == END_OF_IMAGE
 
 
-def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> tuple[Frame, ...] | None:
+def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> Sequence[Frame] | None:
     """Frames from table offsets, or None when the offsets are unusable as they are."""
     key = ("frames", tuple(offsets))
     if key not in walk.derived:
@@ -44,14 +44,13 @@ def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> tuple[Frame, ...]
     return walk.derived[key]  # type: ignore[return-value]
 
 
-def _frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> tuple[Frame, ...] | None:
+def _frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> Sequence[Frame] | None:
     # C-level passes (map, zip, list equality), not Python loops: a whole-slide image
     # has hundreds of thousands of offsets.
     if not offsets or offsets[0] != 0:
         return None
     if walk.one_fragment_per_offset(offsets):
-        numbers = range(1, len(offsets) + 1)
-        return tuple(map(_new_frame, zip(numbers, numbers, numbers, strict=True)))
+        return SingleFragmentFrames(len(offsets))
     starts = walk.fragment_starts()
     firsts = list(map(starts.get, offsets))
     if None in firsts or not all(map(lt, firsts, islice(firsts, 1, None))):
@@ -98,8 +97,7 @@ def build_frame_map(
     if expected == 1:
         return FrameMap(FrameMapSource.SINGLE_FRAME, (Frame(1, 1, count),))
     if count == expected:
-        frames = tuple(Frame(i, i, i) for i in range(1, count + 1))
-        return FrameMap(FrameMapSource.ONE_PER_FRAGMENT, frames)
+        return FrameMap(FrameMapSource.ONE_PER_FRAGMENT, SingleFragmentFrames(count))
     if count > expected and ts.codec in JPEG_FAMILY | J2K_FAMILY:
         frames = frames_from_markers(reader, walk)
         if len(frames) > 1:

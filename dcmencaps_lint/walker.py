@@ -9,10 +9,8 @@ first problem; a linter must walk on and say what it met.
 
 from __future__ import annotations
 
-import functools
 import struct
 from collections.abc import Callable
-from itertools import repeat
 
 from dcmencaps_lint.model import (
     ITEM_DELIMITER_TAG,
@@ -21,6 +19,7 @@ from dcmencaps_lint.model import (
     SEQUENCE_DELIMITER_TAG,
     UNDEFINED_LENGTH,
     Item,
+    Items,
     StopReason,
     Walk,
 )
@@ -45,6 +44,8 @@ def _header(reader: ByteReader, offset: int) -> tuple[int, int] | None:
 
 
 _ITEM_HEADER = struct.Struct("<HHI")
+_TAG_AND_LENGTH = struct.Struct("<II")
+_ITEM_TAG_LE = 0xE000FFFE  # FFFE,E000 read as one little-endian 32-bit number
 # After this many items read one pread each, a run whose items lie closer together than
 # DENSE_SPACING bytes on average goes on through the reader's memory-mapped window.
 DENSE_PROBE = 64
@@ -70,19 +71,19 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
     """
     if not reader.on_disk:  # a caller's file object: the careful loop alone, no read twice
         return 0
-    items = run.items
     unpack, pread = _ITEM_HEADER.unpack, reader.unchecked_pread()
+    add_offset, add_length = run.offsets.append, run.lengths.append
     last_header = end - ITEM_HEADER_SIZE
-    new_item = tuple.__new__
     start = position
-    probe_end = len(items) + DENSE_PROBE
+    probe_end = len(run.offsets) + DENSE_PROBE
     while position <= last_header:
         group, element, length = unpack(pread(ITEM_HEADER_SIZE, position))
         if group != 0xFFFE or element != 0xE000 or length > end - position - ITEM_HEADER_SIZE:
             return position if position != start else 0
-        items.append(new_item(Item, (position, ITEM_TAG, length, length)))
+        add_offset(position)
+        add_length(length)
         position += ITEM_HEADER_SIZE + length
-        if len(items) == probe_end and position - start < DENSE_SPACING * DENSE_PROBE:
+        if len(run.offsets) == probe_end and position - start < DENSE_SPACING * DENSE_PROBE:
             position = _dense_items(reader, position, end, run)
             break
     return position if position != start else 0
@@ -90,14 +91,15 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
 
 def _dense_items(reader: ByteReader, position: int, end: int, run: _Collected) -> int:
     """The loop of `_plain_items` over the reader's window: items a few KB apart cost a
-    slice of mapped memory each instead of a system call. The loop collects offsets,
-    lengths and `alike` flags; the Item tuples are made afterwards in one C-level pass."""
-    unpack_from = _ITEM_HEADER.unpack_from
-    offsets: list[int] = []
-    lengths: list[int] = []
-    flags = bytearray()
-    add_offset, add_length, add_flag = offsets.append, lengths.append, flags.append
+    slice of mapped memory each instead of a system call. It also notes the `alike`
+    flags (see EDGE_TAIL). Every operation here runs once per item: names are local,
+    and conditional expressions stand for min() and max()."""
+    unpack_from = _TAG_AND_LENGTH.unpack_from
+    add_offset, add_length = run.offsets.append, run.lengths.append
+    run.alike.extend(bytes(len(run.offsets) - len(run.alike)))  # items walked before: unknown
+    add_flag = run.alike.append
     head_size = run.edge_head()
+    end_marker, edge_tail, item_max = END_MARKER, EDGE_TAIL, EDGE_ITEM_MAX
     head = tail = None
     last_header = end - ITEM_HEADER_SIZE
     window, base = reader.window(position, ITEM_HEADER_SIZE)
@@ -106,8 +108,8 @@ def _dense_items(reader: ByteReader, position: int, end: int, run: _Collected) -
         if position + ITEM_HEADER_SIZE > window_end:
             window, base = reader.window(position, ITEM_HEADER_SIZE)
             window_end = base + len(window)
-        group, element, length = unpack_from(window, position - base)
-        if group != 0xFFFE or element != 0xE000 or length > end - position - ITEM_HEADER_SIZE:
+        tag, length = unpack_from(window, position - base)
+        if tag != _ITEM_TAG_LE or length > last_header - position:
             break
         add_offset(position)
         add_length(length)
@@ -115,46 +117,56 @@ def _dense_items(reader: ByteReader, position: int, end: int, run: _Collected) -
         position = value_start + length
         if not head_size:
             continue
-        if position > window_end and length <= EDGE_ITEM_MAX:  # the whole item, and more
+        if position > window_end and length <= item_max:  # the whole item, and more
             window, base = reader.window(value_start, length + ITEM_HEADER_SIZE)
             window_end = base + len(window)
         if position <= window_end:
-            at, to = value_start - base, position - base
+            at = value_start - base
+            to = position - base
             previous_head, previous_tail = head, tail
-            head = window[at : min(to, at + head_size)]
+            head = window[at : at + head_size if length > head_size else to]
             # from the last end marker on: the bytes before it differ from frame to frame
-            marker = window.rfind(END_MARKER, max(at, to - EDGE_TAIL), to)
-            tail = window[marker if marker >= 0 else max(at, to - EDGE_TAIL) : to]
+            low = to - edge_tail if length > edge_tail else at
+            marker = window.rfind(end_marker, low, to)
+            tail = window[marker if marker >= 0 else low : to]
             add_flag(head == previous_head and tail == previous_tail)
         else:
             head = tail = None
             add_flag(0)
-    run.alike.extend(bytes(len(run.items) - len(run.alike)))  # items walked before: unknown
-    run.alike.extend(flags)
-    run.items.extend(map(_new_item, zip(offsets, repeat(ITEM_TAG), lengths, lengths)))
     return position
 
 
 class _Collected:
-    """What the walk has collected so far, and how to compare the items' edges."""
+    """The items walked so far, as columns, and how to compare their edges."""
 
     def __init__(self, reader: ByteReader, head_size: HeadSize | None) -> None:
-        self.items: list[Item] = []
+        self.offsets: list[int] = []
+        self.lengths: list[int] = []
+        self.availables: list[int] | None = None  # made when an item is cut short
         self.alike = bytearray()  # per item: begins and ends like the item before
         self._reader, self._head_size = reader, head_size
         self.head: int | None = None  # what was compared, once asked
+
+    def add(self, position: int, length: int, available: int) -> None:
+        """An item met by the careful loop."""
+        if available != length and self.availables is None:
+            self.availables = list(self.lengths)
+        self.offsets.append(position)
+        self.lengths.append(length)
+        if self.availables is not None:
+            self.availables.append(available)
+
+    def items(self) -> Items:
+        return Items(self.offsets, self.lengths, self.availables)
 
     def edge_head(self) -> int | None:
         """The leading bytes to compare, from the first fragment (asked once)."""
         if self._head_size is None or self.head is not None:
             return self.head
-        _, fragments, _ = _split_bot(self._reader, self.items)
+        _, fragments, _ = _split_bot(self._reader, self.items())
         self.head = self._head_size(fragments[0]) if fragments else None
         self._head_size = None
         return self.head
-
-
-_new_item = functools.partial(tuple.__new__, Item)
 
 
 def walk(
@@ -169,7 +181,6 @@ def walk(
     """
     end = reader.size if data_end is None else min(data_end, reader.size)
     run = _Collected(reader, head_size)
-    items = run.items
     skipped: list[Item] = []
     position = value_offset
     stop = StopReason.END_OF_DATA
@@ -201,17 +212,18 @@ def walk(
             stop, stop_tag = StopReason.UNEXPECTED_TAG, tag
             break
         if length == UNDEFINED_LENGTH:
-            items.append(Item(position, tag, length, 0))
+            run.add(position, length, 0)
             stop = StopReason.UNDEFINED_LENGTH
             break
         available = min(length, end - position - ITEM_HEADER_SIZE)
-        items.append(Item(position, tag, length, available))
+        run.add(position, length, available)
         if available < length:
             stop = StopReason.TRUNCATED
             break
         position += ITEM_HEADER_SIZE + length
 
     stop_offset = position
+    items = run.items()
     bot, fragments, bot_missing = _split_bot(reader, items)
     alike = run.alike
     alike.extend(bytes(len(items) - len(alike)))
@@ -223,7 +235,7 @@ def walk(
         value_offset=value_offset,
         data_end=end,
         bot=bot,
-        fragments=tuple(fragments),
+        fragments=fragments,
         delimiter=delimiter,
         stop=stop,
         stop_offset=stop_offset,
@@ -236,9 +248,9 @@ def walk(
     )
 
 
-def _split_bot(reader: ByteReader, items: list[Item]) -> tuple[Item | None, list[Item], bool]:
+def _split_bot(reader: ByteReader, items: Items) -> tuple[Item | None, Items, bool]:
     if not items:
-        return None, [], False
+        return None, items, False
     first = items[0]
     if first.length != UNDEFINED_LENGTH and first.available >= 2:
         head = reader.read(first.value_offset, 8)

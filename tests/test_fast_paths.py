@@ -8,6 +8,7 @@ bytes both ways and compares the whole report.
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -25,8 +26,9 @@ from builders import (
     jpeg_frame,
 )
 
-from dcmencaps_lint import frame_groups, source, walker
+from dcmencaps_lint import engine, frame_groups, source, walker
 from dcmencaps_lint.engine import lint_file
+from dcmencaps_lint.transfer_syntax import lookup
 
 
 def _frames(count: int, make=jpeg_frame) -> list[bytes]:  # type: ignore[no-untyped-def]
@@ -155,3 +157,37 @@ def test_windowed_walk_reads_through_windows(
     # ~75 KB of items through 4 KiB windows, once by the walker, once by the grouping
     assert callers.count("_dense_items") > 10
     assert callers.count("_keyed_dense") > 10
+
+
+def _groups(target: Path | bytes) -> list[tuple[int, list[int]]]:
+    """(representative, member numbers) of each frame group, as the engine forms them."""
+    if isinstance(target, Path):
+        fileobj, size = source.open_path(target)
+    else:
+        fileobj, size = io.BytesIO(target), len(target)
+    with fileobj:
+        reader = source.ByteReader(fileobj, size)
+        dataset = source.parse_dataset(fileobj, reader)
+        ts = lookup(dataset.transfer_syntax_uid or "")
+        ctx = engine._pixel_context(reader, dataset, ts, deep=False)
+        groups = frame_groups.group_frames(ctx) or []
+        reader.close()
+    return [(g.representative.number, [f.number for f in g.members]) for g in groups]
+
+
+@pytest.mark.parametrize("first_distinct", [0, 5, 40])
+def test_a_run_of_alike_frames_is_grouped_unread_as_when_read(
+    first_distinct: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the last frame that differs from the one before, the walker's alike flags
+    put every frame in that frame's group without reading it (the whole-slide case)."""
+    monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+    frames = [jpeg_frame(64) + bytes(2 * n) for n in range(first_distinct)]  # distinct ends
+    frames[1:2] = [b"\x00\x00" + jpeg_frame(64)[2:]] if first_distinct > 1 else []
+    frames += [jpeg_frame(300)] * 100
+    built = encapsulated(frames, bot="empty", eot="auto")
+    path = tmp_path / "file.dcm"
+    path.write_bytes(built.data)
+    unread = _groups(path)
+    assert unread == _groups(built.data)
+    assert unread[-1][1][-100:] == list(range(len(frames) - 99, len(frames) + 1))

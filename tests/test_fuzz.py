@@ -83,7 +83,7 @@ def layout_of(data: bytes) -> Layout | None:
         w = walk(ByteReader(fileobj, len(data)), pixel.value_offset)
     except Exception:  # a mutant the parse rejects: mutations fall back to raw bytes
         return None
-    items = ((w.bot,) if w.bot else ()) + w.fragments
+    items = ((w.bot,) if w.bot else ()) + tuple(w.fragments)
 
     def value(element: object) -> tuple[int, int] | None:
         if element is None or element.value_offset < 0:  # type: ignore[attr-defined]
