@@ -28,6 +28,11 @@ class Codec(enum.Enum):
     HEVC = "hevc"
     JPIP = "jpip"  # Pixel Data shall not be present at all
 
+    # Members are singletons compared by identity, so the identity hash is right, and
+    # it is C-level: enum's own __hash__ is a Python call, and rules ask `codec in
+    # JPEG_FAMILY` dozens of times per file.
+    __hash__ = object.__hash__
+
 
 #: Codecs whose frames start with SOI and end with EOI.
 JPEG_FAMILY = frozenset({Codec.JPEG, Codec.JPEG_LS})
