@@ -113,8 +113,12 @@ class ByteReader:
         self._close_window()
         start = offset - offset % mmap.ALLOCATIONGRANULARITY
         length = min(self.size, offset + max(count, WINDOW_SIZE)) - start
+        assert self._fd is not None
         try:
-            assert self._fd is not None
+            # A mapped page past the end of a file that shrank kills the process (SIGBUS):
+            # a file cut short since it was opened is read, never mapped.
+            if os.fstat(self._fd).st_size < start + length:
+                raise ValueError("the file is shorter than when it was opened")
             window = mmap.mmap(
                 self._fd, length, flags=_WINDOW_FLAGS, prot=mmap.PROT_READ, offset=start
             )

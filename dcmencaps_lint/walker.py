@@ -77,7 +77,10 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
     start = position
     probe_end = len(run.offsets) + DENSE_PROBE
     while position <= last_header:
-        group, element, length = unpack(pread(ITEM_HEADER_SIZE, position))
+        header = pread(ITEM_HEADER_SIZE, position)
+        if len(header) < ITEM_HEADER_SIZE:  # the file was cut short while being read
+            break
+        group, element, length = unpack(header)
         if group != 0xFFFE or element != 0xE000 or length > end - position - ITEM_HEADER_SIZE:
             return position if position != start else 0
         add_offset(position)
@@ -108,6 +111,8 @@ def _dense_items(reader: ByteReader, position: int, end: int, run: _Collected) -
         if position + ITEM_HEADER_SIZE > window_end:
             window, base = reader.window(position, ITEM_HEADER_SIZE)
             window_end = base + len(window)
+            if position + ITEM_HEADER_SIZE > window_end:
+                break  # the file was cut short while being read
         tag, length = unpack_from(window, position - base)
         if tag != _ITEM_TAG_LE or length > last_header - position:
             break

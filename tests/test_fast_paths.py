@@ -9,6 +9,7 @@ bytes both ways and compares the whole report.
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from builders import (
 
 from dcmencaps_lint import engine, frame_groups, source, walker
 from dcmencaps_lint.engine import lint_file
+from dcmencaps_lint.model import StopReason
 from dcmencaps_lint.transfer_syntax import lookup
 
 
@@ -191,3 +193,29 @@ def test_a_run_of_alike_frames_is_grouped_unread_as_when_read(
     unread = _groups(path)
     assert unread == _groups(built.data)
     assert unread[-1][1][-100:] == list(range(len(frames) - 99, len(frames) + 1))
+
+
+@pytest.mark.parametrize("cut_at", [0.3, 0.6, 0.95])
+def test_a_file_cut_short_while_linted_is_read_not_mapped(
+    cut_at: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mapped page past the end of a shrunk file would kill the process (SIGBUS): a
+    file cut after it was opened (cp over it, say) is read, and the walk says where
+    the data ended."""
+    monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+    monkeypatch.setattr(source, "WINDOW_SIZE", 4096)
+    built = DENSE_CASES["jpeg-300-eot"]
+    path = tmp_path / "file.dcm"
+    path.write_bytes(built.data)
+    fileobj, size = source.open_path(path)
+    with fileobj:
+        reader = source.ByteReader(fileobj, size)
+        cut = int(size * cut_at)
+        os.truncate(path, cut)
+        result = walker.walk(reader, built.items[0], head_size=lambda first: 32)
+        window, _ = reader.window(cut - 100, 8)  # would reach past the new end
+        reader.close()
+    assert isinstance(window, bytes)  # read, not mapped
+    assert result.stop in (StopReason.PARTIAL_HEADER, StopReason.TRUNCATED)
+    # the item the cut went through still counts as whole: the size is the one opened
+    assert cut - 8 < result.stop_offset < size
