@@ -90,6 +90,15 @@ class _Run:
         for _, selectors in options.per_file_ignores:
             Selection(selectors).validate(rules)
         self._per_path: dict[tuple[int, ...], _Run] = {}
+        self._by_needs: dict[frozenset[str], list[Rule]] = {}
+
+    def rules_for(self, needs: frozenset[str]) -> list[Rule]:
+        """The active rules with a check that need no more than `needs` (cached)."""
+        found = self._by_needs.get(needs)
+        if found is None:
+            found = [r for r in self.active if r.check is not None and r.needs in needs]
+            self._by_needs[needs] = found
+        return found
 
     def for_path(self, name: str) -> _Run:
         """This run less the rules that per-file-ignores drop for `name` (cached)."""
@@ -104,6 +113,7 @@ class _Run:
             run = copy.copy(self)
             run.active = [r for r in self.active if not dropped.enabled(r)]
             run.by_code = {r.code: r for r in run.active}
+            run._by_needs = {}
             self._per_path[matched] = run
         return run
 
@@ -444,9 +454,7 @@ def _run_rules(run: _Run, ctx: Context, once_per_file: set[str], name: str) -> l
     groups: list[FrameGroup] | None = None
     grouped = False  # groups are computed once, and only if a per-frame rule runs
     view: Context | None = None  # one copy for all rules: each runs to its end in turn
-    for r in run.active:
-        if r.check is None or r.needs not in needs:
-            continue
+    for r in run.rules_for(frozenset(needs)):
         if r.per_frame and not grouped:
             groups, grouped = group_frames(ctx), True
         if r.per_frame and groups:

@@ -87,6 +87,10 @@ _WANTED = frozenset(
 _PLAIN_UID = re.compile(rb"[0-9.]+[\0 ]?")
 # A single-valued CS that pydicom converts to the same text: no backslash, no oddities.
 _PLAIN_CS = re.compile(rb" *[A-Z0-9_][A-Z0-9_ ]*\0?")
+# What `_dataset` must look at element by element: everything else is passed over.
+_SLOW_GROUPS = frozenset({0x0000, 0x0010, 0xFFFE})  # group length, Patient, items
+_SLOW_TAGS = _WANTED | _STOP_TAGS | _IDENTIFYING_TAGS
+_SLOW_VRS = frozenset({"SQ", "UN", "PN"})
 _HEADER = struct.Struct("<HH2sH")
 _TAG_AND_LENGTH = struct.Struct("<HHI")
 _LENGTH = struct.Struct("<I")
@@ -255,7 +259,30 @@ class _Scanner:
         """Walk one data set: the top level (depth 0, up to Pixel Data), an item of
         defined length (up to `end`) or of undefined length (up to its delimiter)."""
         level, previous = _Level(), -1
+        size = self._size
         while end is None or offset < end:
+            # The usual element (one nothing is asked of, with a defined length, its
+            # header in the buffer) is passed over here; every other goes the long way.
+            index = offset - self._start
+            if 0 <= index <= len(self._buffer) - _LONGEST_HEADER:
+                group, element, written, length = _HEADER.unpack_from(self._buffer, index)
+                tag = group << 16 | element
+                vr = _VRS.get(written)
+                if (
+                    vr is not None
+                    and tag > previous
+                    and group not in _SLOW_GROUPS
+                    and tag not in _SLOW_TAGS
+                    and vr not in _SLOW_VRS
+                ):
+                    if vr in _LONG_VRS:
+                        (length,) = _LENGTH.unpack_from(self._buffer, index + 8)
+                        following = offset + 12 + length
+                    else:
+                        following = offset + 8 + length
+                    if length != UNDEFINED_LENGTH and following <= size:
+                        previous, offset = tag, following
+                        continue
             raw = self._element(offset)
             # pydicom keeps a repeated tag at its first position with its last value, and
             # reads group 0000 as implicit VR: ascending tags rule both out.
