@@ -17,6 +17,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 Read = Callable[[int, int], bytes]
 
@@ -265,8 +266,7 @@ RLE_HEADER_SIZE = 64  # 16 little-endian 32-bit words
 RLE_MAX_SEGMENTS = 15
 
 
-@dataclass(frozen=True, slots=True)
-class RleHeader:
+class RleHeader(NamedTuple):
     """The 64-byte RLE header (PS3.5 G.5): segment count and the 15 offsets."""
 
     segments: int
@@ -281,8 +281,7 @@ def parse_rle(head: bytes) -> RleHeader | None:
     return RleHeader(values[0], values[1:])
 
 
-@dataclass(frozen=True, slots=True)
-class RleDefect:
+class RleDefect(NamedTuple):
     """One thing wrong with an RLE header: its kind, the 32-bit field, and what it says."""
 
     kind: str  # "segment-count", "first-offset", "past-end", "not-increasing", "odd", "unused"
@@ -356,8 +355,7 @@ def deflate_wrapper(head: bytes) -> str | None:
 INFLATE_LIMIT = 1 << 16  # inflated bytes per step: the output is discarded
 
 
-@dataclass(frozen=True, slots=True)
-class DeflateEnd:
+class DeflateEnd(NamedTuple):
     """Where a raw deflate stream ends, or why it has no end."""
 
     end: int | None  # absolute offset just past the stream's last byte

@@ -395,8 +395,7 @@ def _lint_open(
     for nested in dataset.nested:
         # Pixel Data inside a sequence item (an icon, say) is checked by the same rules,
         # with that item's attributes; the findings name the element path.
-        view = replace(
-            dataset,
+        view = dataset._replace(
             pixel_data=nested.pixel_data,
             number_of_frames_raw=nested.number_of_frames_raw,
             number_of_frames=None,
@@ -475,7 +474,7 @@ def _run_per_frame_rule(
     representative has a finding, run it again on every member of that group."""
     assert ctx.frame_map is not None
     representatives = tuple(g.representative for g in groups)
-    first_pass = replace(ctx, rule=r, frame_map=replace(ctx.frame_map, frames=representatives))
+    first_pass = replace(ctx, rule=r, frame_map=ctx.frame_map._replace(frames=representatives))
     found = _run_rule(run, r, first_pass, name)
     flagged = {f.frame for f in found if f.frame is not None}
     if not flagged:
@@ -486,7 +485,7 @@ def _run_per_frame_rule(
         for frame in (g.members if g.representative.number in flagged else (g.representative,))
     ]
     frames.sort(key=lambda f: f.number)
-    second_pass = replace(first_pass, frame_map=replace(ctx.frame_map, frames=tuple(frames)))
+    second_pass = replace(first_pass, frame_map=ctx.frame_map._replace(frames=tuple(frames)))
     return _run_rule(run, r, second_pass, name)
 
 

@@ -16,8 +16,7 @@ header parse looked at no byte beyond the compared leading bytes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import overload
+from typing import NamedTuple, overload
 
 from dcmencaps_lint.codestream import parse_j2k, parse_jpeg
 from dcmencaps_lint.context import Context
@@ -35,8 +34,7 @@ HEAD_MAX = 65536  # a header longer than this is not worth comparing frame by fr
 KEYED_FIRST = 1024  # frames keyed one by one before a run of alike frames, at most
 
 
-@dataclass(frozen=True, slots=True)
-class FrameGroup:
+class FrameGroup(NamedTuple):
     representative: Frame  # the lowest-numbered member
     members: Sequence[Frame]
 

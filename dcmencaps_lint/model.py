@@ -1,7 +1,11 @@
 """The data model every stage shares: findings, items, the walk, the frame map, reports.
 
-Everything here is a frozen dataclass without I/O or pydicom objects, so results can be
-pickled across processes and compared in tests.
+Everything here is immutable, without I/O or pydicom objects, so results can be pickled
+across processes and compared in tests. The records a run makes or imports by the
+hundred thousand, or that nothing replaces field by field, are named tuples: a tuple is
+cheaper to build, and a frozen dataclass costs about 0.6 ms to define at start-up
+against 0.1 ms for a named tuple. The results (Finding, FileReport, Summary, Report)
+stay dataclasses.
 """
 
 from __future__ import annotations
@@ -312,20 +316,17 @@ class SingleFragmentFrames(Sequence[Frame]):
         return f"SingleFragmentFrames({self._count})"
 
 
-@dataclass(frozen=True, slots=True)
-class FrameMap:
+class FrameMap(NamedTuple):
     source: FrameMapSource
     frames: Sequence[Frame] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class TransferSyntaxInfo:
+class TransferSyntaxInfo(NamedTuple):
     uid: str
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class Excerpt:
+class Excerpt(NamedTuple):
     """File bytes around a finding's offset, for reports that show them (HTML)."""
 
     offset: int  # the finding's offset
@@ -333,8 +334,7 @@ class Excerpt:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Layout:
+class Layout(NamedTuple):
     """Where the items of one encapsulated Pixel Data element lie, for a picture of it."""
 
     element: str  # the Pixel Data element's path, as in Finding.element
@@ -346,8 +346,7 @@ class Layout:
     stop_offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class Device:
+class Device(NamedTuple):
     """Who wrote the file: what a vendor needs to reproduce a problem."""
 
     manufacturer: str | None = None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from dcmencaps_lint.model import UNDEFINED_LENGTH, format_tag
@@ -113,15 +112,17 @@ class _Raw(NamedTuple):
     value_offset: int
 
 
-@dataclass(slots=True)
 class _Level:
     """What one data set (the top level or a sequence item) holds that we report."""
 
-    wanted: dict[int, _Raw] = field(default_factory=dict)
-    pixel: _Raw | None = None
-    nested: list[NestedPixelData] = field(default_factory=list)
-    identifying: list[tuple[int, int]] = field(default_factory=list)
-    end: int = 0
+    __slots__ = ("end", "identifying", "nested", "pixel", "wanted")
+
+    def __init__(self) -> None:
+        self.wanted: dict[int, _Raw] = {}
+        self.pixel: _Raw | None = None
+        self.nested: list[NestedPixelData] = []
+        self.identifying: list[tuple[int, int]] = []
+        self.end = 0
 
 
 def scan_dataset(reader: ByteReader) -> ParsedDataset | None:

@@ -19,8 +19,7 @@ import os
 import struct
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from dcmencaps_lint.model import UNDEFINED_LENGTH, format_tag
 from dcmencaps_lint.transfer_syntax import DEFLATED_EXPLICIT_VR_LE
@@ -137,8 +136,7 @@ class ByteReader:
         self._close_window()
 
 
-@dataclass(frozen=True, slots=True)
-class Element:
+class Element(NamedTuple):
     """The header of a data element read from the file, and where its value lies."""
 
     tag: int
@@ -152,8 +150,7 @@ class Element:
         return self.length == UNDEFINED_LENGTH
 
 
-@dataclass(frozen=True, slots=True)
-class ImageAttributes:
+class ImageAttributes(NamedTuple):
     """The Image Pixel attributes the codestream rules compare with (None: absent/invalid)."""
 
     rows: int | None = None
@@ -168,8 +165,7 @@ class ImageAttributes:
     lossy_image_compression_offset: int | None = None  # its value's offset
 
 
-@dataclass(frozen=True, slots=True)
-class NestedPixelData:
+class NestedPixelData(NamedTuple):
     """Pixel Data inside a sequence item, e.g. an Icon Image Sequence's icon."""
 
     path: str  # e.g. "(0088,0200)[0]/(7FE0,0010)"
@@ -178,8 +174,7 @@ class NestedPixelData:
     number_of_frames_raw: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedDataset:
+class ParsedDataset(NamedTuple):
     """What the rules need from the data set in front of Pixel Data."""
 
     transfer_syntax_uid: str | None

@@ -8,7 +8,7 @@ Deflated Image Frame) and raises on some of them, so the linter keeps its own ta
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Codec(enum.Enum):
@@ -41,8 +41,7 @@ J2K_FAMILY = frozenset({Codec.JPEG_2000, Codec.HTJ2K})
 VIDEO = frozenset({Codec.MPEG2, Codec.H264, Codec.HEVC})
 
 
-@dataclass(frozen=True, slots=True)
-class TransferSyntax:
+class TransferSyntax(NamedTuple):
     uid: str
     name: str
     codec: Codec

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dcmencaps_lint.codestream import (
     RLE_HEADER_SIZE,
@@ -62,8 +62,7 @@ class Verdict(enum.Enum):
     FOREIGN = "foreign"  # another codec's signature, or no marker at all
 
 
-@dataclass(frozen=True, slots=True)
-class Start:
+class Start(NamedTuple):
     offset: int  # absolute offset of the frame's first byte
     head: bytes
     verdict: Verdict
@@ -153,8 +152,7 @@ def _start_finding(ctx: Context, frame: Frame, start: Start, text: str, size: in
     )
 
 
-@dataclass(frozen=True, slots=True)
-class End:
+class End(NamedTuple):
     tail_offset: int  # absolute offset of the tail read
     tail: bytes  # the last bytes of the frame's last fragment
     end: int  # absolute offset just past the frame's last byte

@@ -10,7 +10,7 @@ whose codestream does not even start right is csm.py's (CSM001, CSM004, CSM006, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dcmencaps_lint.codestream import DAC, LOSSLESS_SOF, SOF55, J2kHeader, JpegHeader
 from dcmencaps_lint.context import Context
@@ -89,8 +89,7 @@ def _j2k_frames(ctx: Context) -> Iterator[tuple[Frame, J2kHeader]]:
             yield frame, header
 
 
-@dataclass(frozen=True, slots=True)
-class _Geometry:
+class _Geometry(NamedTuple):
     """What the SOF / SOF55 / SIZ segment of a frame says about the image."""
 
     marker: str  # "SOF0", "SOF55", "SIZ"

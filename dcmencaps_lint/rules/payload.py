@@ -8,7 +8,7 @@ chunk), and caches what it found in the context of that Pixel Data element.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.model import Item
@@ -27,21 +27,18 @@ _J2K_START = b"\xff\x4f\xff\x51"  # SOC + SIZ
 OVERLAP = 6
 
 
-@dataclass(frozen=True, slots=True)
-class DelimiterBytes:
+class DelimiterBytes(NamedTuple):
     fragment: int  # 1-based fragment number
     offset: int  # absolute offset of the FE byte
     following: bytes  # the 4 bytes after the tag (fewer at the end of the file)
 
 
-@dataclass(frozen=True, slots=True)
-class CodestreamStart:
+class CodestreamStart(NamedTuple):
     fragment: int
     offset: int  # absolute offset of the start marker that follows an end marker
 
 
-@dataclass(frozen=True, slots=True)
-class PayloadScan:
+class PayloadScan(NamedTuple):
     delimiters: tuple[DelimiterBytes, ...]
     starts: tuple[CodestreamStart, ...]
 
