@@ -11,6 +11,11 @@ header parse per distinct header instead of one per frame.
 
 The grouping is exact, not a sample: a group is formed only where the representative's
 header parse looked at no byte beyond the compared leading bytes.
+
+Comparing costs a read of each frame's edges. For a whole-slide image the walker has
+already compared them while the items were in memory (`head_size_probe` tells it how
+many leading bytes; Walk.alike holds the answers), so `_keyed_dense` reads only the
+frames that differ from the one before.
 """
 
 from __future__ import annotations

@@ -5,6 +5,12 @@ per item (plus the BOT values, bounded by the file size) and records where and w
 stops: a delimiter, the end of the data, a tag that is not an item, an undefined
 length or an item that runs past the end. pydicom's `encaps` module raises at the
 first problem; a linter must walk on and say what it met.
+
+Three loops share the work: `_plain_items` reads ordinary items one pread each;
+`_dense_items` takes over where items lie a few KB apart (whole-slide images: hundreds
+of thousands of them) and reads them through the reader's memory-mapped window; the
+careful loop in `walk` handles everything else (delimiters, bad tags and lengths, the
+end). Items are kept as columns (model.Items), not a tuple each.
 """
 
 from __future__ import annotations
