@@ -83,6 +83,20 @@ class TestReadOnly:
         assert result.exit_code == 1, result.output
         assert {p: state(p) for p in files} == before
 
+    def test_dense_items_are_read_through_a_read_only_map(self, tmp_path: Path) -> None:
+        """A whole-slide-like file (100 small frames) is walked through the reader's
+        memory-mapped window: mapped read-only, and the file unchanged."""
+        path = tmp_path / "dense.dcm"
+        encapsulated([jpeg_frame()] * 100, bot="empty", eot="auto").write(path)
+        before = state(path)
+        with io_audit.watching() as events:
+            report = lint_file(path)
+        assert report.status == "passed", report.findings
+        maps = [args for event, args in events if event == "mmap.__new__"]
+        assert maps, "the dense items were read through a memory map"
+        assert io_audit.writes(events) == []  # every map ACCESS_READ
+        assert state(path) == before
+
     def test_the_api_on_paths_and_file_objects(self, folder: Path) -> None:
         path = folder / "b_bot004.dcm"
         before = state(path)
