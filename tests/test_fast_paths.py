@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -219,3 +220,41 @@ def test_a_file_cut_short_while_linted_is_read_not_mapped(
     assert result.stop in (StopReason.PARTIAL_HEADER, StopReason.TRUNCATED)
     # the item the cut went through still counts as whole: the size is the one opened
     assert cut - 8 < result.stop_offset < size
+
+
+DENSE_MUTANTS = int(os.environ.get("ENCAPS_LINT_DENSE_MUTANTS", "150"))
+
+
+def test_mutants_of_dense_files_lint_the_same_windowed_and_careful(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seeded mutants (bit flips, marker bytes, end markers, cuts) of whole-slide-like
+    files: the windowed walk, the alike flags and the grouping give the careful reads'
+    report, and nothing raises. ENCAPS_LINT_DENSE_MUTANTS=N for a longer run."""
+    monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+    monkeypatch.setattr(source, "WINDOW_SIZE", 4096)
+    monkeypatch.setattr(frame_groups, "MIN_FRAMES", 2)
+    bases = [
+        encapsulated([jpeg_frame(64 + 37 * (n % 11)) for n in range(120)], bot="empty", eot="auto"),
+        encapsulated([jpeg_frame(200)] * 120),
+        encapsulated([j2k_frame(64 + 5 * (n % 7)) for n in range(120)], ts=J2K_LOSSLESS),
+    ]
+    rng = random.Random(5)
+    path = tmp_path / "mutant.dcm"
+    for _ in range(DENSE_MUTANTS):
+        base = rng.choice(bases)
+        data = bytearray(base.data)
+        kind = rng.randrange(4)
+        for _ in range(rng.randrange(1, 6)):
+            at = rng.randrange(base.items[0], len(data))  # in the items
+            if kind == 0:
+                data[at] ^= 1 << rng.randrange(8)
+            elif kind == 1:
+                data[at] = rng.choice([0x00, 0xFF, 0xD9, 0xD8, 0xFE, 0xE0])
+            elif kind == 2:
+                data[at : at + 2] = b"\xff\xd9"
+            else:
+                del data[at:]
+                break
+        path.write_bytes(data)
+        assert lint_file(path, path="x") == lint_file(bytes(data), path="x")
