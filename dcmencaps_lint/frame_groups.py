@@ -14,7 +14,7 @@ header parse looked at no byte beyond the compared leading bytes.
 
 Comparing costs a read of each frame's edges. For a whole-slide image the walker has
 already compared them while the items were in memory (`head_size_probe` tells it how
-many leading bytes; Walk.alike holds the answers), so `_keyed_dense` reads only the
+many leading bytes; Walk.alike holds the answers), so `_keyed_columns` reads only the
 frames that differ from the one before.
 """
 
@@ -96,14 +96,12 @@ def _keyed(
 ) -> dict[tuple[object, ...], list[int]]:
     """Frame numbers by what the per-frame rules can see of the frames (see `_key`)."""
     assert ctx.walk is not None
-    walk = ctx.walk
-    if (
-        ctx.reader.on_disk
-        and isinstance(walk.fragments, Items)
-        and len(frames) == len(walk.fragments)  # so frame n is fragment n
-        and walk.fragments_span < DENSE_SPACING * len(frames)
-    ):
-        return _keyed_dense(ctx, frames, walk.fragments, head_bytes)
+    walk, fragments = ctx.walk, ctx.walk.fragments
+    # frame n is fragment n: the walker's columns and alike flags line up with frames
+    if ctx.reader.on_disk and isinstance(fragments, Items) and len(frames) == len(fragments):
+        dense = walk.fragments_span < DENSE_SPACING * len(frames)
+        if dense or walk.alike_head == head_bytes:
+            return _keyed_columns(ctx, frames, fragments, head_bytes, dense)
     by_key: dict[tuple[object, ...], list[int]] = {}
     for frame in frames:
         by_key.setdefault(_key(ctx, frame, head_bytes), []).append(frame.number)
@@ -138,15 +136,16 @@ def _key(ctx: Context, frame: Frame, head_bytes: int) -> tuple[object, ...]:
     )
 
 
-def _keyed_dense(
-    ctx: Context, frames: Sequence[Frame], fragments: Items, head_bytes: int
+def _keyed_columns(
+    ctx: Context, frames: Sequence[Frame], fragments: Items, head_bytes: int, dense: bool
 ) -> dict[tuple[object, ...], list[int]]:
-    """`_keyed` for one fragment per frame, a few KB apart (a whole-slide image).
+    """`_keyed` for one fragment per frame (a whole-slide image).
 
     A frame the walker saw begin and end like the frame before (`Walk.alike`) joins that
     frame's group unread; the others get the keys of `_key`, read as slices of the
-    reader's mapped window. This loop runs once per frame, hundreds of thousands of
-    times, so it reads the fragments' columns and makes no Frame.
+    reader's mapped window when the frames are `dense` (a few KB apart), else with
+    preads. This loop runs once per frame, hundreds of thousands of times, so it reads
+    the fragments' columns and makes no Frame.
     """
     walk = ctx.walk
     assert walk is not None
@@ -185,7 +184,7 @@ def _keyed_dense(
             group.append(number)
             continue
         previous_plain = plain
-        if not plain:  # short, truncated or huge: the careful way
+        if not plain or not dense:  # short, truncated, huge or far apart: read them
             key = _key(ctx, frames[number - 1], head_bytes)
         else:
             start = offset + ITEM_HEADER_SIZE

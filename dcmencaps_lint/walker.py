@@ -73,26 +73,47 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
     return where the first other thing starts; 0 when there is nothing to gain.
 
     Whole-slide images have hundreds of thousands of items, so these loops avoid every
-    call they can; anything unusual is left to the careful loop in `walk`.
+    call they can; anything unusual is left to the careful loop in `walk`. Once the
+    first fragment is known, each pread also takes the end of the item before and the
+    head of this one, for the `alike` flags (see EDGE_TAIL): one read per item, where
+    frame grouping would otherwise read each frame's two ends again.
     """
     if not reader.on_disk:  # a caller's file object: the careful loop alone, no read twice
         return 0
-    unpack, pread = _ITEM_HEADER.unpack, reader.unchecked_pread()
-    add_offset, add_length = run.offsets.append, run.lengths.append
+    unpack_from, pread = _ITEM_HEADER.unpack_from, reader.unchecked_pread()
+    offsets, lengths, alike = run.offsets, run.lengths, run.alike
+    alike.extend(bytes(len(offsets) - len(alike)))  # items walked before: not compared
     last_header = end - ITEM_HEADER_SIZE
     start = position
-    probe_end = len(run.offsets) + DENSE_PROBE
+    probe_end = len(offsets) + DENSE_PROBE
+    head_size = run.edge_head()  # None until a fragment has been walked
+    before = 0  # bytes of the item before read in front of each header: its end
+    head: bytes | None = None  # the first bytes of the item before
+    edges = previous = None  # (head, end) of the last two items compared
     while position <= last_header:
-        header = pread(ITEM_HEADER_SIZE, position)
-        if len(header) < ITEM_HEADER_SIZE:  # the file was cut short while being read
+        if head_size is None and run.asking:
+            head_size = run.edge_head()
+        chunk = pread(before + ITEM_HEADER_SIZE + (head_size or 0), position - before)
+        if len(chunk) < before + ITEM_HEADER_SIZE:  # the file was cut short while being read
             break
-        group, element, length = unpack(header)
+        if head is not None:  # the item before is now whole: compare it
+            marker = chunk.rfind(END_MARKER, 0, before)
+            edges = (head, chunk[max(marker, 0) : before])
+            if edges == previous:
+                alike[-1] = 1
+            previous = edges
+        group, element, length = unpack_from(chunk, before)
         if group != 0xFFFE or element != 0xE000 or length > end - position - ITEM_HEADER_SIZE:
             return position if position != start else 0
-        add_offset(position)
-        add_length(length)
+        offsets.append(position)
+        lengths.append(length)
+        alike.append(0)
+        if head_size:
+            head = chunk[before + ITEM_HEADER_SIZE : before + ITEM_HEADER_SIZE + head_size]
+            head = head[:length]
+            before = min(length, EDGE_TAIL)
         position += ITEM_HEADER_SIZE + length
-        if len(run.offsets) == probe_end and position - start < DENSE_SPACING * DENSE_PROBE:
+        if len(offsets) == probe_end and position - start < DENSE_SPACING * DENSE_PROBE:
             position = _dense_items(reader, position, end, run)
             break
     return position if position != start else 0
@@ -156,7 +177,8 @@ class _Collected:
         self.availables: list[int] | None = None  # made when an item is cut short
         self.alike = bytearray()  # per item: begins and ends like the item before
         self._reader, self._head_size = reader, head_size
-        self.head: int | None = None  # what was compared, once asked
+        self.head: int | None = None  # the leading bytes compared, once known
+        self.asking = head_size is not None  # edge_head may still give a size
 
     def add(self, position: int, length: int, available: int) -> None:
         """An item met by the careful loop."""
@@ -171,12 +193,15 @@ class _Collected:
         return Items(self.offsets, self.lengths, self.availables)
 
     def edge_head(self) -> int | None:
-        """The leading bytes to compare, from the first fragment (asked once)."""
-        if self._head_size is None or self.head is not None:
+        """The leading bytes to compare, from the first fragment (asked once there is
+        one: the first item may be the Basic Offset Table)."""
+        if not self.asking or self._head_size is None:
             return self.head
         _, fragments, _ = _split_bot(self._reader, self.items())
-        self.head = self._head_size(fragments[0]) if fragments else None
-        self._head_size = None
+        if not fragments:
+            return None
+        self.head = self._head_size(fragments[0])
+        self.asking = False
         return self.head
 
 

@@ -122,14 +122,28 @@ DENSE_CASES: dict[str, Built] = {
 }
 
 
+READ_MODES = ["windowed", "pread"]
+
+
+def _fast_loops(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """The fast loops from the second item on: through 4 KiB windows, or (items never
+    dense) one pread per item with the alike flags."""
+    monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+    monkeypatch.setattr(source, "WINDOW_SIZE", 4096)  # items straddle window edges
+    if mode == "pread":
+        monkeypatch.setattr(walker, "DENSE_SPACING", 0)
+        monkeypatch.setattr(frame_groups, "DENSE_SPACING", 0)
+
+
+@pytest.mark.parametrize("mode", READ_MODES)
 @pytest.mark.parametrize("name", list(DENSE_CASES))
 def test_windowed_reads_equal_careful_reads(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The walker's and the grouping's loops over the reader's memory-mapped window
-    (whole-slide images) give what the careful reads give, across window edges."""
-    monkeypatch.setattr(walker, "DENSE_PROBE", 2)  # windows after two items
-    monkeypatch.setattr(source, "WINDOW_SIZE", 4096)  # items straddle window edges
+    """The walker's and the grouping's fast loops (whole-slide images: through the
+    reader's memory-mapped window, or one pread per item) give what the careful reads
+    give, across window edges."""
+    _fast_loops(monkeypatch, mode)
     monkeypatch.setattr(frame_groups, "MIN_FRAMES", 2)
     built = DENSE_CASES[name]
     path = tmp_path / "file.dcm"
@@ -159,7 +173,7 @@ def test_windowed_walk_reads_through_windows(
     lint_file(path)
     # ~75 KB of items through 4 KiB windows, once by the walker, once by the grouping
     assert callers.count("_dense_items") > 10
-    assert callers.count("_keyed_dense") > 10
+    assert callers.count("_keyed_columns") > 10
 
 
 def _groups(target: Path | bytes) -> list[tuple[int, list[int]]]:
@@ -178,13 +192,14 @@ def _groups(target: Path | bytes) -> list[tuple[int, list[int]]]:
     return [(g.representative.number, [f.number for f in g.members]) for g in groups]
 
 
+@pytest.mark.parametrize("mode", READ_MODES)
 @pytest.mark.parametrize("first_distinct", [0, 5, 40])
 def test_a_run_of_alike_frames_is_grouped_unread_as_when_read(
-    first_distinct: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    first_distinct: int, mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After the last frame that differs from the one before, the walker's alike flags
     put every frame in that frame's group without reading it (the whole-slide case)."""
-    monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+    _fast_loops(monkeypatch, mode)
     frames = [jpeg_frame(64) + bytes(2 * n) for n in range(first_distinct)]  # distinct ends
     frames[1:2] = [b"\x00\x00" + jpeg_frame(64)[2:]] if first_distinct > 1 else []
     frames += [jpeg_frame(300)] * 100
@@ -225,14 +240,14 @@ def test_a_file_cut_short_while_linted_is_read_not_mapped(
 DENSE_MUTANTS = int(os.environ.get("ENCAPS_LINT_DENSE_MUTANTS", "150"))
 
 
+@pytest.mark.parametrize("mode", READ_MODES)
 def test_mutants_of_dense_files_lint_the_same_windowed_and_careful(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Seeded mutants (bit flips, marker bytes, end markers, cuts) of whole-slide-like
-    files: the windowed walk, the alike flags and the grouping give the careful reads'
+    files: the fast walks, the alike flags and the grouping give the careful reads'
     report, and nothing raises. ENCAPS_LINT_DENSE_MUTANTS=N for a longer run."""
-    monkeypatch.setattr(walker, "DENSE_PROBE", 2)
-    monkeypatch.setattr(source, "WINDOW_SIZE", 4096)
+    _fast_loops(monkeypatch, mode)
     monkeypatch.setattr(frame_groups, "MIN_FRAMES", 2)
     bases = [
         encapsulated([jpeg_frame(64 + 37 * (n % 11)) for n in range(120)], bot="empty", eot="auto"),

@@ -271,8 +271,8 @@ class TestAlike:
         """(fragment value, expected flag) in walk order."""
         base = self.BASE
         return [
-            (base, 0),  # read one by one with the BOT (DENSE_PROBE = 2): not compared
-            (base, 0),  # the windowed loop's first item: nothing before it there
+            (base, 0),  # the first fragment: nothing before it (and read before the
+            (base, 0),  # first fragment's header size is known): not compared either
             (base, 1),  # the same bytes
             (base[:15] + b"\x99" + base[16:], 0),  # the last compared head byte differs
             (base, 0),  # back to the base: differs from the one before
@@ -285,8 +285,10 @@ class TestAlike:
             (base[:10], 1),
         ]
 
-    def walked(self, tmp_path, monkeypatch: pytest.MonkeyPatch) -> Walk:  # type: ignore[no-untyped-def]
+    def walked(self, tmp_path, monkeypatch: pytest.MonkeyPatch, dense: bool) -> Walk:  # type: ignore[no-untyped-def]
         monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+        if not dense:  # the items never count as dense: one pread each
+            monkeypatch.setattr(walker, "DENSE_SPACING", 0)
         values = [value for value, _ in self.variants()]
         data = LEAD + bot_item([]) + b"".join(item(v) for v in values) + delimiter()
         path = tmp_path / "items.bin"
@@ -297,8 +299,9 @@ class TestAlike:
             reader.close()
         return result
 
-    def test_flags(self, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-        result = self.walked(tmp_path, monkeypatch)
+    @pytest.mark.parametrize("dense", [True, False], ids=["windowed", "pread"])
+    def test_flags(self, tmp_path, monkeypatch: pytest.MonkeyPatch, dense: bool) -> None:  # type: ignore[no-untyped-def]
+        result = self.walked(tmp_path, monkeypatch, dense)
         expected = [flag for _, flag in self.variants()]
         assert result.alike_head == self.HEAD
         assert list(result.alike) == expected
