@@ -63,6 +63,9 @@ DENSE_SPACING = 64 << 10
 EDGE_TAIL = 64
 END_MARKER = b"\xff\xd9"  # JPEG EOI and JPEG 2000 EOC share the code
 EDGE_ITEM_MAX = 1 << 20  # larger items are not compared (a window would not hold them)
+# Frames are grouped only from 16 on (frame_groups.MIN_FRAMES): before that many items,
+# the one-by-one loop does not pay for a header parse to learn what to compare.
+EDGE_AFTER = 16
 
 # Given the first fragment, how many leading bytes of each item to compare; None: none.
 HeadSize = Callable[[Item], int | None]
@@ -86,12 +89,12 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
     last_header = end - ITEM_HEADER_SIZE
     start = position
     probe_end = len(offsets) + DENSE_PROBE
-    head_size = run.edge_head()  # None until a fragment has been walked
+    head_size = None  # known once EDGE_AFTER items (a fragment among them) are walked
     before = 0  # bytes of the item before read in front of each header: its end
     head: bytes | None = None  # the first bytes of the item before
     edges = previous = None  # (head, end) of the last two items compared
     while position <= last_header:
-        if head_size is None and run.asking:
+        if head_size is None and run.asking and len(offsets) >= EDGE_AFTER:
             head_size = run.edge_head()
         chunk = pread(before + ITEM_HEADER_SIZE + (head_size or 0), position - before)
         if len(chunk) < before + ITEM_HEADER_SIZE:  # the file was cut short while being read

@@ -129,6 +129,7 @@ def _fast_loops(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     """The fast loops from the second item on: through 4 KiB windows, or (items never
     dense) one pread per item with the alike flags."""
     monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+    monkeypatch.setattr(walker, "EDGE_AFTER", 2)
     monkeypatch.setattr(source, "WINDOW_SIZE", 4096)  # items straddle window edges
     if mode == "pread":
         monkeypatch.setattr(walker, "DENSE_SPACING", 0)

@@ -287,6 +287,7 @@ class TestAlike:
 
     def walked(self, tmp_path, monkeypatch: pytest.MonkeyPatch, dense: bool) -> Walk:  # type: ignore[no-untyped-def]
         monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+        monkeypatch.setattr(walker, "EDGE_AFTER", 2)
         if not dense:  # the items never count as dense: one pread each
             monkeypatch.setattr(walker, "DENSE_SPACING", 0)
         values = [value for value, _ in self.variants()]
