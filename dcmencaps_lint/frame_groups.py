@@ -25,11 +25,10 @@ from typing import NamedTuple, overload
 
 from dcmencaps_lint.codestream import parse_j2k, parse_jpeg
 from dcmencaps_lint.context import Context
-from dcmencaps_lint.model import ITEM_HEADER_SIZE, Frame, Item, Items
+from dcmencaps_lint.model import END_OF_IMAGE, ITEM_HEADER_SIZE, Frame, Item, Items
 from dcmencaps_lint.source import WINDOW_SIZE, ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 from dcmencaps_lint.walker import DENSE_SPACING, EDGE_TAIL, HeadSize
-from dcmencaps_lint.walker import END_MARKER as END_OF_IMAGE
 
 MIN_FRAMES = 16  # below this, grouping costs more than it saves
 HEAD_MIN = 32  # at least what the start-marker rules read (16) and the parsers' first read

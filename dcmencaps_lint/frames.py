@@ -9,17 +9,23 @@ report why.
 
 from __future__ import annotations
 
-import functools
 import struct
 from collections.abc import Sequence
 from itertools import count, islice, repeat
 from operator import lt, sub
 
-from dcmencaps_lint.model import Frame, FrameMap, FrameMapSource, SingleFragmentFrames, Walk
+from dcmencaps_lint.model import (
+    END_OF_IMAGE,
+    Frame,
+    FrameMap,
+    FrameMapSource,
+    SingleFragmentFrames,
+    Walk,
+    new_frame,
+)
 from dcmencaps_lint.source import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
-END_OF_IMAGE = b"\xff\xd9"  # JPEG EOI and JPEG 2000 EOC share the code
 MARKER_TAIL = 3  # EOI/EOC plus one pad byte
 
 
@@ -57,10 +63,7 @@ def _frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> Sequence[Frame] 
         return None
     lasts = list(map(sub, islice(firsts, 1, None), repeat(1)))
     lasts.append(len(walk.fragments))
-    return tuple(map(_new_frame, zip(count(1), firsts, lasts)))
-
-
-_new_frame = functools.partial(tuple.__new__, Frame)
+    return tuple(map(new_frame, zip(count(1), firsts, lasts)))
 
 
 def frames_from_markers(reader: ByteReader, walk: Walk) -> tuple[Frame, ...]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import count, repeat
 from operator import itemgetter, sub
@@ -23,6 +23,7 @@ ITEM_DELIMITER_TAG = 0xFFFEE00D
 SEQUENCE_DELIMITER_TAG = 0xFFFEE0DD
 UNDEFINED_LENGTH = 0xFFFFFFFF
 ITEM_HEADER_SIZE = 8
+END_OF_IMAGE = b"\xff\xd9"  # JPEG EOI and JPEG 2000 EOC share the code
 
 
 class Severity(enum.IntEnum):
@@ -224,7 +225,7 @@ class Walk:
         """Each fragment's length field, in order (cached: rules scan it whole)."""
         lengths = self.derived.get("lengths")
         if lengths is None:
-            lengths = self.derived["lengths"] = list(_column(self.fragments, 2))
+            lengths = self.derived["lengths"] = _column(self.fragments, 2)
         return lengths  # type: ignore[return-value]
 
     def one_fragment_per_offset(self, offsets: Sequence[int]) -> bool:
@@ -246,11 +247,11 @@ class Walk:
         return self.fragments[-1].end - self.fragments[0].offset
 
 
-def _column(items: Sequence[Item], field: int) -> Iterable[int]:
-    """One field of every item: straight from Items' columns, else item by item."""
+def _column(items: Sequence[Item], field: int) -> list[int]:
+    """One field of every item: Items' own column (not a copy), else item by item."""
     if isinstance(items, Items) and field in (0, 2):
         return items.offsets if field == 0 else items.lengths
-    return map(itemgetter(field), items)
+    return list(map(itemgetter(field), items))
 
 
 class FrameMapSource(enum.Enum):
@@ -272,7 +273,8 @@ class Frame(NamedTuple):
         return self.last_fragment - self.first_fragment + 1
 
 
-_new_frame = functools.partial(tuple.__new__, Frame)
+# A Frame from a (number, first, last) tuple, C-level: map() makes hundreds of thousands.
+new_frame = functools.partial(tuple.__new__, Frame)
 
 
 class SingleFragmentFrames(Sequence[Frame]):
@@ -297,11 +299,11 @@ class SingleFragmentFrames(Sequence[Frame]):
         if not -self._count <= index < self._count:
             raise IndexError("frame index out of range")
         number = index % self._count + 1
-        return _new_frame((number, number, number))
+        return new_frame((number, number, number))
 
     def __iter__(self) -> Iterator[Frame]:
         numbers = range(1, self._count + 1)
-        return map(_new_frame, zip(numbers, numbers, numbers, strict=True))
+        return map(new_frame, zip(numbers, numbers, numbers, strict=True))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SingleFragmentFrames):

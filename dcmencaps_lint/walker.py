@@ -19,6 +19,7 @@ import struct
 from collections.abc import Callable
 
 from dcmencaps_lint.model import (
+    END_OF_IMAGE,
     ITEM_DELIMITER_TAG,
     ITEM_HEADER_SIZE,
     ITEM_TAG,
@@ -41,17 +42,19 @@ CODESTREAM_SIGNATURES = (
 MAX_BOT_ENTRIES = 1 << 20
 
 
+_ITEM_HEADER = struct.Struct("<HHI")
+_TAG_AND_LENGTH = struct.Struct("<II")
+_ITEM_TAG_LE = 0xE000FFFE  # FFFE,E000 read as one little-endian 32-bit number
+
+
 def _header(reader: ByteReader, offset: int) -> tuple[int, int] | None:
     data = reader.read(offset, ITEM_HEADER_SIZE)
     if len(data) < ITEM_HEADER_SIZE:
         return None
-    group, element, length = struct.unpack("<HHI", data)
+    group, element, length = _ITEM_HEADER.unpack(data)
     return group << 16 | element, length
 
 
-_ITEM_HEADER = struct.Struct("<HHI")
-_TAG_AND_LENGTH = struct.Struct("<II")
-_ITEM_TAG_LE = 0xE000FFFE  # FFFE,E000 read as one little-endian 32-bit number
 # After this many items read one pread each, a run whose items lie closer together than
 # DENSE_SPACING bytes on average goes on through the reader's memory-mapped window.
 DENSE_PROBE = 64
@@ -61,7 +64,6 @@ DENSE_SPACING = 64 << 10
 # all the per-frame rules see of a frame, so frame_groups.py groups alike frames
 # without reading them again.
 EDGE_TAIL = 64
-END_MARKER = b"\xff\xd9"  # JPEG EOI and JPEG 2000 EOC share the code
 EDGE_ITEM_MAX = 1 << 20  # larger items are not compared (a window would not hold them)
 # Frames are grouped only from 16 on (frame_groups.MIN_FRAMES): before that many items,
 # the one-by-one loop does not pay for a header parse to learn what to compare.
@@ -100,7 +102,7 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
         if len(chunk) < before + ITEM_HEADER_SIZE:  # the file was cut short while being read
             break
         if head is not None:  # the item before is now whole: compare it
-            marker = chunk.rfind(END_MARKER, 0, before)
+            marker = chunk.rfind(END_OF_IMAGE, 0, before)
             edges = (head, chunk[max(marker, 0) : before])
             if edges == previous:
                 alike[-1] = 1
@@ -132,7 +134,7 @@ def _dense_items(reader: ByteReader, position: int, end: int, run: _Collected) -
     run.alike.extend(bytes(len(run.offsets) - len(run.alike)))  # items walked before: unknown
     add_flag = run.alike.append
     head_size = run.edge_head()
-    end_marker, edge_tail, item_max = END_MARKER, EDGE_TAIL, EDGE_ITEM_MAX
+    end_marker, edge_tail, item_max = END_OF_IMAGE, EDGE_TAIL, EDGE_ITEM_MAX
     head = tail = None
     last_header = end - ITEM_HEADER_SIZE
     window, base = reader.window(position, ITEM_HEADER_SIZE)
@@ -181,7 +183,6 @@ class _Collected:
         self.alike = bytearray()  # per item: begins and ends like the item before
         self._reader, self._head_size = reader, head_size
         self.head: int | None = None  # the leading bytes compared, once known
-        self.asking = head_size is not None  # edge_head may still give a size
 
     def add(self, position: int, length: int, available: int) -> None:
         """An item met by the careful loop."""
@@ -195,16 +196,20 @@ class _Collected:
     def items(self) -> Items:
         return Items(self.offsets, self.lengths, self.availables)
 
+    @property
+    def asking(self) -> bool:
+        """`edge_head` may still give a size: the callback has not been asked yet."""
+        return self._head_size is not None
+
     def edge_head(self) -> int | None:
         """The leading bytes to compare, from the first fragment (asked once there is
         one: the first item may be the Basic Offset Table)."""
-        if not self.asking or self._head_size is None:
+        if self._head_size is None:
             return self.head
         _, fragments, _ = _split_bot(self._reader, self.items())
         if not fragments:
             return None
-        self.head = self._head_size(fragments[0])
-        self.asking = False
+        self.head, self._head_size = self._head_size(fragments[0]), None
         return self.head
 
 
