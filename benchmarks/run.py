@@ -49,7 +49,24 @@ TOOLS = {
     "dciodvfy": "dciodvfy",
     "dcmdump": "dcmdump",
     "gdcminfo": "gdcminfo",
+    # --floors: what part of encaps-lint's time is not its rules (not run by default)
+    "python-startup": "Python start-up",
+    "encaps-lint-startup": "encaps-lint start-up",
+    "encaps-lint-no-rules": "encaps-lint, no check rule",
+    "encaps-lint-no-rules-j2": "encaps-lint --jobs 2, no check rule",
 }
+FLOORS_ONLY = (
+    "python-startup",
+    "encaps-lint-startup",
+    "encaps-lint-no-rules",
+    "encaps-lint-no-rules-j2",
+)
+DEFAULT_TOOLS = tuple(t for t in TOOLS if t not in FLOORS_ONLY)
+FLOOR_TOOLS = (*FLOORS_ONLY, "encaps-lint", "encaps-lint-j2", "dciodvfy", "dcmdump", "gdcminfo")
+# Only the engine's own PRS findings: no rule's check runs.
+NO_RULES = ("--select", "PRS")
+# Costs that do not depend on the workload: shown in ms, never in files/s.
+FIXED_COST = {"python-startup", "encaps-lint-startup"}
 LEGEND = {
     "encaps-lint": "`encaps-lint PATH -q --jobs 1`",
     "encaps-lint-j2": "`encaps-lint FOLDER -q --jobs 2` (small files only)",
@@ -61,6 +78,11 @@ LEGEND = {
     "dciodvfy": "`dciodvfy FILE` (dicom3tools; one process per file)",
     "dcmdump": "`dcmdump FILE` (DCMTK; `dcmdump +sd FOLDER` for the small files)",
     "gdcminfo": "`gdcminfo FILE` (GDCM; `gdcminfo FOLDER` for the small files)",
+    "python-startup": "`python -c pass`: the interpreter and site, nothing imported",
+    "encaps-lint-startup": "`encaps-lint --version`: Python, click and encaps-lint's modules",
+    "encaps-lint-no-rules": "`encaps-lint PATH -q --jobs 1 --select PRS`: the data set read, "
+    "the items walked, the frames mapped and the report written, but no rule's check run",
+    "encaps-lint-no-rules-j2": "the same with `--jobs 2` (small files only)",
 }
 
 # Shared by the pydicom scripts: the files to read, and the way to the Pixel Data items.
@@ -276,9 +298,13 @@ def cases_for(workload: generate.Workload, path: Path, tools: Sequence[str]) -> 
         "pydicom-fast": [python, "-c", PYDICOM_FAST, target],
         "pydicom-frames": [python, "-c", PYDICOM_FRAMES, target],
         "pydicom-dcmread": [python, "-c", PYDICOM_DCMREAD, target],
+        "python-startup": [python, "-c", "pass"],
+        "encaps-lint-startup": [*lint, "--version"],
+        "encaps-lint-no-rules": [*lint, target, "-q", "--jobs", "1", *NO_RULES],
     }
     if workload.folder:
         commands["encaps-lint-j2"] = [*lint, target, "-q", "--jobs", "2"]
+        commands["encaps-lint-no-rules-j2"] = [*lint, target, "-q", "--jobs", "2", *NO_RULES]
         loop = 'for f in "$1"/*.dcm; do dciodvfy "$f"; done'  # it takes one file
         commands["dciodvfy"] = ["sh", "-c", loop, "sh", target]
         commands["dcmdump"] = ["dcmdump", "+sd", target]
@@ -336,7 +362,8 @@ def cell(workload: generate.Workload, result: Result | None, reference: Result |
         return result.case.skip
     if not result.samples:
         return "not run"
-    speed = _rate(workload.files / result.median) if workload.folder else _ms(result.median)
+    per_file = workload.folder and result.case.tool not in FIXED_COST
+    speed = _rate(workload.files / result.median) if per_file else _ms(result.median)
     text = f"{speed} ({_bytes(result.peak_rss)})"
     if reference is not None and reference.samples and result is not reference:
         text += f" {_ratio(result.median / reference.median)}"
@@ -464,7 +491,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--only", action="append", choices=sorted(generate.BY_KEY), help="repeatable"
     )
     parser.add_argument(
-        "--tools", default=",".join(TOOLS), help=f"comma-separated, of: {','.join(TOOLS)}"
+        "--tools",
+        default=",".join(DEFAULT_TOOLS),
+        help=f"comma-separated, of: {','.join(TOOLS)}",
+    )
+    parser.add_argument(
+        "--floors",
+        action="store_true",
+        help="time what encaps-lint costs without its rules, next to the C tools "
+        f"(--tools {','.join(FLOOR_TOOLS)})",
     )
     parser.add_argument(
         "--slow", type=float, default=10.0, help="a tool with a run longer than this (s)..."
@@ -472,7 +507,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--slow-runs", type=int, default=3, help="...gets only this many runs")
     parser.add_argument("-o", "--output", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
-    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    chosen = ",".join(FLOOR_TOOLS) if args.floors else args.tools
+    tools = [t.strip() for t in chosen.split(",") if t.strip()]
     unknown = sorted(set(tools) - set(TOOLS))
     if unknown or args.runs < 1 or args.warmup < 0:
         parser.error(f"unknown tools {unknown}" if unknown else "--runs >= 1, --warmup >= 0")

@@ -7,6 +7,7 @@ No timing is asserted here: speed is measured by benchmarks/run.py, never by tes
 from __future__ import annotations
 
 import dataclasses
+import json
 import struct
 import subprocess
 import sys
@@ -212,6 +213,40 @@ class TestRunner:
         folder = dataclasses.replace(generate.BY_KEY["small-files"], files=10)
         results = run.measure([run.Case("encaps-lint", (sys.executable, "-c", "pass"))], 1, 0)
         assert "files/s" in run.cell(folder, results[0], results[0])
+
+    def test_fixed_costs_stay_in_ms_on_the_folder(self):
+        folder = dataclasses.replace(generate.BY_KEY["small-files"], files=10)
+        startup = run.measure([run.Case("python-startup", (sys.executable, "-c", "pass"))], 1, 0)
+        assert run.cell(folder, startup[0], None).endswith(" MB)")
+        assert "files/s" not in run.cell(folder, startup[0], None)
+
+    def test_floors_run_encaps_lint_without_its_rules(self, tmp_path):
+        workload = generate.BY_KEY["small-files"]
+        generate.write_small_files(tmp_path, 2, 2000)
+        cases = {c.tool: c for c in run.cases_for(workload, tmp_path, run.FLOOR_TOOLS)}
+        assert set(run.FLOOR_TOOLS) <= set(run.TOOLS)
+        assert not set(run.FLOORS_ONLY) & set(run.DEFAULT_TOOLS)  # not in the default run
+        no_rules = ("-q", "--jobs", "1", "--select", "PRS")
+        assert cases["encaps-lint-no-rules"].argv[-6:] == (str(tmp_path), *no_rules)
+        assert cases["encaps-lint-no-rules-j2"].argv[-5:] == (
+            "-q",
+            "--jobs",
+            "2",
+            "--select",
+            "PRS",
+        )
+        # The command really lints without a rule: a broken file gives no rule's finding.
+        broken = tmp_path / "00000.dcm"
+        data = bytearray(broken.read_bytes())
+        end = data.rindex(b"\xff\xd9")
+        data[end : end + 2] = b"\0\0"  # no end-of-image marker: CSM rules would say so
+        broken.write_bytes(bytes(data))
+        codes = {}
+        for tool in ("encaps-lint", "encaps-lint-no-rules"):
+            argv = [*cases[tool].argv, "--format", "json"]
+            report = json.loads(subprocess.run(argv, capture_output=True, text=True).stdout)
+            codes[tool] = {f["code"][:3] for f in report["files"][0]["findings"]}
+        assert codes == {"encaps-lint": {"CSM"}, "encaps-lint-no-rules": set()}
 
     def test_small_files_commands(self, tmp_path):
         workload = generate.BY_KEY["small-files"]
