@@ -21,11 +21,11 @@ frames that differ from the one before.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, overload
+from typing import NamedTuple
 
 from dcmencaps_lint.codestream import parse_j2k, parse_jpeg
 from dcmencaps_lint.context import Context
-from dcmencaps_lint.model import END_OF_IMAGE, ITEM_HEADER_SIZE, Frame, Item, Items
+from dcmencaps_lint.model import END_OF_IMAGE, ITEM_HEADER_SIZE, Frame, Item, Items, NumberedFrames
 from dcmencaps_lint.source import WINDOW_SIZE, ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 from dcmencaps_lint.walker import DENSE_SPACING, EDGE_TAIL, HeadSize
@@ -43,26 +43,18 @@ class FrameGroup(NamedTuple):
     members: Sequence[Frame]
 
 
-class _Members(Sequence[Frame]):
+class _Members(NumberedFrames):
     """The frames of a group, by number, made from the frame map only when the group's
     representative has a finding (a group may hold hundreds of thousands)."""
 
-    __slots__ = ("_frames", "_numbers")
+    __slots__ = ("_frames",)
 
     def __init__(self, frames: Sequence[Frame], numbers: list[int]) -> None:
-        self._frames, self._numbers = frames, numbers  # frame n is frames[n - 1]
+        super().__init__(numbers)
+        self._frames = frames  # frame n is frames[n - 1]
 
-    def __len__(self) -> int:
-        return len(self._numbers)
-
-    @overload
-    def __getitem__(self, index: int) -> Frame: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[Frame, ...]: ...
-    def __getitem__(self, index: int | slice) -> Frame | tuple[Frame, ...]:
-        if isinstance(index, slice):
-            return tuple(self._frames[n - 1] for n in self._numbers[index])
-        return self._frames[self._numbers[index] - 1]
+    def frame(self, number: int) -> Frame:
+        return self._frames[number - 1]
 
 
 def group_frames(ctx: Context) -> list[FrameGroup] | None:

@@ -277,17 +277,20 @@ class Frame(NamedTuple):
 new_frame = functools.partial(tuple.__new__, Frame)
 
 
-class SingleFragmentFrames(Sequence[Frame]):
-    """Frames 1..n where frame k is fragment k (a whole-slide image, usually), each
-    Frame made when asked for rather than hundreds of thousands kept."""
+class NumberedFrames(Sequence[Frame]):
+    """Frames by number, each Frame made when asked for (`frame(number)`) rather than
+    hundreds of thousands kept. Indexing and slicing follow the numbers' own rules."""
 
-    __slots__ = ("_count",)
+    __slots__ = ("numbers",)
 
-    def __init__(self, count: int) -> None:
-        self._count = count
+    def __init__(self, numbers: Sequence[int]) -> None:
+        self.numbers = numbers
+
+    def frame(self, number: int) -> Frame:
+        raise NotImplementedError
 
     def __len__(self) -> int:
-        return self._count
+        return len(self.numbers)
 
     @overload
     def __getitem__(self, index: int) -> Frame: ...
@@ -295,27 +298,42 @@ class SingleFragmentFrames(Sequence[Frame]):
     def __getitem__(self, index: slice) -> tuple[Frame, ...]: ...
     def __getitem__(self, index: int | slice) -> Frame | tuple[Frame, ...]:
         if isinstance(index, slice):
-            return tuple(self[i] for i in range(*index.indices(self._count)))
-        if not -self._count <= index < self._count:
-            raise IndexError("frame index out of range")
-        number = index % self._count + 1
-        return new_frame((number, number, number))
+            return tuple(map(self.frame, self.numbers[index]))
+        return self.frame(self.numbers[index])
 
     def __iter__(self) -> Iterator[Frame]:
-        numbers = range(1, self._count + 1)
-        return map(new_frame, zip(numbers, numbers, numbers, strict=True))
+        return map(self.frame, self.numbers)
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, SingleFragmentFrames):
-            return self._count == other._count
         if isinstance(other, Sequence):
             return tuple(self) == tuple(other)
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
 
+
+class SingleFragmentFrames(NumberedFrames):
+    """Frames 1..n where frame k is fragment k (a whole-slide image, usually)."""
+
+    __slots__ = ()
+
+    def __init__(self, count: int) -> None:
+        super().__init__(range(1, count + 1))
+
+    def frame(self, number: int) -> Frame:
+        return new_frame((number, number, number))
+
+    def __iter__(self) -> Iterator[Frame]:
+        numbers = self.numbers
+        return map(new_frame, zip(numbers, numbers, numbers, strict=True))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SingleFragmentFrames):
+            return self.numbers == other.numbers
+        return super().__eq__(other)
+
     def __repr__(self) -> str:
-        return f"SingleFragmentFrames({self._count})"
+        return f"SingleFragmentFrames({len(self.numbers)})"
 
 
 class FrameMap(NamedTuple):

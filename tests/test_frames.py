@@ -20,8 +20,9 @@ from builders import (
 )
 
 from dcmencaps_lint.engine import lint_file
+from dcmencaps_lint.frame_groups import _Members
 from dcmencaps_lint.frames import build_frame_map, ends_with_end_marker, parse_u64_list
-from dcmencaps_lint.model import Frame, FrameMap, FrameMapSource
+from dcmencaps_lint.model import Frame, FrameMap, FrameMapSource, SingleFragmentFrames
 from dcmencaps_lint.source import ByteReader
 from dcmencaps_lint.transfer_syntax import lookup
 from dcmencaps_lint.walker import walk
@@ -202,6 +203,35 @@ class TestHelpers:
         assert parse_u64_list((1).to_bytes(8, "little") + b"\x01") == (1,)
         assert parse_u64_list(None) == ()
         assert parse_u64_list(b"") == ()
+
+
+class TestNumberedFrames:
+    """The lazy frame sequences behave like the tuples of Frames they stand for."""
+
+    def cases(self) -> list[tuple[Sequence[Frame], tuple[Frame, ...]]]:
+        single = tuple(Frame(n, n, n) for n in range(1, 6))
+        frames = tuple(Frame(n, 2 * n - 1, 2 * n) for n in range(1, 9))
+        members = _Members(frames, [2, 5, 6, 8])
+        return [
+            (SingleFragmentFrames(5), single),
+            (members, (frames[1], frames[4], frames[5], frames[7])),
+        ]
+
+    def test_index_slice_iterate_compare(self) -> None:
+        for lazy, expected in self.cases():
+            assert len(lazy) == len(expected)
+            assert tuple(lazy) == expected and lazy == expected
+            assert [lazy[i] for i in range(-len(expected), len(expected))] == [
+                expected[i] for i in range(-len(expected), len(expected))
+            ]
+            for window in (slice(1, 3), slice(None, None, -1), slice(-2, None), slice(9, 12)):
+                assert lazy[window] == expected[window]
+            with pytest.raises(IndexError):
+                lazy[len(expected)]
+
+    def test_single_fragment_frames_compare_by_count(self) -> None:
+        assert SingleFragmentFrames(3) == SingleFragmentFrames(3) != SingleFragmentFrames(4)
+        assert repr(SingleFragmentFrames(3)) == "SingleFragmentFrames(3)"
 
 
 class TestFileReportFields:
