@@ -10,25 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from dcmencaps_lint.codestream import J2kHeader, JpegHeader, parse_j2k, parse_jpeg
-from dcmencaps_lint.frames import parse_u64_list
+from dcmencaps_lint.dataset import ParsedDataset, parse_number_of_frames, parse_u64_list
 from dcmencaps_lint.model import Finding, Frame, FrameMap, Item, Walk
+from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.registry import Rule
-from dcmencaps_lint.source import ByteReader, ParsedDataset
 from dcmencaps_lint.transfer_syntax import TransferSyntax
 
 PAYLOAD_CHUNK = 1 << 20  # deep rules read payloads a mebibyte at a time
-
-
-def parse_number_of_frames(raw: bytes | None) -> tuple[int | None, bool]:
-    """(value, valid) of Number of Frames; absent is (None, True) and means one frame."""
-    if raw is None:
-        return None, True
-    text = raw.decode("ascii", "replace").strip(" \0")
-    try:
-        value = int(text)
-    except ValueError:
-        return None, False
-    return (value, True) if value >= 1 else (None, False)
 
 
 @dataclass(frozen=True)

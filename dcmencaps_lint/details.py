@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dcmencaps_lint.context import Context
+from dcmencaps_lint.dataset import ParsedDataset
 from dcmencaps_lint.model import Device, Excerpt, FileReport, Layout
-from dcmencaps_lint.source import ParsedDataset
 
 EXCERPT_CONTEXT = 32  # bytes shown before and after a finding's bytes
 EXCERPT_MARKED = 64  # at most this many of a finding's own bytes

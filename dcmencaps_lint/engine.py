@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
 from dcmencaps_lint.context import Context
+from dcmencaps_lint.dataset import DatasetError, NotDicomError, ParsedDataset
 from dcmencaps_lint.details import add_details
 from dcmencaps_lint.frame_groups import FrameGroup, group_frames, head_size_probe
 from dcmencaps_lint.frames import build_frame_map
@@ -34,15 +35,9 @@ from dcmencaps_lint.model import (
     TransferSyntaxInfo,
 )
 from dcmencaps_lint.paths import PathEntry, expand_paths, path_matches
+from dcmencaps_lint.reader import ByteReader, open_path
 from dcmencaps_lint.registry import Needs, Rule, RuleSet, Selection, load_rules
-from dcmencaps_lint.source import (
-    ByteReader,
-    DatasetError,
-    NotDicomError,
-    ParsedDataset,
-    open_path,
-    parse_dataset,
-)
+from dcmencaps_lint.source import parse_dataset
 from dcmencaps_lint.transfer_syntax import (
     DEFLATED_EXPLICIT_VR_LE,
     Codec,

@@ -26,7 +26,7 @@ from typing import NamedTuple
 from dcmencaps_lint.codestream import parse_j2k, parse_jpeg
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.model import END_OF_IMAGE, ITEM_HEADER_SIZE, Frame, Item, Items, NumberedFrames
-from dcmencaps_lint.source import WINDOW_SIZE, ByteReader
+from dcmencaps_lint.reader import WINDOW_SIZE, ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 from dcmencaps_lint.walker import DENSE_SPACING, EDGE_TAIL, HeadSize
 

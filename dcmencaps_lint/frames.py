@@ -9,7 +9,6 @@ report why.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from itertools import count, islice, repeat
 from operator import lt, sub
@@ -23,18 +22,10 @@ from dcmencaps_lint.model import (
     Walk,
     new_frame,
 )
-from dcmencaps_lint.source import ByteReader
+from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
 MARKER_TAIL = 3  # EOI/EOC plus one pad byte
-
-
-def parse_u64_list(value: bytes | None) -> tuple[int, ...]:
-    """Little-endian 64-bit values; a trailing partial value is ignored."""
-    if not value:
-        return ()
-    count = len(value) // 8
-    return struct.unpack(f"<{count}Q", value[: count * 8])
 
 
 def ends_with_end_marker(tail: bytes) -> bool:

@@ -21,43 +21,46 @@ import re
 import struct
 from typing import NamedTuple
 
-from dcmencaps_lint.model import UNDEFINED_LENGTH, format_tag
-from dcmencaps_lint.source import (
-    _IDENTIFYING_TAGS,
-    _INT_ATTRIBUTES,
+from dcmencaps_lint.dataset import (
     EXTENDED_OFFSET_TABLE_LENGTHS_TAG,
     EXTENDED_OFFSET_TABLE_TAG,
+    IDENTIFYING_TAGS,
+    INT_ATTRIBUTES,
+    LONG_VRS,
     LOSSY_IMAGE_COMPRESSION_TAG,
     MAX_NESTING,
     NUMBER_OF_FRAMES_TAG,
+    PHOTOMETRIC_INTERPRETATION_TAG,
     PIXEL_DATA_TAG,
-    ByteReader,
     Element,
     ImageAttributes,
     NestedPixelData,
     ParsedDataset,
 )
+from dcmencaps_lint.model import (
+    ITEM_DELIMITER_TAG,
+    ITEM_TAG,
+    SEQUENCE_DELIMITER_TAG,
+    UNDEFINED_LENGTH,
+    format_tag,
+)
+from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import DEFLATED_EXPLICIT_VR_LE, lookup
 
 # On disk, reads run to the end of a page: the kernel reads whole pages anyway.
 _PAGE = 4096
 _LONGEST_HEADER = 12
-_ITEM = 0xFFFEE000
-_ITEM_DELIMITER = 0xFFFEE00D
-_SEQUENCE_DELIMITER = 0xFFFEE0DD
 _GROUP_LENGTH = 0x00020000
 _TRANSFER_SYNTAX = 0x00020010
 _SOP_CLASS = 0x00080016
 _SOP_INSTANCE = 0x00080018
-_PHOTOMETRIC = 0x00280004
 # pydicom's stop_before_pixels stops at any of these (filereader._at_pixel_data).
 _STOP_TAGS = frozenset({0x7FE00008, 0x7FE00009, PIXEL_DATA_TAG})
-# The valid VRs: those with a 4-byte length (pydicom's EXPLICIT_VR_LENGTH_32), the rest,
-# and all of them as written (bytes) mapped to how pydicom names them (str).
-_LONG_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
+# The valid VRs: those with a 4-byte length (dataset.LONG_VRS), the rest, and all of them
+# as written (bytes) mapped to how pydicom names them (str).
 _SHORT_VRS = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "PN"}
 _SHORT_VRS |= {"SH", "SL", "SS", "ST", "TM", "UI", "UL", "US"}
-_VRS = {vr.encode(): vr for vr in _LONG_VRS | _SHORT_VRS}
+_VRS = {vr.encode(): vr for vr in LONG_VRS | _SHORT_VRS}
 _PIXEL_VRS = frozenset({"OB", "OW"})
 # Syntaxes whose data set is not plain explicit VR little endian, or may not be.
 _NOT_EXPLICIT_LE = frozenset(
@@ -72,10 +75,10 @@ _NOT_EXPLICIT_LE = frozenset(
 # The attributes a data set (top level or item) is asked for.
 _WANTED = frozenset(
     {
-        *_INT_ATTRIBUTES.values(),
+        *INT_ATTRIBUTES.values(),
         _SOP_CLASS,
         _SOP_INSTANCE,
-        _PHOTOMETRIC,
+        PHOTOMETRIC_INTERPRETATION_TAG,
         LOSSY_IMAGE_COMPRESSION_TAG,
         NUMBER_OF_FRAMES_TAG,
         EXTENDED_OFFSET_TABLE_TAG,
@@ -88,7 +91,7 @@ _PLAIN_UID = re.compile(rb"[0-9.]+[\0 ]?")
 _PLAIN_CS = re.compile(rb" *[A-Z0-9_][A-Z0-9_ ]*\0?")
 # What `_dataset` must look at element by element: everything else is passed over.
 _SLOW_GROUPS = frozenset({0x0000, 0x0010, 0xFFFE})  # group length, Patient, items
-_SLOW_TAGS = _WANTED | _STOP_TAGS | _IDENTIFYING_TAGS
+_SLOW_TAGS = _WANTED | _STOP_TAGS | IDENTIFYING_TAGS
 _SLOW_VRS = frozenset({"SQ", "UN", "PN"})
 _HEADER = struct.Struct("<HH2sH")
 _TAG_AND_LENGTH = struct.Struct("<HHI")
@@ -102,7 +105,7 @@ class _Decline(Exception):
 class _Raw(NamedTuple):
     """An element as pydicom keeps it before converting it: VR, length, where it is.
 
-    Fields in the order of source.Element's, which is made from it.
+    Fields in the order of dataset.Element's, which is made from it.
     """
 
     tag: int
@@ -187,7 +190,7 @@ class _Scanner:
         if vr is None:
             # Implicit VR under an explicit syntax, or garbage: pydicom guesses, we don't.
             raise _Decline
-        if vr in _LONG_VRS:
+        if vr in LONG_VRS:
             index = self._at(offset, 12)
             (length,) = _LENGTH.unpack_from(self._buffer, index + 8)
             return _Raw(tag, vr, length, offset, offset + 12)
@@ -276,7 +279,7 @@ class _Scanner:
                     and tag not in _SLOW_TAGS
                     and vr not in _SLOW_VRS
                 ):
-                    if vr in _LONG_VRS:
+                    if vr in LONG_VRS:
                         (length,) = _LENGTH.unpack_from(self._buffer, index + 8)
                         following = offset + 12 + length
                     else:
@@ -291,7 +294,7 @@ class _Scanner:
                 raise _Decline
             previous = raw.tag
             if raw.tag >> 16 == 0xFFFE:
-                if depth == 0 or end is not None or raw.tag != _ITEM_DELIMITER or raw.length:
+                if depth == 0 or end is not None or raw.tag != ITEM_DELIMITER_TAG or raw.length:
                     raise _Decline
                 level.end = raw.value_offset
                 return level
@@ -332,9 +335,9 @@ class _Scanner:
         offset, index = sequence.value_offset, 0
         while end is None or offset < end:
             item = self._element(offset)
-            if item.tag == _SEQUENCE_DELIMITER and end is None and not item.length:
+            if item.tag == SEQUENCE_DELIMITER_TAG and end is None and not item.length:
                 return item.value_offset
-            if item.tag != _ITEM:
+            if item.tag != ITEM_TAG:
                 raise _Decline
             item_end = None
             if item.length != UNDEFINED_LENGTH:
@@ -356,9 +359,9 @@ class _Scanner:
         pydicom reads encapsulated Pixel Data; return where the delimiter ends."""
         while True:
             item = self._element(offset)
-            if item.tag == _SEQUENCE_DELIMITER and not item.length:
+            if item.tag == SEQUENCE_DELIMITER_TAG and not item.length:
                 return item.value_offset
-            if item.tag != _ITEM or item.length == UNDEFINED_LENGTH:
+            if item.tag != ITEM_TAG or item.length == UNDEFINED_LENGTH:
                 raise _Decline
             offset = item.value_offset + item.length
 
@@ -401,14 +404,14 @@ class _Scanner:
     def _image(self, wanted: dict[int, _Raw]) -> ImageAttributes:
         """What source.image_attributes() finds, for values it would not convert."""
         values: dict[str, object] = {}
-        for name, tag in _INT_ATTRIBUTES.items():
+        for name, tag in INT_ATTRIBUTES.items():
             raw = wanted.get(tag)
             if raw is None:
                 continue
             if raw.vr != "US" or raw.length != 2:
                 raise _Decline
             values[name] = int.from_bytes(self._bytes(raw), "little")
-        photometric = wanted.get(_PHOTOMETRIC)
+        photometric = wanted.get(PHOTOMETRIC_INTERPRETATION_TAG)
         if photometric is not None:
             values["photometric_interpretation"] = self._code_string(photometric)
         lossy = wanted.get(LOSSY_IMAGE_COMPRESSION_TAG)
@@ -424,4 +427,4 @@ def _header(raw: _Raw | None) -> Element | None:
 
 def _identifying(raw: _Raw) -> bool:
     """source._identifying's choice: VR PN, group 0010 or one of its tags."""
-    return raw.vr == "PN" or raw.tag >> 16 == 0x0010 or raw.tag in _IDENTIFYING_TAGS
+    return raw.vr == "PN" or raw.tag >> 16 == 0x0010 or raw.tag in IDENTIFYING_TAGS

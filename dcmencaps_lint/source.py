@@ -1,4 +1,5 @@
-"""Open a file read-only, parse its data set up to Pixel Data, and serve positioned reads.
+"""Parse the data set up to Pixel Data: the fast scanner for the common file, pydicom for
+every other.
 
 pydicom parses the data set (`stop_before_pixels`), which leaves the file positioned on
 the Pixel Data element. From there the linter reads the file itself: pydicom's
@@ -6,208 +7,40 @@ the Pixel Data element. From there the linter reads the file itself: pydicom's
 sequence delimiter is missing.
 
 For the common file (explicit VR little endian, well formed) scanner.py reads the data
-set without importing pydicom at all; pydicom parses every other file.
+set without importing pydicom at all; `parse_dataset` tries it first and hands every
+other file to pydicom. Both fill the records of dataset.py.
 """
 
 from __future__ import annotations
 
-import functools
-import io
 import logging
-import mmap
-import os
 import struct
 import warnings
-from collections.abc import Callable, Iterator
-from typing import BinaryIO, NamedTuple
+from collections.abc import Iterator
+from typing import BinaryIO
 
+from dcmencaps_lint.dataset import (
+    EXTENDED_OFFSET_TABLE_LENGTHS_TAG,
+    EXTENDED_OFFSET_TABLE_TAG,
+    IDENTIFYING_TAGS,
+    INT_ATTRIBUTES,
+    LONG_VRS,
+    LOSSY_IMAGE_COMPRESSION_TAG,
+    MAX_NESTING,
+    NUMBER_OF_FRAMES_TAG,
+    PHOTOMETRIC_INTERPRETATION_TAG,
+    PIXEL_DATA_TAG,
+    PIXEL_DATA_VRS,
+    DatasetError,
+    Element,
+    ImageAttributes,
+    NestedPixelData,
+    NotDicomError,
+    ParsedDataset,
+)
 from dcmencaps_lint.model import UNDEFINED_LENGTH, format_tag
+from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import DEFLATED_EXPLICIT_VR_LE
-
-PIXEL_DATA_TAG = 0x7FE00010
-EXTENDED_OFFSET_TABLE_TAG = 0x7FE00001
-EXTENDED_OFFSET_TABLE_LENGTHS_TAG = 0x7FE00002
-NUMBER_OF_FRAMES_TAG = 0x00280008
-_PIXEL_DATA_VRS = {b"OB", b"OW", b"OD", b"OF", b"OL", b"OV", b"UN"}
-_LONG_VRS = {
-    b"OB",
-    b"OD",
-    b"OF",
-    b"OL",
-    b"OV",
-    b"OW",
-    b"SQ",
-    b"SV",
-    b"UC",
-    b"UN",
-    b"UR",
-    b"UT",
-    b"UV",
-}
-
-
-# Loops that touch every item of a dense stretch of items (whole-slide images: hundreds
-# of thousands of frames a few KB apart) read through a memory-mapped window this big.
-WINDOW_SIZE = 8 << 20
-# MAP_POPULATE maps the whole window in one call: faulting its pages in one by one cost
-# more than the reads themselves (benchmarks/README.md, "Read strategy").
-_WINDOW_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-
-
-class ByteReader:
-    """Positioned, bounded reads of a file or buffer; never reads past the end.
-
-    A file on disk is read with pread: a few bytes per item and per frame. A memory map
-    of the whole file was measured to be no faster on large frames and far worse on small
-    ones: the kernel maps 64 KiB around every page touched, so linting a file of 4 KB
-    frames brought the whole file into the process's resident memory. Loops over dense
-    items read through `window` instead: one populated map of WINDOW_SIZE bytes at a
-    time, unmapped before the next, so resident memory stays one window.
-    """
-
-    def __init__(self, fileobj: BinaryIO, size: int) -> None:
-        self._file = fileobj
-        self.size = size
-        self._fd: int | None = None
-        self._window: mmap.mmap | bytes | None = None
-        self._window_start = 0
-        if isinstance(fileobj, io.BufferedReader):
-            try:
-                self._fd = fileobj.fileno()
-            except (OSError, ValueError):
-                self._fd = None
-
-    @property
-    def on_disk(self) -> bool:
-        """Reads go straight to a file descriptor, not through a caller's file object."""
-        return self._fd is not None
-
-    def unchecked_pread(self) -> Callable[[int, int], bytes]:
-        """`pread(count, offset)` without the bounds checks of `read`, for the loops that
-        run once per item and keep within the file themselves. Only when `on_disk`."""
-        assert self._fd is not None
-        return functools.partial(os.pread, self._fd)
-
-    def read(self, offset: int, count: int) -> bytes:
-        """Up to `count` bytes at `offset`; fewer at the end of the data."""
-        if offset < 0 or count <= 0 or offset >= self.size:
-            return b""
-        count = min(count, self.size - offset)
-        if self._fd is not None:
-            return os.pread(self._fd, count, offset)
-        self._file.seek(offset)
-        return self._file.read(count)
-
-    def window(self, offset: int, count: int) -> tuple[mmap.mmap | bytes, int]:
-        """(buffer, absolute offset of its first byte): the file from `offset` on, at
-        least `count` bytes of it where the file has them. Only when `on_disk`.
-
-        For loops that visit items in file order and take a few bytes of each: slicing or
-        unpacking a buffer costs a fraction of a pread. The buffer stays valid until the
-        next call or `close`; callers check their offsets against its length.
-        """
-        window, start = self._window, self._window_start
-        if window is not None and start <= offset and offset + count <= start + len(window):
-            return window, start
-        self._close_window()
-        start = offset - offset % mmap.ALLOCATIONGRANULARITY
-        length = min(self.size, offset + max(count, WINDOW_SIZE)) - start
-        assert self._fd is not None
-        try:
-            # A mapped page past the end of a file that shrank kills the process (SIGBUS):
-            # a file cut short since it was opened is read, never mapped.
-            if os.fstat(self._fd).st_size < start + length:
-                raise ValueError("the file is shorter than when it was opened")
-            window = mmap.mmap(
-                self._fd, length, flags=_WINDOW_FLAGS, prot=mmap.PROT_READ, offset=start
-            )
-        except (OSError, ValueError, OverflowError):  # cannot map here: read it instead
-            window = self.read(start, length)
-        self._window, self._window_start = window, start
-        return window, start
-
-    def _close_window(self) -> None:
-        if isinstance(self._window, mmap.mmap):
-            self._window.close()
-        self._window = None
-
-    def close(self) -> None:
-        """Unmap the read window; the file object belongs to whoever opened it."""
-        self._close_window()
-
-
-class Element(NamedTuple):
-    """The header of a data element read from the file, and where its value lies."""
-
-    tag: int
-    vr: str | None  # None under implicit VR
-    length: int
-    offset: int  # absolute offset of the tag
-    value_offset: int
-
-    @property
-    def undefined_length(self) -> bool:
-        return self.length == UNDEFINED_LENGTH
-
-
-class ImageAttributes(NamedTuple):
-    """The Image Pixel attributes the codestream rules compare with (None: absent/invalid)."""
-
-    rows: int | None = None
-    columns: int | None = None
-    samples_per_pixel: int | None = None
-    bits_allocated: int | None = None
-    bits_stored: int | None = None
-    pixel_representation: int | None = None
-    photometric_interpretation: str | None = None
-    planar_configuration: int | None = None
-    lossy_image_compression: str | None = None  # (0028,2110) as written, e.g. "00", "01"
-    lossy_image_compression_offset: int | None = None  # its value's offset
-
-
-class NestedPixelData(NamedTuple):
-    """Pixel Data inside a sequence item, e.g. an Icon Image Sequence's icon."""
-
-    path: str  # e.g. "(0088,0200)[0]/(7FE0,0010)"
-    pixel_data: Element
-    image: ImageAttributes
-    number_of_frames_raw: bytes | None
-
-
-class ParsedDataset(NamedTuple):
-    """What the rules need from the data set in front of Pixel Data."""
-
-    transfer_syntax_uid: str | None
-    implicit_vr: bool
-    sop_class_uid: str | None
-    sop_instance_uid: str | None
-    number_of_frames_raw: bytes | None  # the raw IS value, parsed by the TSX008 rule
-    number_of_frames: Element | None
-    pixel_data: Element | None
-    eot: Element | None
-    eot_lengths: Element | None
-    eot_value: bytes | None
-    eot_lengths_value: bytes | None
-    dicm_prefix: bool
-    image: ImageAttributes = ImageAttributes()
-    nested: tuple[NestedPixelData, ...] = ()
-    transfer_syntax_offset: int | None = None  # the (0002,0010) value's absolute offset
-    # Descriptive attributes as text, (keyword, value), for reports (see DESCRIPTIVE).
-    descriptive: tuple[tuple[str, str], ...] = ()
-    # (start, end) of top-level values that may identify a patient, masked in excerpts
-    identifying: tuple[tuple[int, int], ...] = ()
-
-
-class NotDicomError(Exception):
-    """The data does not look like DICOM at all (PRS001)."""
-
-
-class DatasetError(Exception):
-    """The data set cannot be parsed up to Pixel Data (PRS002)."""
-
-    def __init__(self, message: str, offset: int | None) -> None:
-        super().__init__(message)
-        self.offset = offset
 
 
 def _text(ds: object, keyword: str) -> str | None:
@@ -254,14 +87,14 @@ def read_element_header(
     if implicit_vr:
         (length,) = struct.unpack_from(f"{order}I", head, 4)
         return Element(tag, None, length, offset, offset + 8)
-    vr = head[4:6]
-    if vr in _LONG_VRS:
+    vr = head[4:6].decode("latin-1")
+    if vr in LONG_VRS:
         if len(head) < 12:
             return None
         (length,) = struct.unpack_from(f"{order}I", head, 8)
-        return Element(tag, vr.decode("ascii"), length, offset, offset + 12)
+        return Element(tag, vr, length, offset, offset + 12)
     (length,) = struct.unpack_from(f"{order}H", head, 6)
-    return Element(tag, vr.decode("latin-1"), length, offset, offset + 8)
+    return Element(tag, vr, length, offset, offset + 8)
 
 
 def parse_dataset(
@@ -398,7 +231,7 @@ def _parse_dataset(
         # Some writers encode the data set in implicit VR under an explicit-VR transfer
         # syntax (pydicom reads them); trust the bytes where a VR should be. These VRs
         # start with an odd byte, so an even implicit length can never look like one.
-        explicit_here = reader.read(position + 4, 2) in _PIXEL_DATA_VRS
+        explicit_here = reader.read(position + 4, 2).decode("latin-1") in PIXEL_DATA_VRS
         header = read_element_header(reader, position, not explicit_here, big_endian)
         if header is not None and header.tag == PIXEL_DATA_TAG:
             pixel = header
@@ -461,13 +294,6 @@ def _descriptive(ds: object) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-# Elements outside group 0010 (Patient) and VR PN that may identify a patient or those
-# caring for them: accession number, institution, station, department, study ID.
-_IDENTIFYING_TAGS = frozenset(
-    {0x00080050, 0x00080080, 0x00080081, 0x00081010, 0x00081040, 0x00200010}
-)
-
-
 def _identifying(ds: object) -> tuple[tuple[int, int], ...]:
     """Value ranges of top-level elements that may identify a patient: VR PN, group
     0010 and the tags above."""
@@ -477,7 +303,7 @@ def _identifying(ds: object) -> tuple[tuple[int, int], ...]:
         if not (
             getattr(elem, "VR", None) == "PN"
             or int(tag) >> 16 == 0x0010
-            or int(tag) in _IDENTIFYING_TAGS
+            or int(tag) in IDENTIFYING_TAGS
         ):
             continue
         tell, length = _value_tell(elem), getattr(elem, "length", None)
@@ -492,24 +318,11 @@ def _value_tell(elem: object) -> int | None:
     return tell if isinstance(tell, int) else None
 
 
-_INT_ATTRIBUTES = {
-    "rows": 0x00280010,
-    "columns": 0x00280011,
-    "samples_per_pixel": 0x00280002,
-    "bits_allocated": 0x00280100,
-    "bits_stored": 0x00280101,
-    "pixel_representation": 0x00280103,
-    "planar_configuration": 0x00280006,
-}
-LOSSY_IMAGE_COMPRESSION_TAG = 0x00282110
-MAX_NESTING = 8
-
-
 def image_attributes(ds: object) -> ImageAttributes:
     """Image Pixel attributes of a data set, tolerant of missing or malformed values."""
     values: dict[str, object] = {}
     little = getattr(ds, "is_little_endian", True) is not False
-    for field_name, tag in _INT_ATTRIBUTES.items():
+    for field_name, tag in INT_ATTRIBUTES.items():
         raw = ds.get_item(tag, keep_deferred=True)  # type: ignore[attr-defined]
         if raw is None:
             continue
@@ -522,7 +335,7 @@ def image_attributes(ds: object) -> ImageAttributes:
             values[field_name] = int(value[0] if isinstance(value, list | tuple) else value)
         except Exception:  # absent, empty or malformed: the rules skip what they lack
             continue
-    for field_name, tag in (("photometric_interpretation", 0x00280004),):
+    for field_name, tag in (("photometric_interpretation", PHOTOMETRIC_INTERPRETATION_TAG),):
         try:
             values[field_name] = str(ds[tag].value).strip(" \0")  # type: ignore[index]
         except Exception:
@@ -621,7 +434,7 @@ def _element_of(
     value_tell = getattr(elem, "value_tell", getattr(elem, "file_tell", None))
     vr = None if implicit_vr else raw[0]
     value = raw[1] or b""
-    header = 8 if implicit_vr or (vr or "").encode() not in _LONG_VRS else 12
+    header = 8 if implicit_vr or (vr or "") not in LONG_VRS else 12
     start = value_tell - header if isinstance(value_tell, int) else -1
     return Element(tag, vr, len(value), start, value_tell if isinstance(value_tell, int) else -1)
 
@@ -683,44 +496,3 @@ def _tell(fileobj: BinaryIO) -> int | None:
         return fileobj.tell()
     except (OSError, ValueError):
         return None
-
-
-class SpecialFileError(OSError):
-    """Not a regular file (a FIFO, a device, a socket, a folder): never opened."""
-
-
-def _special(mode: int) -> SpecialFileError:
-    import stat
-
-    kinds = [
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISDIR, "a folder"),
-    ]
-    kind = next((name for test, name in kinds if test(mode)), "a special file")
-    return SpecialFileError(f"{kind}, not a regular file")
-
-
-def open_path(path: str | os.PathLike[str]) -> tuple[BinaryIO, int]:
-    """Open read-only; special files raise SpecialFileError and are never read or waited on.
-
-    stat() first, so that a device is never opened; then O_NONBLOCK, so that a file
-    swapped for a FIFO in between cannot block the open, and fstat() to be sure.
-    """
-    import stat
-
-    st = os.stat(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise _special(st.st_mode)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-    fd = os.open(path, flags)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise _special(st.st_mode)
-        return os.fdopen(fd, "rb"), st.st_size
-    except BaseException:
-        os.close(fd)
-        raise

@@ -30,7 +30,7 @@ from dcmencaps_lint.model import (
     StopReason,
     Walk,
 )
-from dcmencaps_lint.source import ByteReader
+from dcmencaps_lint.reader import ByteReader
 
 # A first item whose value starts like a codestream is a fragment, not a BOT (ITM001).
 CODESTREAM_SIGNATURES = (

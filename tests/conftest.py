@@ -18,3 +18,9 @@ settings.register_profile(
     "long", parent=_parent, max_examples=20_000, deadline=timedelta(seconds=2)
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "encaps"))
+
+# ENCAPS_LINT_RECORD=FILE: every report of this run is recorded (tests/record_reports.py).
+if os.environ.get("ENCAPS_LINT_RECORD"):
+    import record_reports
+
+    record_reports.install(os.environ["ENCAPS_LINT_RECORD"])

@@ -28,7 +28,7 @@ from builders import (
     jpeg_frame,
 )
 
-from dcmencaps_lint import engine, frame_groups, source, walker
+from dcmencaps_lint import engine, frame_groups, reader, source, walker
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import StopReason
 from dcmencaps_lint.transfer_syntax import lookup
@@ -130,7 +130,7 @@ def _fast_loops(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     dense) one pread per item with the alike flags."""
     monkeypatch.setattr(walker, "DENSE_PROBE", 2)
     monkeypatch.setattr(walker, "EDGE_AFTER", 2)
-    monkeypatch.setattr(source, "WINDOW_SIZE", 4096)  # items straddle window edges
+    monkeypatch.setattr(reader, "WINDOW_SIZE", 4096)  # items straddle window edges
     if mode == "pread":
         monkeypatch.setattr(walker, "DENSE_SPACING", 0)
         monkeypatch.setattr(frame_groups, "DENSE_SPACING", 0)
@@ -160,15 +160,15 @@ def test_windowed_walk_reads_through_windows(
 ) -> None:
     """The windowed loops are really taken (so the test above tests something)."""
     monkeypatch.setattr(walker, "DENSE_PROBE", 2)
-    monkeypatch.setattr(source, "WINDOW_SIZE", 4096)
+    monkeypatch.setattr(reader, "WINDOW_SIZE", 4096)
     callers: list[str] = []
-    window = source.ByteReader.window
+    window = reader.ByteReader.window
 
-    def recorded(self: source.ByteReader, offset: int, count: int) -> object:
+    def recorded(self: reader.ByteReader, offset: int, count: int) -> object:
         callers.append(sys._getframe(1).f_code.co_name)
         return window(self, offset, count)
 
-    monkeypatch.setattr(source.ByteReader, "window", recorded)
+    monkeypatch.setattr(reader.ByteReader, "window", recorded)
     path = tmp_path / "file.dcm"
     path.write_bytes(DENSE_CASES["jpeg-300-eot"].data)
     lint_file(path)
@@ -180,16 +180,16 @@ def test_windowed_walk_reads_through_windows(
 def _groups(target: Path | bytes) -> list[tuple[int, list[int]]]:
     """(representative, member numbers) of each frame group, as the engine forms them."""
     if isinstance(target, Path):
-        fileobj, size = source.open_path(target)
+        fileobj, size = reader.open_path(target)
     else:
         fileobj, size = io.BytesIO(target), len(target)
     with fileobj:
-        reader = source.ByteReader(fileobj, size)
-        dataset = source.parse_dataset(fileobj, reader)
+        byte_reader = reader.ByteReader(fileobj, size)
+        dataset = source.parse_dataset(fileobj, byte_reader)
         ts = lookup(dataset.transfer_syntax_uid or "")
-        ctx = engine._pixel_context(reader, dataset, ts, deep=False)
+        ctx = engine._pixel_context(byte_reader, dataset, ts, deep=False)
         groups = frame_groups.group_frames(ctx) or []
-        reader.close()
+        byte_reader.close()
     return [(g.representative.number, [f.number for f in g.members]) for g in groups]
 
 
@@ -220,18 +220,18 @@ def test_a_file_cut_short_while_linted_is_read_not_mapped(
     file cut after it was opened (cp over it, say) is read, and the walk says where
     the data ended."""
     monkeypatch.setattr(walker, "DENSE_PROBE", 2)
-    monkeypatch.setattr(source, "WINDOW_SIZE", 4096)
+    monkeypatch.setattr(reader, "WINDOW_SIZE", 4096)
     built = DENSE_CASES["jpeg-300-eot"]
     path = tmp_path / "file.dcm"
     path.write_bytes(built.data)
-    fileobj, size = source.open_path(path)
+    fileobj, size = reader.open_path(path)
     with fileobj:
-        reader = source.ByteReader(fileobj, size)
+        byte_reader = reader.ByteReader(fileobj, size)
         cut = int(size * cut_at)
         os.truncate(path, cut)
-        result = walker.walk(reader, built.items[0], head_size=lambda first: 32)
-        window, _ = reader.window(cut - 100, 8)  # would reach past the new end
-        reader.close()
+        result = walker.walk(byte_reader, built.items[0], head_size=lambda first: 32)
+        window, _ = byte_reader.window(cut - 100, 8)  # would reach past the new end
+        byte_reader.close()
     assert isinstance(window, bytes)  # read, not mapped
     assert result.stop in (StopReason.PARTIAL_HEADER, StopReason.TRUNCATED)
     # the item the cut went through still counts as whole: the size is the one opened

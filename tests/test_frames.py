@@ -19,11 +19,12 @@ from builders import (
     rle_frame,
 )
 
+from dcmencaps_lint.dataset import parse_u64_list
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.frame_groups import _Members
-from dcmencaps_lint.frames import build_frame_map, ends_with_end_marker, parse_u64_list
+from dcmencaps_lint.frames import build_frame_map, ends_with_end_marker
 from dcmencaps_lint.model import Frame, FrameMap, FrameMapSource, SingleFragmentFrames
-from dcmencaps_lint.source import ByteReader
+from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import lookup
 from dcmencaps_lint.walker import walk
 

@@ -42,7 +42,8 @@ from measure import with_peak
 
 from dcmencaps_lint.engine import lint_file, lint_paths
 from dcmencaps_lint.model import FileReport, Item
-from dcmencaps_lint.source import ByteReader, parse_dataset
+from dcmencaps_lint.reader import ByteReader
+from dcmencaps_lint.source import parse_dataset
 from dcmencaps_lint.walker import walk
 
 MUTANTS = int(os.environ.get("ENCAPS_LINT_FUZZ_MUTANTS", "4000"))

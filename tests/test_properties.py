@@ -55,7 +55,7 @@ from dcmencaps_lint.model import (
     StopReason,
     Walk,
 )
-from dcmencaps_lint.source import ByteReader
+from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import TRANSFER_SYNTAXES
 from dcmencaps_lint.walker import MAX_BOT_ENTRIES, walk
 

@@ -50,16 +50,10 @@ from test_nested import (
     with_icons,
 )
 
+from dcmencaps_lint.dataset import MAX_NESTING, DatasetError, NotDicomError, ParsedDataset
+from dcmencaps_lint.reader import ByteReader, open_path
 from dcmencaps_lint.scanner import scan_dataset
-from dcmencaps_lint.source import (
-    MAX_NESTING,
-    ByteReader,
-    DatasetError,
-    NotDicomError,
-    ParsedDataset,
-    open_path,
-    parse_dataset,
-)
+from dcmencaps_lint.source import parse_dataset
 
 ROOT = Path(__file__).parent.parent
 ROOTS = {

@@ -10,7 +10,7 @@ from builders import ITEM, ITEM_DELIM, SEQ_DELIM, UNDEFINED, bot_item, delimiter
 
 from dcmencaps_lint import walker
 from dcmencaps_lint.model import Item, StopReason, Walk
-from dcmencaps_lint.source import ByteReader
+from dcmencaps_lint.reader import ByteReader
 
 # Bytes in front of the first item, so that every offset below is absolute and non-zero.
 LEAD = b"\x00" * 12

@@ -11,10 +11,10 @@ from itertools import islice
 from operator import lt
 
 from dcmencaps_lint.context import Context
+from dcmencaps_lint.dataset import Element
 from dcmencaps_lint.frames import frames_from_offsets
 from dcmencaps_lint.model import Finding, Frame, Severity
 from dcmencaps_lint.registry import rule
-from dcmencaps_lint.source import Element
 
 EOT = "(7FE0,0001)"
 EOT_LENGTHS = "(7FE0,0002)"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dcmencaps_lint.codestream import SOF55
-from dcmencaps_lint.context import Context, parse_number_of_frames
+from dcmencaps_lint.context import Context
+from dcmencaps_lint.dataset import parse_number_of_frames
 from dcmencaps_lint.model import Finding, Frame, Severity
 from dcmencaps_lint.registry import Needs, rule
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec
