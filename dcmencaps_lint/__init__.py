@@ -3,6 +3,9 @@
 >>> from dcmencaps_lint import lint_file
 >>> report = lint_file("image.dcm")            # doctest: +SKIP
 >>> [f.code for f in report.findings]          # doctest: +SKIP
+
+Rule plugins use the rest of what is exported here: `rule`, `Needs`, `Deep`, the
+contexts, `Problem`, `Severity`, `FixAvailability`, `Codec` (see the README).
 """
 
 from __future__ import annotations
@@ -11,15 +14,33 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from dcmencaps_lint.context import (
+        Context,
+        EncapsulatedContext,
+        ItemsContext,
+        Needs,
+        PixelContext,
+    )
     from dcmencaps_lint.engine import Options, lint_file, lint_paths
-    from dcmencaps_lint.model import FileReport, Finding, Report, Severity, Summary
-    from dcmencaps_lint.registry import Selection
+    from dcmencaps_lint.fixes import FixAvailability
+    from dcmencaps_lint.model import FileReport, Finding, Problem, Report, Severity, Summary
+    from dcmencaps_lint.registry import Deep, Selection, rule
+    from dcmencaps_lint.transfer_syntax import Codec
 
 __version__ = "0.1.0"
 __all__ = [
+    "Codec",
+    "Context",
+    "Deep",
+    "EncapsulatedContext",
     "FileReport",
     "Finding",
+    "FixAvailability",
+    "ItemsContext",
+    "Needs",
     "Options",
+    "PixelContext",
+    "Problem",
     "Report",
     "Selection",
     "Severity",
@@ -27,6 +48,7 @@ __all__ = [
     "__version__",
     "lint_file",
     "lint_paths",
+    "rule",
 ]
 
 # Imported on first use (PEP 562), so that `encaps-lint --version`, the command line's
@@ -37,10 +59,20 @@ _WHERE = {
     "lint_paths": "engine",
     "FileReport": "model",
     "Finding": "model",
+    "Problem": "model",
     "Report": "model",
     "Severity": "model",
     "Summary": "model",
     "Selection": "registry",
+    "rule": "registry",
+    "Deep": "registry",
+    "Context": "context",
+    "PixelContext": "context",
+    "ItemsContext": "context",
+    "EncapsulatedContext": "context",
+    "Needs": "context",
+    "FixAvailability": "fixes",
+    "Codec": "transfer_syntax",
 }
 
 

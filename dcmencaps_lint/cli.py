@@ -30,12 +30,12 @@ def _codes(values: Sequence[str]) -> tuple[str, ...]:
 
 
 def _print_rules() -> None:
-    from dcmencaps_lint.registry import load_rules
+    from dcmencaps_lint.registry import Deep, load_rules
 
     rules = load_rules()
     width = max(len(r.name) for r in rules)
     for r in rules:
-        deep = " (deep)" if r.deep else ""
+        deep = {Deep.WHOLE: " (deep)", Deep.PART: " (partly deep)"}.get(r.deep, "")
         click.echo(f"{r.code}  {r.name:<{width}}  {r.severity.label:<7}  {r.summary}{deep}")
 
 

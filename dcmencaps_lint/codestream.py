@@ -30,7 +30,6 @@ DHT = 0xC4
 DAC = 0xCC
 JPG = 0xC8
 SOF55 = 0xF7  # JPEG-LS start of frame
-LSE = 0xF8  # JPEG-LS preset parameters
 # SOFn: C0-CF except DHT (C4), JPG (C8) and DAC (CC)
 SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {DHT, JPG, DAC}
 STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RSTn carry no length
@@ -44,6 +43,12 @@ J2K_CAP = 0x50
 J2K_TLM = 0x55
 J2K_SOT = 0x90
 JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+
+# How frames start and end, as bytes: every module that looks for them uses these.
+START_OF_IMAGE = bytes((0xFF, SOI))  # JPEG / JPEG-LS SOI
+SOC = bytes((0xFF, J2K_SOC))  # JPEG 2000 / HTJ2K start of codestream
+SOC_SIZ = bytes((0xFF, J2K_SOC, 0xFF, J2K_SIZ))  # SOC directly followed by SIZ
+END_OF_IMAGE = bytes((0xFF, EOI))  # JPEG EOI; JPEG 2000 EOC has the same code
 # JPEG XL (ISO 18181-1/-2): a bare codestream, or the ISO-BMFF container's signature box
 JXL_CODESTREAM = b"\xff\x0a"
 JXL_CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
@@ -99,7 +104,7 @@ def parse_jpeg(read: Read, start: int, end: int) -> JpegHeader | None:
     read = _Window(read, end)
     head = read(start, FILL_LIMIT + 2)
     fill = len(head) - len(head.lstrip(b"\xff"))
-    if fill < 1 or head[fill : fill + 1] != b"\xd8":
+    if fill < 1 or head[fill : fill + 1] != START_OF_IMAGE[1:]:
         return None
     fields: dict[str, object] = {"fill_bytes": fill - 1}
     position = start + fill + 1
@@ -195,7 +200,7 @@ def parse_j2k(read: Read, start: int, end: int) -> J2kHeader | None:
     None when the data does not start with SOC.
     """
     read = _Window(read, end)
-    if read(start, 2) != b"\xff\x4f":
+    if read(start, 2) != SOC:
         return None
     position = start + 2
     fields: dict[str, object] = {}

@@ -1,53 +1,113 @@
-"""What a rule sees of one file: the parsed data set, the walk, the frame map, and reads.
+"""What a rule sees of one file or one Pixel Data element, by what the rule needs.
+
+A rule declares what it needs (`Needs`), and the engine hands it a context of the
+matching class, whose attributes are never None where the need says they exist:
+
+| needs          | context               | also guaranteed                              |
+|----------------|-----------------------|----------------------------------------------|
+| `DATASET`      | `Context`             | the data set (the rule runs once per file)   |
+| `PIXEL`        | `PixelContext`        | a Pixel Data element, `pixel`                |
+| `ITEMS`        | `ItemsContext`        | its item walk, `walk`                        |
+| `ENCAPSULATED` | `EncapsulatedContext` | a known transfer syntax `ts`, the frame map  |
 
 Rules never open files. A rule that needs bytes asks the context for a frame's head or
-tail, and the context reads just those bytes.
+tail, and the context reads just those bytes. A per-frame rule gets a context that reads
+no more than the frame-edge contract allows (model.FRAME_HEAD, FRAME_TAIL), and payloads
+are read only for deep rules, when deep reads are on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import enum
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import ClassVar, TypeVar
 
-from dcmencaps_lint.codestream import J2kHeader, JpegHeader, parse_j2k, parse_jpeg
-from dcmencaps_lint.dataset import ParsedDataset, parse_number_of_frames, parse_u64_list
-from dcmencaps_lint.model import Finding, Frame, FrameMap, Item, Walk
+from dcmencaps_lint.codestream import (
+    J2kHeader,
+    JpegHeader,
+    j2k_is_lossy,
+    jpeg_is_lossy,
+    parse_j2k,
+    parse_jpeg,
+)
+from dcmencaps_lint.dataset import Element, ParsedDataset, parse_number_of_frames, parse_u64_list
+from dcmencaps_lint.model import FRAME_HEAD, FRAME_TAIL, Frame, FrameMap, Item, Walk
 from dcmencaps_lint.reader import ByteReader
-from dcmencaps_lint.registry import Rule
-from dcmencaps_lint.transfer_syntax import TransferSyntax
+from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
 PAYLOAD_CHUNK = 1 << 20  # deep rules read payloads a mebibyte at a time
+PIXEL_DATA = "(7FE0,0010)"
+
+C = TypeVar("C", bound="Context")
+K = TypeVar("K")
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+class Needs(enum.IntEnum):
+    """What a rule needs before it can run, from least to most."""
+
+    ENGINE = 0  # emitted by the engine itself (PRS): no check function
+    DATASET = 1  # the parsed data set: runs once per file
+    PIXEL = 2  # a Pixel Data element's header: runs for each, nested ones too
+    ITEMS = 3  # an item walk, whatever the transfer syntax
+    ENCAPSULATED = 4  # an item walk under a known encapsulated TS, and its frame map
+
+
+class ContractError(Exception):
+    """A rule asked the context for bytes its declaration does not allow it."""
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
+    """The data set, and what is known of one Pixel Data element (see the module doc)."""
+
     reader: ByteReader
     dataset: ParsedDataset
     ts: TransferSyntax | None
+    pixel: Element | None = None
     walk: Walk | None = None
     frame_map: FrameMap | None = None
-    rule: Rule | None = None
-    element: str = "(7FE0,0010)"  # the Pixel Data element's path, for nested ones
-    deep: bool = False  # --deep: rules may read whole payloads
-    # Parsed codestream headers, shared by the rules of one Pixel Data element.
-    cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
+    element: str = PIXEL_DATA  # the Pixel Data element's path, for nested ones
+    deep: bool = False  # deep reads are on: this rule may read whole payloads
+    edges_only: bool = False  # a per-frame rule: frame edges and headers only
+    # Results of `memo`, shared by every copy of the context of one element.
+    _memo: dict[tuple[object, object], object] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
-    def for_rule(self, rule: Rule) -> Context:
-        """This context, as seen by `rule` (its findings carry the rule's code).
+    LEVEL: ClassVar[Needs] = Needs.DATASET
 
-        dataclasses.replace would run __init__ for every field; this runs once per rule
-        per file, so the copy is made directly (same fields, cache shared).
+    def memo(self: C, compute: Callable[[C, K], T], key: K) -> T:
+        """`compute(self, key)`, computed once per Pixel Data element and kept.
+
+        For what several rules (or one rule on every frame) would otherwise work out
+        again: a parsed header, a frame's start, a payload scan. `compute` must be a
+        function of the context and the key alone (module-level, so that it names itself).
         """
-        clone = object.__new__(Context)
-        clone.__dict__.update(self.__dict__)
-        clone.__dict__["rule"] = rule
-        return clone
+        results = self._memo
+        try:
+            return results[compute, key]  # type: ignore[return-value]
+        except KeyError:
+            value = results[compute, key] = compute(self, key)
+            return value
 
-    def switch_rule(self, rule: Rule) -> None:
-        """Make this copy (from `for_rule`) speak for another rule. For the engine only,
-        which runs each rule to its end before the next: a copy per rule per file was a
-        sixth of the cost of a small file."""
-        self.__dict__["rule"] = rule
+    def with_frames(self: C, frames: Sequence[Frame]) -> C:
+        """This context for a per-frame rule: only `frames`, and only their edges."""
+        assert self.frame_map is not None
+        return replace(self, frame_map=self.frame_map._replace(frames=frames), edges_only=True)
+
+    def with_deep_reads(self: C) -> C:
+        """This context for a deep rule that may read whole payloads now."""
+        return self if self.deep else replace(self, deep=True)
+
+    @property
+    def syntax(self) -> TransferSyntax:
+        """The transfer syntax, for a rule declared with codecs= or syntaxes= (the
+        engine runs such a rule only where the transfer syntax is known)."""
+        if self.ts is None:
+            raise ContractError("the transfer syntax is unknown here")
+        return self.ts
 
     @property
     def number_of_frames(self) -> int | None:
@@ -64,85 +124,59 @@ class Context:
 
     @property
     def eot_offsets(self) -> tuple[int, ...] | None:
+        """The Extended Offset Table's values (parsed once: it may hold 200,000)."""
         if self.dataset.eot is None:
             return None
-        return self._u64_values("eot", self.dataset.eot_value)
+        return self.memo(_eot_offsets, None)
 
     @property
     def eot_lengths(self) -> tuple[int, ...] | None:
         if self.dataset.eot_lengths is None:
             return None
-        return self._u64_values("eot-lengths", self.dataset.eot_lengths_value)
-
-    def _u64_values(self, key: str, value: bytes | None) -> tuple[int, ...]:
-        # Parsed once per element: several rules read a table of 200,000 entries.
-        if key not in self.cache:
-            self.cache[key] = parse_u64_list(value)
-        return self.cache[key]  # type: ignore[return-value]
+        return self.memo(_eot_lengths, None)
 
     @property
     def has_eot(self) -> bool:
         return self.dataset.eot is not None
 
-    def finding(
-        self,
-        message: str,
-        *,
-        offset: int | None = None,
-        length: int | None = None,
-        frame: int | None = None,
-        item: int | None = None,
-        element: str | None = None,
-    ) -> Finding:
-        assert self.rule is not None, "the engine sets the rule before calling it"
-        r = self.rule
-        return Finding(
-            r.code,
-            r.name,
-            r.severity,
-            message,
-            offset,
-            length,
-            frame,
-            item,
-            element or self.element,
-            r.reference,
-        )
-
     def read(self, offset: int, count: int) -> bytes:
+        """Any bytes of the file; not for per-frame rules (see `frame_head`)."""
+        if self.edges_only:
+            raise ContractError("a per-frame rule reads frames through frame_head/frame_tail")
         return self.reader.read(offset, count)
 
     def fragment(self, number: int) -> Item:
         """Fragment by its 1-based item number."""
-        assert self.walk is not None
+        assert self.walk is not None, "the engine gives fragments only to ITEMS rules"
         return self.walk.fragments[number - 1]
 
     def frame_head(self, frame: Frame, count: int) -> tuple[int, bytes]:
-        """(absolute offset, bytes) of the first `count` bytes of a frame."""
+        """(absolute offset, bytes) of the first `count` bytes of a frame (at most
+        model.FRAME_HEAD: what frame grouping compares)."""
+        if count > FRAME_HEAD:
+            raise ContractError(f"{count} bytes of a frame's head: FRAME_HEAD is {FRAME_HEAD}")
         first = self.fragment(frame.first_fragment)
-        return first.value_offset, self.read(first.value_offset, min(count, first.available))
+        return first.value_offset, self.reader.read(first.value_offset, min(count, first.available))
+
+    def frame_tail(self, frame: Frame, count: int) -> tuple[int, bytes]:
+        """(absolute offset, bytes) of the last `count` bytes of a frame's last fragment
+        (at most model.FRAME_TAIL)."""
+        if count > FRAME_TAIL:
+            raise ContractError(f"{count} bytes of a frame's tail: FRAME_TAIL is {FRAME_TAIL}")
+        last = self.fragment(frame.last_fragment)
+        start = max(last.value_offset, last.end - count)
+        return start, self.reader.read(start, last.end - start)
 
     def jpeg_header(self, frame: Frame) -> JpegHeader | None:
         """The frame's JPEG / JPEG-LS header (parsed once per frame), or None."""
-        key = ("jpeg", frame.number)
-        if key not in self.cache:
-            first = self.fragment(frame.first_fragment)
-            self.cache[key] = parse_jpeg(self.read, first.value_offset, first.end)
-        return self.cache[key]  # type: ignore[return-value]
+        return self.memo(_jpeg_header, frame)
 
     def j2k_header(self, frame: Frame) -> J2kHeader | None:
         """The frame's JPEG 2000 main header (parsed once per frame), or None."""
-        key = ("j2k", frame.number)
-        if key not in self.cache:
-            first = self.fragment(frame.first_fragment)
-            self.cache[key] = parse_j2k(self.read, first.value_offset, first.end)
-        return self.cache[key]  # type: ignore[return-value]
+        return self.memo(_j2k_header, frame)
 
     def codestream_lossy(self, frame: Frame) -> bool | None:
         """Whether the frame's codestream header says lossy; None when unknown."""
-        from dcmencaps_lint.codestream import j2k_is_lossy, jpeg_is_lossy
-        from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY
-
         if self.ts is None:
             return None
         if self.ts.codec in JPEG_FAMILY:
@@ -159,9 +193,11 @@ class Context:
         Consecutive chunks share `overlap` bytes, so a pattern shorter than that is
         found even when it straddles two chunks; memory stays one chunk.
         """
+        if not self.deep or self.edges_only:
+            raise ContractError("whole payloads are read by deep rules, with deep reads on")
         position = item.value_offset
         while position < item.end:
-            chunk = self.read(position, min(PAYLOAD_CHUNK, item.end - position))
+            chunk = self.reader.read(position, min(PAYLOAD_CHUNK, item.end - position))
             if not chunk:
                 return
             yield position, chunk
@@ -169,8 +205,46 @@ class Context:
                 return
             position += max(1, len(chunk) - overlap)
 
-    def frame_tail(self, frame: Frame, count: int) -> tuple[int, bytes]:
-        """(absolute offset, bytes) of the last `count` bytes of a frame's last fragment."""
-        last = self.fragment(frame.last_fragment)
-        start = max(last.value_offset, last.end - count)
-        return start, self.read(start, last.end - start)
+
+class PixelContext(Context):
+    """A rule's view of one Pixel Data element (needs=PIXEL)."""
+
+    __slots__ = ()
+    LEVEL: ClassVar[Needs] = Needs.PIXEL
+    pixel: Element
+
+
+class ItemsContext(PixelContext):
+    """A rule's view of one walked Pixel Data element (needs=ITEMS)."""
+
+    __slots__ = ()
+    LEVEL: ClassVar[Needs] = Needs.ITEMS
+    walk: Walk
+
+
+class EncapsulatedContext(ItemsContext):
+    """A rule's view of walked Pixel Data under a known transfer syntax, with its frame
+    map (needs=ENCAPSULATED)."""
+
+    __slots__ = ()
+    LEVEL: ClassVar[Needs] = Needs.ENCAPSULATED
+    ts: TransferSyntax
+    frame_map: FrameMap
+
+
+def _eot_offsets(ctx: Context, _: None) -> tuple[int, ...]:
+    return parse_u64_list(ctx.dataset.eot_value)
+
+
+def _eot_lengths(ctx: Context, _: None) -> tuple[int, ...]:
+    return parse_u64_list(ctx.dataset.eot_lengths_value)
+
+
+def _jpeg_header(ctx: Context, frame: Frame) -> JpegHeader | None:
+    first = ctx.fragment(frame.first_fragment)
+    return parse_jpeg(ctx.reader.read, first.value_offset, first.end)
+
+
+def _j2k_header(ctx: Context, frame: Frame) -> J2kHeader | None:
+    first = ctx.fragment(frame.first_fragment)
+    return parse_j2k(ctx.reader.read, first.value_offset, first.end)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from dcmencaps_lint.registry import Rule
+from dcmencaps_lint.fixes import FixAvailability
+from dcmencaps_lint.registry import Deep, Rule
 
 SECTIONS = ("What it checks", "Why it matters", "Example", "How to fix", "Reference")
 _HEADING = re.compile(r"^(?P<title>[A-Z][A-Za-z ]+)\n-+$", re.M)
@@ -38,11 +39,33 @@ def _facts(rule: Rule) -> list[tuple[str, str]]:
         ("Severity", rule.severity.label),
         ("Reference", rule.reference),
     ]
-    if rule.deep:
+    if rule.deep is Deep.WHOLE:
         facts.append(("Deep", "yes: runs with --deep or when selected by code or name"))
+    elif rule.deep is Deep.PART:
+        facts.append(
+            (
+                "Deep",
+                "in part: the checks that read whole fragments run with --deep or when "
+                "selected by code or name",
+            )
+        )
+    facts.append(("Fix", fix_label(rule)))
     if rule.origin != "dcmencaps_lint":
         facts.append(("Plugin", rule.origin))
     return facts
+
+
+def fix_label(rule: Rule) -> str:
+    """Whether the rule offers a fix: never, sometimes or always, and whether it is unsafe."""
+    if rule.fix is FixAvailability.NEVER:
+        return "never"
+    unsafe = ", unsafe (changes codestream bytes: with --unsafe-fixes only)"
+    return rule.fix.value + (unsafe if rule.unsafe_fix else ", safe")
+
+
+def deep_label(rule: Rule) -> str:
+    """The deep column of a rule table: yes, part or nothing."""
+    return {Deep.WHOLE: "yes", Deep.PART: "part"}.get(rule.deep, "")
 
 
 def markdown_page(rule: Rule) -> str:
@@ -107,7 +130,8 @@ offset table entry the entry itself. `frame` counts from 1, as DICOM does; `item
 the Basic Offset Table item and fragments are items 1..n. `element` names the Pixel Data
 element (nested ones too, e.g. in an Icon Image Sequence) or the attribute at fault.
 When one defect implies another, only the root cause is reported. Deep rules read whole
-fragments: they run with `--deep`, or when selected by code or name.
+fragments: they run with `--deep`, or when selected by code or name (a partly deep rule
+runs its other checks always). Each page says whether the rule offers a fix (`--fix`).
 """
 
 
@@ -131,7 +155,7 @@ def markdown_index(rules: list[Rule]) -> str:
         lines += ["| code | name | severity | deep | summary |", "|---|---|---|---|---|"]
         lines += [
             f"| [{r.code}]({r.code}.md) | {r.name} | {r.severity.label} | "
-            f"{'yes' if r.deep else ''} | {r.summary} |"
+            f"{deep_label(r)} | {r.summary} |"
             for r in rules
             if r.family == family
         ]

@@ -21,14 +21,23 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
-from dcmencaps_lint.context import Context
+from dcmencaps_lint.context import (
+    PIXEL_DATA,
+    Context,
+    EncapsulatedContext,
+    ItemsContext,
+    Needs,
+    PixelContext,
+)
 from dcmencaps_lint.dataset import DatasetError, NotDicomError, ParsedDataset
 from dcmencaps_lint.details import add_details
-from dcmencaps_lint.frame_groups import FrameGroup, group_frames, head_size_probe
+from dcmencaps_lint.fixes import FixAvailability
+from dcmencaps_lint.frame_groups import group_frames, head_size_probe
 from dcmencaps_lint.frames import build_frame_map
 from dcmencaps_lint.model import (
     FileReport,
     Finding,
+    Problem,
     Report,
     Severity,
     Summary,
@@ -36,7 +45,14 @@ from dcmencaps_lint.model import (
 )
 from dcmencaps_lint.paths import PathEntry, expand_paths, path_matches
 from dcmencaps_lint.reader import ByteReader, open_path
-from dcmencaps_lint.registry import Needs, Rule, RuleSet, Selection, load_rules
+from dcmencaps_lint.registry import Rule, RuleSet, Selection, load_rules
+from dcmencaps_lint.rules.prs import (
+    INTERNAL_ERROR,
+    IO_ERROR,
+    MISSING_TRANSFER_SYNTAX,
+    NOT_DICOM,
+    UNREADABLE_DATASET,
+)
 from dcmencaps_lint.source import parse_dataset
 from dcmencaps_lint.transfer_syntax import (
     DEFLATED_EXPLICIT_VR_LE,
@@ -85,14 +101,24 @@ class _Run:
         for _, selectors in options.per_file_ignores:
             Selection(selectors).validate(rules)
         self._per_path: dict[tuple[int, ...], _Run] = {}
-        self._by_needs: dict[frozenset[str], list[Rule]] = {}
+        self._plans: dict[tuple[Needs, bool, str | None], list[Rule]] = {}
 
-    def rules_for(self, needs: frozenset[str]) -> list[Rule]:
-        """The active rules with a check that need no more than `needs` (cached)."""
-        found = self._by_needs.get(needs)
+    def rules_for(self, ctx: Context, top_level: bool) -> list[Rule]:
+        """The active rules whose declaration applies to this context (cached): what
+        they need is there, and their codecs, syntaxes and scope admit it."""
+        level, ts = ctx.LEVEL, ctx.ts
+        key = (level, top_level, ts.uid if ts is not None else None)
+        found = self._plans.get(key)
         if found is None:
-            found = [r for r in self.active if r.check is not None and r.needs in needs]
-            self._by_needs[needs] = found
+            found = [
+                r
+                for r in self.active
+                if r.check is not None
+                and r.needs <= level
+                and (top_level or (r.needs is not Needs.DATASET and not r.top_level))
+                and r.applies_to(ts)
+            ]
+            self._plans[key] = found
         return found
 
     def for_path(self, name: str) -> _Run:
@@ -108,13 +134,15 @@ class _Run:
             run = copy.copy(self)
             run.active = [r for r in self.active if not dropped.enabled(r)]
             run.by_code = {r.code: r for r in run.active}
-            run._by_needs = {}
+            run._plans = {}
             self._per_path[matched] = run
         return run
 
-    def engine_finding(self, code: str, message: str, offset: int | None = None) -> Finding | None:
-        """A PRS finding, when that rule is selected."""
-        r = self.by_code.get(code)
+    def engine_finding(
+        self, declared: Rule, message: str, offset: int | None = None
+    ) -> Finding | None:
+        """A finding of one of the engine's own rules (PRS), when that rule is selected."""
+        r = self.by_code.get(declared.code)
         if r is None:
             return None
         return Finding(
@@ -254,7 +282,7 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
 def _lint_entry(run: _Run, entry: PathEntry) -> FileReport:
     """One file's report, its folder's listing error, or PRS005 past the time limit."""
     if entry.error is not None:
-        return _error(run.for_path(entry.path), entry.path, "PRS004", entry.error)
+        return _error(run.for_path(entry.path), entry.path, IO_ERROR, entry.error)
     try:
         with _time_limit(run.options.timeout):
             return _lint_one(run, entry.path, explicit=entry.explicit)
@@ -267,7 +295,7 @@ def _lint_entry(run: _Run, entry: PathEntry) -> FileReport:
 
 def _abandoned(run: _Run, entry: PathEntry, message: str) -> FileReport:
     """A file given up on (time limit, dead worker): PRS005."""
-    return _error(run.for_path(entry.path), entry.path, "PRS005", message)
+    return _error(run.for_path(entry.path), entry.path, INTERNAL_ERROR, message)
 
 
 def _open(target: Target) -> tuple[BinaryIO, int, int | None]:
@@ -299,7 +327,7 @@ def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: b
     try:
         fileobj, size, position = _open(target)
     except OSError as exc:
-        return _error(run, name, "PRS004", f"cannot read the file: {exc.strerror or exc}")
+        return _error(run, name, IO_ERROR, f"cannot read the file: {exc.strerror or exc}")
     reader = ByteReader(fileobj, size)
     try:
         with _cyclic_gc_paused():
@@ -308,7 +336,7 @@ def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: b
             report = replace(report, content_sha256=_sha256(fileobj))
         return report
     except OSError as exc:
-        return _error(run, name, "PRS004", f"reading the file failed: {exc.strerror or exc}")
+        return _error(run, name, IO_ERROR, f"reading the file failed: {exc.strerror or exc}")
     finally:
         reader.close()
         if position is None:
@@ -350,8 +378,10 @@ def _sha256(fileobj: BinaryIO) -> str | None:
     return digest.hexdigest()
 
 
-def _error(run: _Run, name: str, code: str, message: str, offset: int | None = None) -> FileReport:
-    finding = run.engine_finding(code, message, offset)
+def _error(
+    run: _Run, name: str, declared: Rule, message: str, offset: int | None = None
+) -> FileReport:
+    finding = run.engine_finding(declared, message, offset)
     findings = (finding,) if finding else ()
     return FileReport(path=name, status="error" if findings else "passed", findings=findings)
 
@@ -365,11 +395,15 @@ def _lint_open(
     except NotDicomError as exc:
         if not explicit:
             return FileReport(path=name, status="skipped", reason="not a DICOM file")
-        return _error(run, name, "PRS001", f"not a DICOM file ({exc})")
+        return _error(run, name, NOT_DICOM, f"not a DICOM file ({exc})")
     except DatasetError as exc:
         where = f" near byte {exc.offset}" if exc.offset is not None else ""
         return _error(
-            run, name, "PRS002", f"the data set cannot be parsed{where}: {exc}", exc.offset
+            run,
+            name,
+            UNREADABLE_DATASET,
+            f"the data set cannot be parsed{where}: {exc}",
+            exc.offset,
         )
 
     findings: list[Finding] = []
@@ -377,7 +411,7 @@ def _lint_open(
     pixel = dataset.pixel_data
     if dataset.transfer_syntax_uid is None and pixel is not None:
         missing = run.engine_finding(
-            "PRS003",
+            MISSING_TRANSFER_SYNTAX,
             "no Transfer Syntax UID (0002,0010): the encoding of Pixel Data is unknown"
             if pixel.undefined_length
             else "no Transfer Syntax UID (0002,0010); Pixel Data has a defined length, so it "
@@ -385,8 +419,9 @@ def _lint_open(
         )
         findings.extend([missing] if missing else [])
 
-    ctx = _pixel_context(reader, dataset, ts, run.options.selection.deep)
-    findings.extend(_run_rules(run, ctx, {Needs.DATASET}, name))
+    deep = run.options.selection.deep
+    ctx = _pixel_context(reader, dataset, ts, deep)
+    findings.extend(_run_rules(run, ctx, name, top_level=True))
     for nested in dataset.nested:
         # Pixel Data inside a sequence item (an icon, say) is checked by the same rules,
         # with that item's attributes; the findings name the element path.
@@ -401,10 +436,8 @@ def _lint_open(
             image=nested.image,
             nested=(),
         )
-        nested_ctx = replace(
-            _pixel_context(reader, view, ts, run.options.selection.deep), element=nested.path
-        )
-        findings.extend(_run_rules(run, nested_ctx, set(), name))
+        nested_ctx = _pixel_context(reader, view, ts, deep, element=nested.path)
+        findings.extend(_run_rules(run, nested_ctx, name, top_level=False))
 
     findings.sort(key=lambda f: (f.offset is not None, f.offset or 0, f.code))
     if pixel is None and not findings:
@@ -421,79 +454,108 @@ def _lint_open(
 
 
 def _pixel_context(
-    reader: ByteReader, dataset: ParsedDataset, ts: TransferSyntax | None, deep: bool
+    reader: ByteReader,
+    dataset: ParsedDataset,
+    ts: TransferSyntax | None,
+    deep: bool,
+    element: str = PIXEL_DATA,
 ) -> Context:
-    """The context of one Pixel Data element: walked and frame-mapped when encapsulated."""
-    ctx = Context(reader, dataset, ts, deep=deep)
+    """The context of one Pixel Data element, of the class that says what is known of it:
+    walked and frame-mapped when encapsulated (context.py)."""
     pixel = dataset.pixel_data
+    if pixel is None:
+        return Context(reader, dataset, ts, element=element, deep=deep)
     # Under a JPIP Referenced syntax Pixel Data shall be absent (TSX010): not walked.
     walkable = ts is None or (ts.encapsulated and ts.codec is not Codec.JPIP)
-    if pixel is not None and pixel.undefined_length and walkable:
-        item_walk = walk(reader, pixel.value_offset, head_size=head_size_probe(reader, ts))
-        frame_map = None
-        if ts is not None:
-            frame_map = build_frame_map(reader, item_walk, ts, ctx.expected_frames, ctx.eot_offsets)
-        ctx = replace(ctx, walk=item_walk, frame_map=frame_map)
-    return ctx
+    if not (pixel.undefined_length and walkable):
+        return PixelContext(reader, dataset, ts, pixel, element=element, deep=deep)
+    item_walk = walk(reader, pixel.value_offset, head_size=head_size_probe(reader, ts))
+    items = ItemsContext(reader, dataset, ts, pixel, item_walk, element=element, deep=deep)
+    if ts is None:
+        return items
+    frame_map = build_frame_map(reader, item_walk, ts, items.expected_frames, items.eot_offsets)
+    # The same memo: the Extended Offset Table is parsed once for the map and the rules.
+    return EncapsulatedContext(
+        reader, dataset, ts, pixel, item_walk, frame_map, element, deep, _memo=items._memo
+    )
 
 
-def _run_rules(run: _Run, ctx: Context, once_per_file: set[str], name: str) -> list[Finding]:
-    """The selected rules that apply to this Pixel Data element (and to the file, once)."""
-    needs = once_per_file | {Needs.PIXEL}
-    if ctx.walk is not None:
-        needs.add(Needs.ITEMS)
-        if ctx.ts is not None:
-            needs.add(Needs.ENCAPSULATED)
+def _run_rules(run: _Run, ctx: Context, name: str, *, top_level: bool) -> list[Finding]:
+    """The selected rules that apply to this Pixel Data element (and to the file, when
+    it is the top-level one), in code order."""
     findings: list[Finding] = []
-    groups: list[FrameGroup] | None = None
-    grouped = False  # groups are computed once, and only if a per-frame rule runs
-    view: Context | None = None  # one copy for all rules: each runs to its end in turn
-    for r in run.rules_for(frozenset(needs)):
-        if r.per_frame and not grouped:
-            groups, grouped = group_frames(ctx), True
-        if r.per_frame and groups:
-            findings.extend(_run_per_frame_rule(run, r, ctx, groups, name))
-            continue
-        if view is None:
-            view = ctx.for_rule(r)
+    frame_passes: _FramePasses | None = None  # made when the first per-frame rule runs
+    deep_reads = run.options.selection.deep_reads
+    for r in run.rules_for(ctx, top_level):
+        if r.per_frame:
+            frame_passes = frame_passes or _FramePasses(ctx)
+            findings.extend(frame_passes.run(run, r, name))
+        elif r.deep and deep_reads(r):
+            findings.extend(_run_rule(run, r, ctx.with_deep_reads(), name))
         else:
-            view.switch_rule(r)
-        findings.extend(_run_rule(run, r, view, name))
+            findings.extend(_run_rule(run, r, ctx, name))
     return findings
 
 
-def _run_per_frame_rule(
-    run: _Run, r: Rule, ctx: Context, groups: list[FrameGroup], name: str
-) -> list[Finding]:
-    """Run a per-frame rule on one frame per group of alike frames; where a group's
-    representative has a finding, run it again on every member of that group."""
-    assert ctx.frame_map is not None
-    representatives = tuple(g.representative for g in groups)
-    first_pass = replace(ctx, rule=r, frame_map=ctx.frame_map._replace(frames=representatives))
-    found = _run_rule(run, r, first_pass, name)
-    flagged = {f.frame for f in found if f.frame is not None}
-    if not flagged:
-        return found
-    frames = [
-        frame
-        for g in groups
-        for frame in (g.members if g.representative.number in flagged else (g.representative,))
-    ]
-    frames.sort(key=lambda f: f.number)
-    second_pass = replace(first_pass, frame_map=ctx.frame_map._replace(frames=tuple(frames)))
-    return _run_rule(run, r, second_pass, name)
+class _FramePasses:
+    """How per-frame rules run on one element: each sees only frame edges (the context
+    refuses other reads), and where alike frames are grouped, first only one frame per
+    group, then every member of a group whose representative has a finding."""
+
+    def __init__(self, ctx: Context) -> None:
+        assert isinstance(ctx, EncapsulatedContext), "per-frame rules need ENCAPSULATED"
+        self.ctx = ctx
+        self.groups = group_frames(ctx)
+        frames = ctx.frame_map.frames
+        if self.groups:
+            frames = tuple(g.representative for g in self.groups)
+        self.first = ctx.with_frames(frames)
+
+    def run(self, run: _Run, r: Rule, name: str) -> list[Finding]:
+        found = _run_rule(run, r, self.first, name)
+        flagged = {f.frame for f in found if f.frame is not None}
+        if not self.groups or not flagged:
+            return found
+        frames = [
+            frame
+            for g in self.groups
+            for frame in (g.members if g.representative.number in flagged else (g.representative,))
+        ]
+        frames.sort(key=lambda f: f.number)
+        return _run_rule(run, r, self.ctx.with_frames(tuple(frames)), name)
 
 
 def _run_rule(run: _Run, r: Rule, ctx: Context, name: str) -> list[Finding]:
+    """The rule's problems as findings; a rule that raises is PRS005 for this file."""
     assert r.check is not None
     try:
-        return list(r.check(ctx))
+        return [_finding(r, problem, ctx.element) for problem in r.check(ctx)]
     except Exception as exc:
         log.debug("rule %s raised on %s\n%s", r.code, name, traceback.format_exc())
         internal = run.engine_finding(
-            "PRS005", f"rule {r.code} ({r.name}) raised {type(exc).__name__}: {exc}"
+            INTERNAL_ERROR, f"rule {r.code} ({r.name}) raised {type(exc).__name__}: {exc}"
         )
         return [internal] if internal else []
+
+
+def _finding(r: Rule, problem: Problem, element: str) -> Finding:
+    """A rule's problem, with what the rule's declaration says of it."""
+    message, offset, length, frame, item, problem_element, fix = problem
+    if fix is not None and (r.fix is FixAvailability.NEVER or not (fix.safe or r.unsafe_fix)):
+        raise TypeError(f"a {'safe' if fix.safe else 'unsafe'} fix its declaration does not offer")
+    return Finding(
+        r.code,
+        r.name,
+        r.severity,
+        message,
+        offset,
+        length,
+        frame,
+        item,
+        problem_element or element,
+        r.reference,
+        fix,
+    )
 
 
 def _describe(

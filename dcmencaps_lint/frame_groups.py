@@ -2,10 +2,11 @@
 
 A whole-slide image has hundreds of thousands of frames written by one encoder: every
 frame's header (quantisation and Huffman tables, SOF, SOS / SIZ, COD, QCD) is the same
-bytes, and every frame ends the same way. The per-frame codestream rules look only at
-those leading and trailing bytes, the frame's fragment structure and the data set, so
-frames whose leading bytes, trailing bytes and fragment structure are equal get equal
-verdicts. The engine runs such a rule on one representative per group, and on every
+bytes, and every frame ends the same way. The per-frame rules see only what the
+frame-edge contract allows (model.FRAME_HEAD leading bytes, FRAME_TAIL trailing bytes,
+the parsed header, the fragment structure; the context refuses them anything else) and
+the data set, so frames whose leading bytes, trailing bytes and fragment structure are
+equal get equal verdicts. The engine runs such a rule on one representative per group, and on every
 member of a group only when its representative has a finding, so a valid file costs one
 header parse per distinct header instead of one per frame.
 
@@ -23,17 +24,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from dcmencaps_lint.codestream import parse_j2k, parse_jpeg
-from dcmencaps_lint.context import Context
-from dcmencaps_lint.model import END_OF_IMAGE, ITEM_HEADER_SIZE, Frame, Item, Items, NumberedFrames
+from dcmencaps_lint.codestream import END_OF_IMAGE, parse_j2k, parse_jpeg
+from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.model import (
+    FRAME_HEAD,
+    FRAME_TAIL,
+    ITEM_HEADER_SIZE,
+    Frame,
+    Item,
+    Items,
+    NumberedFrames,
+)
 from dcmencaps_lint.reader import WINDOW_SIZE, ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
-from dcmencaps_lint.walker import DENSE_SPACING, EDGE_TAIL, HeadSize
+from dcmencaps_lint.walker import DENSE_SPACING, HeadSize
 
 MIN_FRAMES = 16  # below this, grouping costs more than it saves
-HEAD_MIN = 32  # at least what the start-marker rules read (16) and the parsers' first read
-FILL = b"\xff\xff"  # fill before SOI: the fill rule reads further; such frames go alone
-TAIL = EDGE_TAIL  # what the end-marker rules read at a frame's end (64)
+TAIL = FRAME_TAIL  # trailing bytes compared: all a per-frame rule may read there
 HEAD_MAX = 65536  # a header longer than this is not worth comparing frame by frame
 KEYED_FIRST = 1024  # frames keyed one by one before a run of alike frames, at most
 
@@ -57,25 +64,19 @@ class _Members(NumberedFrames):
         return self._frames[number - 1]
 
 
-def group_frames(ctx: Context) -> list[FrameGroup] | None:
+def group_frames(ctx: EncapsulatedContext) -> list[FrameGroup] | None:
     """Groups of alike frames, or None when grouping does not apply to this element."""
-    frame_map = ctx.frame_map
-    if (
-        ctx.ts is None
-        or ctx.ts.codec not in JPEG_FAMILY | J2K_FAMILY
-        or frame_map is None
-        or len(frame_map.frames) < MIN_FRAMES
-    ):
+    frames = ctx.frame_map.frames
+    if ctx.ts.codec not in JPEG_FAMILY | J2K_FAMILY or len(frames) < MIN_FRAMES:
         return None
-    frames = frame_map.frames
     head_bytes = _head_bytes(ctx, frames[0])
     if head_bytes is None:
         return None
     groups: list[FrameGroup] = []
-    for key, numbers in _keyed(ctx, frames, head_bytes).items():
+    for numbers in _keyed(ctx, frames, head_bytes).values():
         representative = frames[numbers[0] - 1]
-        alone = key[1].startswith(FILL) or not _parse_within(ctx, representative, head_bytes)  # type: ignore[union-attr]
-        if len(numbers) > 1 and alone:  # compare them one by one
+        if len(numbers) > 1 and not _parse_within(ctx, representative, head_bytes):
+            # the header parse read past the compared bytes: compare them one by one
             groups.extend(FrameGroup(frames[n - 1], (frames[n - 1],)) for n in numbers)
         else:
             groups.append(FrameGroup(representative, _Members(frames, numbers)))
@@ -83,10 +84,9 @@ def group_frames(ctx: Context) -> list[FrameGroup] | None:
 
 
 def _keyed(
-    ctx: Context, frames: Sequence[Frame], head_bytes: int
+    ctx: EncapsulatedContext, frames: Sequence[Frame], head_bytes: int
 ) -> dict[tuple[object, ...], list[int]]:
     """Frame numbers by what the per-frame rules can see of the frames (see `_key`)."""
-    assert ctx.walk is not None
     walk, fragments = ctx.walk, ctx.walk.fragments
     # frame n is fragment n: the walker's columns and alike flags line up with frames
     if ctx.reader.on_disk and isinstance(fragments, Items) and len(frames) == len(fragments):
@@ -99,7 +99,7 @@ def _keyed(
     return by_key
 
 
-def _key(ctx: Context, frame: Frame, head_bytes: int) -> tuple[object, ...]:
+def _key(ctx: EncapsulatedContext, frame: Frame, head_bytes: int) -> tuple[object, ...]:
     """What the per-frame rules can see of a frame.
 
     The fragment count, the first `head_bytes` bytes, the end of the last TAIL bytes
@@ -110,8 +110,8 @@ def _key(ctx: Context, frame: Frame, head_bytes: int) -> tuple[object, ...]:
     first, last = ctx.fragment(first_number), ctx.fragment(last_number)
     start, available = first.value_offset, first.available
     tail_start = max(last.value_offset, last.end - TAIL)
-    head = ctx.read(start, min(head_bytes, available))
-    tail = ctx.read(tail_start, last.end - tail_start)
+    head = ctx.reader.read(start, min(head_bytes, available))
+    tail = ctx.reader.read(tail_start, last.end - tail_start)
     # The end-marker rules look for the last FF D9 in the tail and what follows it;
     # the entropy-coded bytes in front of it differ from frame to frame.
     marker = tail.rfind(END_OF_IMAGE)
@@ -128,7 +128,11 @@ def _key(ctx: Context, frame: Frame, head_bytes: int) -> tuple[object, ...]:
 
 
 def _keyed_columns(
-    ctx: Context, frames: Sequence[Frame], fragments: Items, head_bytes: int, dense: bool
+    ctx: EncapsulatedContext,
+    frames: Sequence[Frame],
+    fragments: Items,
+    head_bytes: int,
+    dense: bool,
 ) -> dict[tuple[object, ...], list[int]]:
     """`_keyed` for one fragment per frame (a whole-slide image).
 
@@ -139,7 +143,6 @@ def _keyed_columns(
     the fragments' columns and makes no Frame.
     """
     walk = ctx.walk
-    assert walk is not None
     short = head_bytes + TAIL
     compared = walk.alike_head == head_bytes and len(walk.alike) == len(frames)
     alike = walk.alike if compared else bytes(len(frames))
@@ -211,12 +214,11 @@ def head_size_probe(reader: ByteReader, ts: TransferSyntax | None) -> HeadSize |
     return head_size
 
 
-def _parse_header(ctx: Context, frame: Frame) -> object | None:
-    assert ctx.ts is not None
+def _parse_header(ctx: EncapsulatedContext, frame: Frame) -> object | None:
     return ctx.jpeg_header(frame) if ctx.ts.codec in JPEG_FAMILY else ctx.j2k_header(frame)
 
 
-def _head_bytes(ctx: Context, frame: Frame) -> int | None:
+def _head_bytes(ctx: EncapsulatedContext, frame: Frame) -> int | None:
     """How many leading bytes to compare: the first frame's header, and then some."""
     start = ctx.fragment(frame.first_fragment).value_offset
     header = _parse_header(ctx, frame)
@@ -224,10 +226,10 @@ def _head_bytes(ctx: Context, frame: Frame) -> int | None:
 
 
 def _bounded_head(reached: int) -> int | None:
-    return None if reached > HEAD_MAX else max(HEAD_MIN, reached)
+    return None if reached > HEAD_MAX else max(FRAME_HEAD, reached)
 
 
-def _parse_within(ctx: Context, frame: Frame, head_bytes: int) -> bool:
+def _parse_within(ctx: EncapsulatedContext, frame: Frame, head_bytes: int) -> bool:
     """The frame's header parse depended on its first `head_bytes` bytes only."""
     start = ctx.fragment(frame.first_fragment).value_offset
     header = _parse_header(ctx, frame)

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from itertools import count, islice, repeat
 from operator import lt, sub
 
+from dcmencaps_lint.codestream import END_OF_IMAGE
 from dcmencaps_lint.model import (
-    END_OF_IMAGE,
     Frame,
     FrameMap,
     FrameMapSource,
@@ -35,20 +35,13 @@ def ends_with_end_marker(tail: bytes) -> bool:
 
 def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> Sequence[Frame] | None:
     """Frames from table offsets, or None when the offsets are unusable as they are."""
-    key = ("frames", tuple(offsets))
-    if key not in walk.derived:
-        walk.derived[key] = _frames_from_offsets(walk, offsets)
-    return walk.derived[key]  # type: ignore[return-value]
-
-
-def _frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> Sequence[Frame] | None:
     # C-level passes (map, zip, list equality), not Python loops: a whole-slide image
     # has hundreds of thousands of offsets.
     if not offsets or offsets[0] != 0:
         return None
     if walk.one_fragment_per_offset(offsets):
         return SingleFragmentFrames(len(offsets))
-    starts = walk.fragment_starts()
+    starts = walk.fragment_starts
     firsts = list(map(starts.get, offsets))
     if None in firsts or not all(map(lt, firsts, islice(firsts, 1, None))):
         return None

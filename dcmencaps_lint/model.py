@@ -14,16 +14,28 @@ import enum
 import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import count, repeat
 from operator import itemgetter, sub
-from typing import NamedTuple, overload
+from typing import TYPE_CHECKING, NamedTuple, overload
+
+if TYPE_CHECKING:
+    from dcmencaps_lint.fixes import Edit
 
 ITEM_TAG = 0xFFFEE000
 ITEM_DELIMITER_TAG = 0xFFFEE00D
 SEQUENCE_DELIMITER_TAG = 0xFFFEE0DD
 UNDEFINED_LENGTH = 0xFFFFFFFF
 ITEM_HEADER_SIZE = 8
-END_OF_IMAGE = b"\xff\xd9"  # JPEG EOI and JPEG 2000 EOC share the code
+
+# The frame-edge contract. A per-frame rule (declared per_frame=True) sees of a frame
+# only its first FRAME_HEAD bytes, its last FRAME_TAIL bytes (fewer where the frame is
+# shorter), the codestream header as codestream.py parses it, and how many fragments
+# the frame has and whether they are whole; the context refuses it any other read.
+# frame_groups.py compares exactly that much of each frame, so frames alike in it share
+# the verdict of one of them; the walker notes the same while it has an item in memory.
+FRAME_HEAD = 256
+FRAME_TAIL = 64
 
 
 class Severity(enum.IntEnum):
@@ -49,6 +61,19 @@ def format_tag(tag: int) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
+class Problem(NamedTuple):
+    """What a rule reports: the engine adds the rule's code, name, severity and reference
+    to make it a Finding. `fix`, when given, is the edit that would repair it (fixes.py)."""
+
+    message: str
+    offset: int | None = None  # absolute byte offset in the file
+    length: int | None = None
+    frame: int | None = None  # 1-based, as DICOM numbers frames
+    item: int | None = None  # 0 = BOT item, 1..n = fragments
+    element: str | None = None  # None: the Pixel Data element the rule was run on
+    fix: Edit | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     code: str
@@ -61,6 +86,9 @@ class Finding:
     item: int | None = None  # 0 = BOT item, 1..n = fragments
     element: str = "(7FE0,0010)"
     reference: str = ""
+    # The rule's repair (fixes.py); not part of what a finding says, so it is left out of
+    # its comparison, its repr and the reports (the fixer reads it).
+    fix: Edit | None = field(default=None, compare=False, repr=False)
 
 
 class Item(NamedTuple):
@@ -180,12 +208,10 @@ class Walk:
     skipped: tuple[Item, ...] = ()  # zero-length Item Delimitation Items walked past
     bot_offsets: tuple[int, ...] = ()  # BOT entries as read (whole 4-byte words)
     # Per fragment, 1 when its first `alike_head` bytes (fewer if it is shorter) and its
-    # last walker.EDGE_TAIL bytes from their last FF D9 on are those of the fragment
-    # before; 0: they differ, or were not compared. Empty when nothing was compared.
+    # last FRAME_TAIL bytes from their last FF D9 on are those of the fragment before;
+    # 0: they differ, or were not compared. Empty when nothing was compared.
     alike: bytes = b""
     alike_head: int | None = None
-    # Derived lookups, computed once: several rules ask for them on large files.
-    derived: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def first_fragment_offset(self) -> int:
@@ -201,43 +227,32 @@ class Walk:
 
     def fragment_index(self, relative_offset: int) -> int | None:
         """1-based fragment number whose item tag sits at this BOT/EOT offset."""
-        return self.fragment_starts().get(relative_offset)
+        return self.fragment_starts.get(relative_offset)
 
+    # The lookups below are computed on first use and kept beside the fields (which never
+    # change): several rules ask for them, and a whole-slide image has 200,000 fragments.
+
+    @cached_property
     def fragment_starts(self) -> dict[int, int]:
         """Fragment number by its item tag's offset from the first fragment (BOT/EOT)."""
-        starts = self.derived.get("starts")
-        if starts is None:
-            starts = dict(zip(self.relative_offsets(), count(1)))
-            self.derived["starts"] = starts
-        return starts  # type: ignore[return-value]
+        return dict(zip(self.relative_offsets, count(1)))
 
+    @cached_property
     def relative_offsets(self) -> list[int]:
         """Each fragment's item tag offset from the first fragment's, as tables count."""
-        relative = self.derived.get("relative")
-        if relative is None:
-            # C-level passes: hundreds of thousands of fragments in a whole-slide image
-            origin = self.first_fragment_offset
-            relative = list(map(sub, _column(self.fragments, 0), repeat(origin)))
-            self.derived["relative"] = relative
-        return relative  # type: ignore[return-value]
+        # C-level passes: hundreds of thousands of fragments in a whole-slide image
+        return list(map(sub, _column(self.fragments, 0), repeat(self.first_fragment_offset)))
 
+    @cached_property
     def fragment_lengths(self) -> list[int]:
-        """Each fragment's length field, in order (cached: rules scan it whole)."""
-        lengths = self.derived.get("lengths")
-        if lengths is None:
-            lengths = self.derived["lengths"] = _column(self.fragments, 2)
-        return lengths  # type: ignore[return-value]
+        """Each fragment's length field, in order (Items' own column: no copy)."""
+        return _column(self.fragments, 2)
 
     def one_fragment_per_offset(self, offsets: Sequence[int]) -> bool:
         """The table's offsets are exactly every fragment's start, in order: each frame
         is one fragment and every offset is right. One list comparison decides the
         common case, before any rule looks at offsets one by one."""
-        if len(offsets) != len(self.fragments):
-            return False
-        key = ("one-per-offset", id(offsets))
-        if key not in self.derived:
-            self.derived[key] = (list(offsets) == self.relative_offsets(), offsets)
-        return self.derived[key][0]  # type: ignore[index,no-any-return]
+        return len(offsets) == len(self.fragments) and list(offsets) == self.relative_offsets
 
     @property
     def fragments_span(self) -> int:

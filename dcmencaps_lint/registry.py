@@ -1,13 +1,22 @@
-"""Rule declarations, plugin loading through entry points, and rule selection.
+"""Rule declarations, rule loading, and rule selection.
 
-Built-in rules load through the same entry-point group as third-party ones, one
-module per family. A module contributes every `Rule` object it defines at top level.
-There is no module-global registry: `load_rules()` builds a fresh `RuleSet`, so each
-worker process loads its own.
+A rule is one declaration (`@rule(...)` on its check function): its code, name, severity,
+reference, what it needs (the context class it gets), where it applies (codecs, transfer
+syntaxes, top-level Pixel Data only), whether it reads whole payloads (`deep`), whether
+its verdict on a frame depends only on the frame's edges (`per_frame`) and whether it
+offers a fix. The function's docstring is its page. The engine runs a rule only where
+its declaration says it applies, so rule bodies hold no such guards.
+
+The built-in rules are the modules of BUILTIN_MODULES, one per family: adding a rule to a
+family touches only that module. Third-party rules register under the entry-point
+group `dcmencaps_lint.rules` (see the README). A module contributes every `Rule` object
+it defines at top level. There is no module-global registry: `load_rules()` builds a
+fresh `RuleSet`, so each worker process loads its own.
 """
 
 from __future__ import annotations
 
+import enum
 import importlib
 import inspect
 import logging
@@ -17,12 +26,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.machinery import PathFinder
-from typing import TYPE_CHECKING
+from typing import Any
 
-from dcmencaps_lint.model import Finding, Severity
-
-if TYPE_CHECKING:
-    from dcmencaps_lint.context import Context
+from dcmencaps_lint.context import Needs
+from dcmencaps_lint.fixes import FixAvailability
+from dcmencaps_lint.model import Problem, Severity
+from dcmencaps_lint.transfer_syntax import Codec, TransferSyntax
 
 ENTRY_POINT_GROUP = "dcmencaps_lint.rules"
 BUILTIN_MODULES = (
@@ -37,17 +46,22 @@ BUILTIN_MODULES = (
 )
 log = logging.getLogger("dcmencaps_lint")
 
-Check = Callable[["Context"], Iterable[Finding]]
+# A check takes the context class its `needs` names (context.py), which the engine
+# guarantees; hence Any for its argument here.
+Check = Callable[[Any], Iterable[Problem]]
 
 
-class Needs:
-    """What a rule needs before it can run, from least to most."""
+class Deep(enum.IntEnum):
+    """Whether a rule reads whole fragment payloads. Such reads happen only with --deep,
+    or for a rule selected by its code or name."""
 
-    ENGINE = "engine"  # emitted by the engine itself (PRS): no check function
-    DATASET = "dataset"  # the parsed data set: runs once per file
-    PIXEL = "pixel"  # a Pixel Data element's header: runs for each, nested ones too
-    ITEMS = "items"  # an item walk, whatever the transfer syntax
-    ENCAPSULATED = "encapsulated"  # an item walk under a known encapsulated TS
+    NO = 0
+    PART = 1  # some of its checks read payloads; the others always run
+    WHOLE = 2  # every check reads payloads: the rule runs only when deep reads are on
+
+
+class DeclarationError(ValueError):
+    """A rule declaration that contradicts itself."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +72,31 @@ class Rule:
     reference: str
     summary: str
     check: Check | None
-    needs: str = Needs.ENCAPSULATED
-    deep: bool = False
+    needs: Needs = Needs.ENCAPSULATED
+    deep: Deep = Deep.NO
     doc: str = ""
     origin: str = "dcmencaps_lint"
-    # The rule's verdict on a frame depends only on the frame's leading and trailing
-    # bytes, its fragment structure and the data set: alike frames share it
-    # (frame_groups.py).
+    # The rule's verdict on a frame depends only on what model.FRAME_HEAD / FRAME_TAIL
+    # allow it to see, so alike frames share it (frame_groups.py).
     per_frame: bool = False
+    codecs: frozenset[Codec] | None = None  # None: any (a known TS where given)
+    syntaxes: frozenset[str] | None = None  # transfer syntax UIDs; None: any
+    top_level: bool = False  # not for Pixel Data nested in sequences (icons)
+    fix: FixAvailability = FixAvailability.NEVER
+    unsafe_fix: bool = False  # its fixes change codestream bytes (--unsafe-fixes)
 
     @property
     def family(self) -> str:
         return self.code[:3]
+
+    def applies_to(self, ts: TransferSyntax | None) -> bool:
+        """The declaration's codecs and syntaxes admit this transfer syntax."""
+        if self.codecs is None and self.syntaxes is None:
+            return True
+        if ts is None:
+            return False
+        in_codecs = self.codecs is None or ts.codec in self.codecs
+        return in_codecs and (self.syntaxes is None or ts.uid in self.syntaxes)
 
 
 def rule(
@@ -79,16 +106,50 @@ def rule(
     *,
     ref: str,
     summary: str,
-    needs: str = Needs.ENCAPSULATED,
-    deep: bool = False,
+    needs: Needs = Needs.ENCAPSULATED,
+    deep: Deep | bool = Deep.NO,
     per_frame: bool = False,
+    codecs: Iterable[Codec] | None = None,
+    syntaxes: Iterable[str] | None = None,
+    top_level: bool = False,
+    fix: FixAvailability = FixAvailability.NEVER,
+    unsafe_fix: bool = False,
 ) -> Callable[[Check], Rule]:
-    """Declare a rule; the decorated function's docstring is its documentation."""
+    """Declare a rule; the decorated function's docstring is its documentation.
+
+    needs: the least the rule needs (context.Needs), which is the context class it gets.
+    codecs / syntaxes: the transfer syntaxes it applies to, by codec or by UID.
+    top_level: only the top-level Pixel Data element, not icons in sequences.
+    deep: Deep.WHOLE (or True) when it reads whole payloads, Deep.PART when some checks do.
+    per_frame: its verdict on a frame depends only on the frame's edges (model.FRAME_HEAD).
+    fix: whether it offers a fix (fixes.py); unsafe_fix: its fixes change codestream bytes.
+    """
+    depth = Deep(int(deep)) if isinstance(deep, bool) else deep
+    depth = Deep.WHOLE if deep is True else depth
+    if needs is Needs.ENGINE:
+        raise DeclarationError(f"{code}: needs=ENGINE is for engine_rule(), which has no check")
+    if per_frame and (needs is not Needs.ENCAPSULATED or depth is not Deep.NO):
+        raise DeclarationError(f"{code}: a per-frame rule needs ENCAPSULATED and is not deep")
+    if unsafe_fix and fix is FixAvailability.NEVER:
+        raise DeclarationError(f"{code}: unsafe_fix without a fix")
 
     def declare(check: Check) -> Rule:
-        doc = inspect.getdoc(check) or ""
         return Rule(
-            code, name, severity, ref, summary, check, needs, deep, doc, per_frame=per_frame
+            code,
+            name,
+            severity,
+            ref,
+            summary,
+            check,
+            needs=needs,
+            deep=depth,
+            doc=inspect.getdoc(check) or "",
+            per_frame=per_frame,
+            codecs=None if codecs is None else frozenset(codecs),
+            syntaxes=None if syntaxes is None else frozenset(syntaxes),
+            top_level=top_level,
+            fix=fix,
+            unsafe_fix=unsafe_fix,
         )
 
     return declare
@@ -98,9 +159,7 @@ def engine_rule(
     code: str, name: str, severity: Severity, *, ref: str, summary: str, doc: str
 ) -> Rule:
     """Declare a rule whose findings the engine itself emits (the file could not be linted)."""
-    return Rule(
-        code, name, severity, ref, summary, None, Needs.ENGINE, False, inspect.cleandoc(doc)
-    )
+    return Rule(code, name, severity, ref, summary, None, Needs.ENGINE, doc=inspect.cleandoc(doc))
 
 
 class RegistryError(Exception):
@@ -144,17 +203,16 @@ def load_rules() -> RuleSet:
     if _may_have_plugins():
         from importlib.metadata import entry_points
 
-        seen_targets = set(BUILTIN_MODULES)
         for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.value in seen_targets:
-                continue
-            seen_targets.add(ep.value)
+            if ep.value.strip() in BUILTIN_MODULES:
+                continue  # a built-in family registered again (a repackaging): no plugin
             dist = ep.dist.name if ep.dist else ep.value
             labels[f"{dist}:{ep.name}"] = f"{dist} ({ep.name})"
             sources.append((f"{dist}:{ep.name}", ep.load))
 
     rules: dict[str, Rule] = {}
     names: dict[str, Rule] = {}
+    declared: dict[str, Rule] = {}  # code -> the Rule object as its module declared it
     warnings: list[str] = []
     plugins: list[str] = []  # only those that loaded
     for origin, load in sources:
@@ -168,8 +226,9 @@ def load_rules() -> RuleSet:
         if origin in labels:
             plugins.append(labels[origin])
         for r in found:
-            if rules.get(r.code) is not None and rules[r.code].check is r.check:
-                continue  # the same rule imported into another module, not a clash
+            if declared.get(r.code) is r:
+                continue  # the same rule object imported into another module: no clash
+            declared.setdefault(r.code, r)
             if origin not in BUILTIN_MODULES:
                 r = _with_origin(r, origin)
             for key, table in ((r.code, rules), (r.name, names)):
@@ -185,15 +244,15 @@ def load_rules() -> RuleSet:
 
 
 def _may_have_plugins() -> bool:
-    """False only when no distribution declares an entry point of the group that is not
-    one of BUILTIN_MODULES: then importlib.metadata (some 20 ms to import, `email` and
-    `zipfile` with it) has nothing to add.
+    """False only when no installed distribution declares an entry point in the group:
+    then importlib.metadata (some 20 ms to import, `email` and `zipfile` with it) has
+    nothing to add. The built-in rules are not entry points (BUILTIN_MODULES).
 
-    This reads what importlib.metadata's own path finder reads (see
-    importlib.metadata.FastPath and Lookup): each sys.path folder's *.dist-info and
-    *.egg-info folders (and an *.egg folder's EGG-INFO), their entry_points.txt. Anything
-    it cannot judge as surely (another distribution finder, a zip file on sys.path, an
-    unreadable file, a line it does not expect) answers True: importlib.metadata decides.
+    This looks where importlib.metadata's own path finder looks (see
+    importlib.metadata.FastPath): each sys.path folder's *.dist-info and *.egg-info
+    folders (and an *.egg folder's EGG-INFO), for an entry_points.txt that names the
+    group. Anything it cannot judge as surely (another distribution finder, a zip file
+    on sys.path, an unreadable file) answers True: importlib.metadata decides.
     """
     for finder in sys.meta_path:
         if finder is not PathFinder and hasattr(finder, "find_distributions"):
@@ -210,14 +269,13 @@ def _may_have_plugins() -> bool:
         for name in names:
             low = name.lower()
             metadata = low.endswith((".dist-info", ".egg-info")) or (egg and low == "egg-info")
-            if metadata and _declares_plugins(os.path.join(root, name, "entry_points.txt")):
+            if metadata and _names_the_group(os.path.join(root, name, "entry_points.txt")):
                 return True
     return False
 
 
-def _declares_plugins(path: str) -> bool:
-    """Whether an entry_points.txt has an entry in the group other than a built-in one
-    (parsed as importlib.metadata.Sectioned does)."""
+def _names_the_group(path: str) -> bool:
+    """Whether an entry_points.txt has a section for the group."""
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -225,19 +283,7 @@ def _declares_plugins(path: str) -> bool:
         return False  # no entry points at all
     except (OSError, ValueError):
         return True
-    if ENTRY_POINT_GROUP not in text:
-        return False
-    section = None
-    for line in map(str.strip, text.splitlines()):
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line.strip("[]")
-        elif section == ENTRY_POINT_GROUP:
-            _, equals, value = line.partition("=")
-            if not equals or value.strip() not in BUILTIN_MODULES:
-                return True
-    return False
+    return f"[{ENTRY_POINT_GROUP}]" in text.replace(" ", "")
 
 
 def _with_origin(r: Rule, origin: str) -> Rule:
@@ -270,8 +316,15 @@ class Selection:
         dropped = max((_specificity(s, r) for s in self.ignore), default=0)
         if chosen == 0 or dropped >= chosen:
             return False
-        # Deep rules read whole payloads: only with --deep or when named outright.
-        return not r.deep or self.deep or chosen == _EXACT
+        # A rule that only reads whole payloads runs when deep reads are on for it.
+        return r.deep is not Deep.WHOLE or self.deep_reads(r)
+
+    def deep_reads(self, r: Rule) -> bool:
+        """Whether a deep rule may read whole payloads: with --deep, or when it is
+        selected by its code or name."""
+        if r.deep is Deep.NO:
+            return False
+        return self.deep or max((_specificity(s, r) for s in self.select), default=0) == _EXACT
 
 
 _EXACT = 100

@@ -8,6 +8,7 @@ Deflated Image Frame) and raises on some of them, so the linter keeps its own ta
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import NamedTuple
 
 
@@ -38,7 +39,12 @@ class Codec(enum.Enum):
 JPEG_FAMILY = frozenset({Codec.JPEG, Codec.JPEG_LS})
 #: Codecs whose frames start with SOC + SIZ and end with EOC.
 J2K_FAMILY = frozenset({Codec.JPEG_2000, Codec.HTJ2K})
+#: Codecs whose whole video is one stream, not frames (TransferSyntax.video).
 VIDEO = frozenset({Codec.MPEG2, Codec.H264, Codec.HEVC})
+#: Encapsulated codecs that encode each frame on its own (TransferSyntax.frame_based).
+FRAME_BASED = frozenset(Codec) - VIDEO - {Codec.NATIVE}
+#: Codecs that put each frame in exactly one fragment (A.4.2, A.4.11, A.4.13).
+ONE_FRAGMENT_PER_FRAME = frozenset({Codec.RLE, Codec.UNCOMPRESSED, Codec.DEFLATE})
 
 
 class TransferSyntax(NamedTuple):
@@ -185,3 +191,8 @@ TRANSFER_SYNTAXES: dict[str, TransferSyntax] = {ts.uid: ts for ts in _TABLE}
 def lookup(uid: str) -> TransferSyntax | None:
     """The transfer syntax with this UID, or None when DICOM defines none."""
     return TRANSFER_SYNTAXES.get(uid.strip().rstrip("\0"))
+
+
+def syntaxes_where(test: Callable[[TransferSyntax], bool]) -> frozenset[str]:
+    """The UIDs of every transfer syntax that passes `test` (for rule declarations)."""
+    return frozenset(ts.uid for ts in _TABLE if test(ts))

@@ -18,8 +18,15 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from dcmencaps_lint.model import (
+from dcmencaps_lint.codestream import (
     END_OF_IMAGE,
+    JP2_SIGNATURE,
+    JXL_CODESTREAM,
+    SOC_SIZ,
+    START_OF_IMAGE,
+)
+from dcmencaps_lint.model import (
+    FRAME_TAIL,
     ITEM_DELIMITER_TAG,
     ITEM_HEADER_SIZE,
     ITEM_TAG,
@@ -34,10 +41,10 @@ from dcmencaps_lint.reader import ByteReader
 
 # A first item whose value starts like a codestream is a fragment, not a BOT (ITM001).
 CODESTREAM_SIGNATURES = (
-    b"\xff\xd8\xff",  # JPEG / JPEG-LS SOI followed by a marker
-    b"\xff\x4f\xff\x51",  # JPEG 2000 SOC + SIZ
-    b"\x00\x00\x00\x0cjP  ",  # JP2 signature box
-    b"\xff\x0a",  # JPEG XL codestream
+    START_OF_IMAGE + b"\xff",  # JPEG / JPEG-LS SOI followed by a marker
+    SOC_SIZ,  # JPEG 2000
+    JP2_SIGNATURE[:8],  # JP2 signature box
+    JXL_CODESTREAM,  # JPEG XL codestream
 )
 MAX_BOT_ENTRIES = 1 << 20
 
@@ -59,11 +66,10 @@ def _header(reader: ByteReader, offset: int) -> tuple[int, int] | None:
 # DENSE_SPACING bytes on average goes on through the reader's memory-mapped window.
 DENSE_PROBE = 64
 DENSE_SPACING = 64 << 10
-# While a dense item is in memory, its first `head_size` bytes and its last EDGE_TAIL
+# While a dense item is in memory, its first `head_size` bytes and its last FRAME_TAIL
 # bytes from their last end marker on are compared with the item before's (Walk.alike):
-# all the per-frame rules see of a frame, so frame_groups.py groups alike frames
-# without reading them again.
-EDGE_TAIL = 64
+# all the per-frame rules see of a frame (model.FRAME_HEAD, FRAME_TAIL), so
+# frame_groups.py groups alike frames without reading them again.
 EDGE_ITEM_MAX = 1 << 20  # larger items are not compared (a window would not hold them)
 # Frames are grouped only from 16 on (frame_groups.MIN_FRAMES): before that many items,
 # the one-by-one loop does not pay for a header parse to learn what to compare.
@@ -80,7 +86,7 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
     Whole-slide images have hundreds of thousands of items, so these loops avoid every
     call they can; anything unusual is left to the careful loop in `walk`. Once the
     first fragment is known, each pread also takes the end of the item before and the
-    head of this one, for the `alike` flags (see EDGE_TAIL): one read per item, where
+    head of this one, for the `alike` flags (Walk.alike): one read per item, where
     frame grouping would otherwise read each frame's two ends again.
     """
     if not reader.on_disk:  # a caller's file object: the careful loop alone, no read twice
@@ -116,7 +122,7 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
         if head_size:
             head = chunk[before + ITEM_HEADER_SIZE : before + ITEM_HEADER_SIZE + head_size]
             head = head[:length]
-            before = min(length, EDGE_TAIL)
+            before = min(length, FRAME_TAIL)
         position += ITEM_HEADER_SIZE + length
         if len(offsets) == probe_end and position - start < DENSE_SPACING * DENSE_PROBE:
             position = _dense_items(reader, position, end, run)
@@ -127,14 +133,14 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
 def _dense_items(reader: ByteReader, position: int, end: int, run: _Collected) -> int:
     """The loop of `_plain_items` over the reader's window: items a few KB apart cost a
     slice of mapped memory each instead of a system call. It also notes the `alike`
-    flags (see EDGE_TAIL). Every operation here runs once per item: names are local,
+    flags (Walk.alike). Every operation here runs once per item: names are local,
     and conditional expressions stand for min() and max()."""
     unpack_from = _TAG_AND_LENGTH.unpack_from
     add_offset, add_length = run.offsets.append, run.lengths.append
     run.alike.extend(bytes(len(run.offsets) - len(run.alike)))  # items walked before: unknown
     add_flag = run.alike.append
     head_size = run.edge_head()
-    end_marker, edge_tail, item_max = END_OF_IMAGE, EDGE_TAIL, EDGE_ITEM_MAX
+    end_marker, edge_tail, item_max = END_OF_IMAGE, FRAME_TAIL, EDGE_ITEM_MAX
     head = tail = None
     last_header = end - ITEM_HEADER_SIZE
     window, base = reader.window(position, ITEM_HEADER_SIZE)

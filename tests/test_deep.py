@@ -1,8 +1,11 @@
-"""Deep rules (ITM010, FRG005): when they run, and how they read the payloads.
+"""Deep rules (ITM010, FRG005, and CSM022's payload check): when they run, and how they
+read the payloads.
 
 Deep rules read whole fragment values. They run with --deep (Selection(deep=True)) or
 when selected by exact code or name, never when only their family is selected, and
-only then is a payload read beyond its edges: once, a chunk at a time.
+only then is a payload read beyond its edges: once, a chunk at a time. A partly deep
+rule (CSM022) always runs its other checks; its payload check follows the same rule
+(tests/test_rules_csm.py, TestDeflateStreamInvalid).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import PAYLOAD_CHUNK
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import FileReport, Severity
-from dcmencaps_lint.registry import load_rules
+from dcmencaps_lint.registry import Deep, load_rules
 from dcmencaps_lint.rules.payload import OVERLAP
 
 DEEP = {"ITM010", "FRG005"}
@@ -44,7 +47,8 @@ def deep_codes(report: FileReport) -> set[str]:
 
 
 def test_the_deep_rules() -> None:
-    assert {r.code for r in load_rules() if r.deep} == DEEP
+    assert {r.code for r in load_rules() if r.deep is Deep.WHOLE} == DEEP
+    assert {r.code for r in load_rules() if r.deep is Deep.PART} == {"CSM022"}
 
 
 class TestWhenDeepRulesRun:

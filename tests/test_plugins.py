@@ -25,8 +25,7 @@ from dcmencaps_lint.model import Severity
 from dcmencaps_lint.registry import ENTRY_POINT_GROUP, RegistryError, load_rules
 
 ACME = '''
-from dcmencaps_lint.model import Severity
-from dcmencaps_lint.registry import Needs, rule
+from dcmencaps_lint import Needs, Problem, Severity, rule
 
 
 @rule(
@@ -43,7 +42,7 @@ def acme_always(ctx):
     """
     pixel = ctx.dataset.pixel_data
     if pixel is not None:
-        yield ctx.finding("acme was here", offset=pixel.offset, length=4)
+        yield Problem("acme was here", offset=pixel.offset, length=4)
 '''
 
 BROKEN = """

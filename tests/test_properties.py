@@ -154,7 +154,7 @@ class TestWalker:
             assert after.offset == before.end
         if w.bot is not None:
             assert len(w.bot_offsets) <= w.bot.available // 4
-        assert all(0 <= offset < len(data) - start for offset in w.fragment_starts())
+        assert all(0 <= offset < len(data) - start for offset in w.fragment_starts)
         assert 0 <= w.fragments_span <= len(data) - start
 
     @given(BODIES)
@@ -194,7 +194,7 @@ TS_UIDS = sorted(TRANSFER_SYNTAXES)
 @st.composite
 def tables(draw: st.DrawFn, w: Walk) -> tuple[int, ...] | None:
     """EOT offsets: absent, any values, or drawn from the real fragment starts."""
-    starts = sorted(w.fragment_starts())
+    starts = sorted(w.fragment_starts)
     choice = draw(st.integers(0, 2))
     if choice == 0:
         return None

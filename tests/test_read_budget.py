@@ -20,11 +20,14 @@ from builders import (
 )
 
 from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.model import FileReport
+from dcmencaps_lint.model import FRAME_HEAD, FRAME_TAIL, ITEM_HEADER_SIZE, FileReport
 
 FRAMES = 20
 FRAGMENT_SIZE = 256 * 1024
-PER_ITEM_BUDGET = 256  # bytes read per item: its header plus a frame head/tail
+# Bytes read per item: its header, the frame edges that frame grouping compares (the
+# frame-edge contract, model.FRAME_HEAD / FRAME_TAIL), and at most as much again for the
+# per-frame rules, which read within the same edges.
+PER_ITEM_BUDGET = ITEM_HEADER_SIZE + 2 * (FRAME_HEAD + FRAME_TAIL)
 NEAR_EDGE = 256  # reads inside a payload stay this close to its first or last byte
 
 

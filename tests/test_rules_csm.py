@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import struct
 import zlib
+from pathlib import Path
 
 import pytest
 from builders import (
@@ -20,7 +21,9 @@ from builders import (
     jpeg_frame,
     rle_frame,
 )
+from click.testing import CliRunner
 
+from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import PAYLOAD_CHUNK
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import Finding, Severity
@@ -618,11 +621,39 @@ class TestDeflateStreamInvalid:
         assert found[0].length == len(frame) - len(stream)
         assert found[0].message.startswith(f"{len(frame) - len(stream)} bytes follow the end")
 
-    def test_trailing_bytes_need_deep(self) -> None:
-        frame = even(raw_deflate(PIXELS) + b"\x00\x00\x00")
+    @pytest.mark.parametrize(
+        ("select", "deep", "found"),
+        [
+            (["ALL"], False, False),
+            (["CSM"], False, False),
+            (["CSM02"], False, False),
+            (["CSM022"], False, True),
+            (["deflate-stream-invalid"], False, True),
+            (["ALL", "CSM022"], False, True),
+            (["CSM"], True, True),
+        ],
+    )
+    def test_trailing_bytes_need_deep_reads(
+        self, select: list[str], deep: bool, found: bool
+    ) -> None:
+        """The payload part of CSM022 runs as the deep rules do: with --deep, or when the
+        rule is selected by its code or name (not by its family or a prefix)."""
+        stream = raw_deflate(PIXELS)
+        frame = even(stream + b"\x00\x00\x00")
         built = with_ts([frame], DEFLATED_FRAMES)
-        assert findings(built, "CSM022") == []
-        assert findings(built, "CSM022", select=["CSM022"]) == []
+        expected = [("CSM022", Severity.ERROR, built.fragment_value(1) + len(stream), 1, 1)]
+        assert where(findings(built, "CSM022", select=select, deep=deep)) == (
+            expected if found else []
+        )
+
+    def test_selected_by_code_on_the_command_line(self, tmp_path: Path) -> None:
+        frame = even(raw_deflate(PIXELS) + b"\x00\x00\x00")
+        path = tmp_path / "deflate.dcm"
+        path.write_bytes(with_ts([frame], DEFLATED_FRAMES).data)
+        named = CliRunner().invoke(main, ["--select", "CSM022", str(path)])
+        family = CliRunner().invoke(main, ["--select", "CSM", str(path)])
+        assert (named.exit_code, family.exit_code) == (1, 0)
+        assert "CSM022 error 4 bytes follow the end of frame 1's deflate stream" in named.output
 
     def test_stream_spanning_payload_chunks(self) -> None:
         # Incompressible pixels: the stream is longer than one payload chunk.

@@ -8,8 +8,16 @@ import pytest
 from builders import encapsulated, jpeg_frame
 
 from dcmencaps_lint import lint_file
-from dcmencaps_lint.model import Finding, Severity
-from dcmencaps_lint.registry import Needs, Rule, RuleSet, Selection, SelectionError, load_rules
+from dcmencaps_lint.model import Problem, Severity
+from dcmencaps_lint.registry import (
+    Deep,
+    Needs,
+    Rule,
+    RuleSet,
+    Selection,
+    SelectionError,
+    load_rules,
+)
 
 
 def enabled(select: tuple[str, ...], ignore: tuple[str, ...] = (), deep: bool = False) -> set[str]:
@@ -20,15 +28,17 @@ def enabled(select: tuple[str, ...], ignore: tuple[str, ...] = (), deep: bool = 
 
 
 def codes(*prefixes: str) -> set[str]:
-    """Codes with these prefixes that run without --deep (deep rules need naming)."""
-    return {r.code for r in load_rules() if r.code.startswith(prefixes) and not r.deep}
+    """Codes with these prefixes that run without --deep (wholly deep rules need naming)."""
+    return {
+        r.code for r in load_rules() if r.code.startswith(prefixes) and r.deep is not Deep.WHOLE
+    }
 
 
-def _nothing(ctx: object) -> Iterator[Finding]:
+def _nothing(ctx: object) -> Iterator[Problem]:
     return iter(())
 
 
-def fake(code: str, name: str, *, deep: bool = False) -> Rule:
+def fake(code: str, name: str, *, deep: Deep = Deep.NO) -> Rule:
     return Rule(code, name, Severity.ERROR, "-", "a test rule", _nothing, Needs.DATASET, deep)
 
 
@@ -138,7 +148,13 @@ class TestUnknownSelectors:
 class TestDeepRules:
     @pytest.fixture
     def rules(self) -> RuleSet:
-        return RuleSet((fake("ZZZ001", "shallow-one"), fake("ZZZ002", "deep-one", deep=True)))
+        return RuleSet(
+            (
+                fake("ZZZ001", "shallow-one"),
+                fake("ZZZ002", "deep-one", deep=Deep.WHOLE),
+                fake("ZZZ003", "partly-deep", deep=Deep.PART),
+            )
+        )
 
     @staticmethod
     def run(rules: RuleSet, *select: str, deep: bool = False, ignore: tuple[str, ...] = ()) -> set:
@@ -147,23 +163,43 @@ class TestDeepRules:
         return {r.code for r in rules if selection.enabled(r)}
 
     def test_deep_rule_needs_deep(self, rules: RuleSet) -> None:
-        assert self.run(rules, "ALL") == {"ZZZ001"}
-        assert self.run(rules, "ZZZ") == {"ZZZ001"}
-        assert self.run(rules, "ZZZ00") == {"ZZZ001"}
-        assert self.run(rules, "ALL", deep=True) == {"ZZZ001", "ZZZ002"}
-        assert self.run(rules, "ZZZ", deep=True) == {"ZZZ001", "ZZZ002"}
+        assert self.run(rules, "ALL") == {"ZZZ001", "ZZZ003"}
+        assert self.run(rules, "ZZZ") == {"ZZZ001", "ZZZ003"}
+        assert self.run(rules, "ZZZ00") == {"ZZZ001", "ZZZ003"}
+        assert self.run(rules, "ALL", deep=True) == {"ZZZ001", "ZZZ002", "ZZZ003"}
+        assert self.run(rules, "ZZZ", deep=True) == {"ZZZ001", "ZZZ002", "ZZZ003"}
 
     def test_deep_rule_runs_when_named_exactly(self, rules: RuleSet) -> None:
         assert self.run(rules, "ZZZ002") == {"ZZZ002"}
         assert self.run(rules, "deep-one") == {"ZZZ002"}
-        assert self.run(rules, "ALL", "ZZZ002") == {"ZZZ001", "ZZZ002"}
+        assert self.run(rules, "ALL", "ZZZ002") == {"ZZZ001", "ZZZ002", "ZZZ003"}
 
     def test_deep_rule_can_still_be_ignored(self, rules: RuleSet) -> None:
-        assert self.run(rules, "ALL", deep=True, ignore=("ZZZ002",)) == {"ZZZ001"}
+        assert self.run(rules, "ALL", deep=True, ignore=("ZZZ002",)) == {"ZZZ001", "ZZZ003"}
         assert self.run(rules, "ZZZ002", ignore=("ZZZ002",)) == set()
 
+    @pytest.mark.parametrize(
+        ("select", "deep", "reads"),
+        [
+            (("ALL",), False, set()),
+            (("ZZZ",), False, set()),
+            (("ALL",), True, {"ZZZ002", "ZZZ003"}),
+            (("ZZZ003",), False, {"ZZZ003"}),
+            (("partly-deep",), False, {"ZZZ003"}),
+            (("ZZZ002",), False, {"ZZZ002"}),
+        ],
+    )
+    def test_deep_reads_one_meaning_for_whole_and_partly_deep_rules(
+        self, rules: RuleSet, select: tuple[str, ...], deep: bool, reads: set[str]
+    ) -> None:
+        """Whole payloads are read with --deep or for a rule named by code or name,
+        whether the rule reads them in all its checks or in some."""
+        selection = Selection(select, (), deep)
+        assert {r.code for r in rules if selection.deep_reads(r)} == reads
+        assert not selection.deep_reads(rules.rules[0])  # a rule that never reads them
+
     def test_built_in_deep_rules_follow_the_same_rule(self) -> None:
-        deep = {r.code for r in load_rules() if r.deep}
+        deep = {r.code for r in load_rules() if r.deep is Deep.WHOLE}
         assert not deep & enabled(("ALL",))
         assert deep <= enabled(("ALL",), deep=True)
         for code in deep:

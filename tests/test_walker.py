@@ -219,7 +219,7 @@ class TestBot:
     def test_fragment_index_and_starts(self) -> None:
         parts = (bot_item([0, 34]), item(FRAGMENT_A), item(FRAGMENT_B), delimiter())
         w = walk_of(b"".join(parts))
-        assert w.fragment_starts() == {0: 1, 8 + len(FRAGMENT_A): 2}
+        assert w.fragment_starts == {0: 1, 8 + len(FRAGMENT_A): 2}
         assert w.fragment_index(34) == 2
         assert w.fragment_index(4) is None
         assert w.fragments_span == 16 + len(FRAGMENT_A) + len(FRAGMENT_B)

@@ -1,1 +1,2 @@
-"""Built-in rules, one module per family (see RULES.md for the catalogue)."""
+"""Built-in rules, one module per family (registry.BUILTIN_MODULES; the catalogue is
+rules/README.md, generated from them)."""

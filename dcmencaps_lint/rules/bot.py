@@ -8,18 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dcmencaps_lint.context import Context
-from dcmencaps_lint.model import UNDEFINED_LENGTH, Finding, FrameMapSource, Item, Severity, Walk
+from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.fixes import FixAvailability
+from dcmencaps_lint.model import UNDEFINED_LENGTH, FrameMapSource, Item, Problem, Severity, Walk
 from dcmencaps_lint.registry import rule
+from dcmencaps_lint.transfer_syntax import FRAME_BASED, VIDEO
 
 OFFSET_LIMIT = 1 << 32
+NEVER = FixAvailability.NEVER
 
 
-def _bot(ctx: Context) -> tuple[Walk, Item] | None:
+def _bot(ctx: EncapsulatedContext) -> tuple[Walk, Item] | None:
     """The walk and its BOT item, unless the item's length is undefined (ITM003) or runs
     past the end of the file (ITM005): then that is the one thing wrong with it."""
     walk = ctx.walk
-    if walk is None or walk.bot is None or walk.bot.length == UNDEFINED_LENGTH:
+    if walk.bot is None or walk.bot.length == UNDEFINED_LENGTH:
         return None
     if walk.bot.truncated:
         return None
@@ -31,16 +34,15 @@ def entry_offset(bot: Item, index: int) -> int:
     return bot.value_offset + 4 * index
 
 
-def overflows(ctx: Context) -> bool:
+def overflows(ctx: EncapsulatedContext) -> bool:
     """The BOT has values but frames start beyond what 32-bit offsets can address."""
     walk = ctx.walk
-    if walk is None or not walk.bot_offsets or not walk.fragments:
+    if not walk.bot_offsets or not walk.fragments:
         return False
     if (ctx.expected_frames or 1) <= 1:
         return False
     origin = walk.first_fragment_offset
     if _map_known(ctx):
-        assert ctx.frame_map is not None
         return any(
             ctx.fragment(f.first_fragment).offset - origin >= OFFSET_LIMIT
             for f in ctx.frame_map.frames
@@ -48,25 +50,20 @@ def overflows(ctx: Context) -> bool:
     return walk.fragments[-1].offset - origin >= OFFSET_LIMIT
 
 
-def _map_known(ctx: Context) -> bool:
+def _map_known(ctx: EncapsulatedContext) -> bool:
     """The frame map comes from something other than the BOT itself."""
-    return ctx.frame_map is not None and ctx.frame_map.source not in (
-        FrameMapSource.BOT,
-        FrameMapSource.NONE,
-    )
+    return ctx.frame_map.source not in (FrameMapSource.BOT, FrameMapSource.NONE)
 
 
-def _checked_entries(ctx: Context) -> Iterator[tuple[int, int]]:
+def _checked_entries(ctx: EncapsulatedContext, bot: Item) -> Iterator[tuple[int, int]]:
     """(0-based index, value) of BOT entries that frame-by-frame rules examine.
 
-    Nothing when the table is for video (BOT010), wrapped past 2^32 (BOT009) or not made
-    of whole entries (BOT001): there every entry is suspect for that one reason, reported
-    once. Entries past Number of Frames are BOT006's alone.
+    Nothing when the table is wrapped past 2^32 (BOT009) or not made of whole entries
+    (BOT001): there every entry is suspect for that one reason, reported once. Entries
+    past Number of Frames are BOT006's alone. (A video BOT is BOT010's: the rules that
+    look at entries do not apply to video.)
     """
-    if (ctx.ts is not None and ctx.ts.video) or overflows(ctx):
-        return
-    assert ctx.walk is not None and ctx.walk.bot is not None
-    if ctx.walk.bot.length % 4:
+    if overflows(ctx) or bot.length % 4:
         return
     entries = ctx.walk.bot_offsets
     if ctx.expected_frames is not None:
@@ -80,8 +77,9 @@ def _checked_entries(ctx: Context) -> Iterator[tuple[int, int]]:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="The Basic Offset Table item's length is not a multiple of 4",
+    fix=NEVER,
 )
-def bot_length_not_multiple_of_4(ctx: Context) -> Iterator[Finding]:
+def bot_length_not_multiple_of_4(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -125,7 +123,7 @@ def bot_length_not_multiple_of_4(ctx: Context) -> Iterator[Finding]:
     found = _bot(ctx)
     if found and found[1].length % 4:
         bot = found[1]
-        yield ctx.finding(
+        yield Problem(
             f"BOT item length {bot.length} is not a multiple of 4",
             offset=bot.length_offset,
             length=4,
@@ -139,8 +137,10 @@ def bot_length_not_multiple_of_4(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="The first Basic Offset Table entry is not 0",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def bot_first_offset_not_zero(ctx: Context) -> Iterator[Finding]:
+def bot_first_offset_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -181,9 +181,9 @@ def bot_first_offset_not_zero(ctx: Context) -> Iterator[Finding]:
     frame the value, if present, is a single 00000000H.
     """
     found = _bot(ctx)
-    entries = dict(_checked_entries(ctx)) if found else {}
+    entries = dict(_checked_entries(ctx, found[1])) if found else {}
     if found and entries.get(0, 0) != 0:
-        yield ctx.finding(
+        yield Problem(
             f"the first BOT entry is {entries[0]}, not 0",
             offset=entry_offset(found[1], 0),
             length=4,
@@ -198,8 +198,10 @@ def bot_first_offset_not_zero(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="Basic Offset Table entries are not strictly increasing",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def bot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
+def bot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -243,13 +245,14 @@ def bot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
     found = _bot(ctx)
     if not found:
         return
+    bot = found[1]
     previous: int | None = None
-    for index, value in _checked_entries(ctx):
+    for index, value in _checked_entries(ctx, bot):
         if previous is not None and value <= previous:
-            yield ctx.finding(
+            yield Problem(
                 f"BOT entry for frame {index + 1} is {value}, not greater than the "
                 f"previous entry {previous}",
-                offset=entry_offset(found[1], index),
+                offset=entry_offset(bot, index),
                 length=4,
                 frame=index + 1,
                 item=0,
@@ -269,8 +272,10 @@ def _end_of_fragments(walk: Walk) -> int:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="A Basic Offset Table entry does not point at a fragment's item tag",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def bot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
+def bot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -318,15 +323,15 @@ def bot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
     walk, bot = found
     if not walk.bot_offsets:
         return  # an empty BOT: nothing to look up
-    starts = walk.fragment_starts()
+    starts = walk.fragment_starts
     end = _end_of_fragments(walk)
     walked_to = walk.fragments[-1].offset - walk.first_fragment_offset if walk.fragments else -1
-    for index, value in _checked_entries(ctx):
+    for index, value in _checked_entries(ctx, bot):
         if index == 0 or value >= end or value in starts:
             continue  # the first entry is BOT002's; out of range is BOT005's
         if not walk.complete and value > walked_to:
             continue  # past where the walk stopped: unknown, not wrong
-        yield ctx.finding(
+        yield Problem(
             f"BOT entry for frame {index + 1} is {value}, which is not the start of a "
             "fragment's item tag",
             offset=entry_offset(bot, index),
@@ -342,8 +347,10 @@ def bot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="A Basic Offset Table entry points at or past the end of the fragments",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def bot_offset_out_of_range(ctx: Context) -> Iterator[Finding]:
+def bot_offset_out_of_range(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -385,9 +392,9 @@ def bot_offset_out_of_range(ctx: Context) -> Iterator[Finding]:
         return
     walk, bot = found
     end = _end_of_fragments(walk)
-    for index, value in _checked_entries(ctx):
+    for index, value in _checked_entries(ctx, bot):
         if index > 0 and value >= end:
-            yield ctx.finding(
+            yield Problem(
                 f"BOT entry for frame {index + 1} is {value}, at or past the end of the "
                 f"fragments ({end})",
                 offset=entry_offset(bot, index),
@@ -403,8 +410,10 @@ def bot_offset_out_of_range(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="A non-empty Basic Offset Table has not one entry per frame",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def bot_count_mismatch(ctx: Context) -> Iterator[Finding]:
+def bot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -446,12 +455,12 @@ def bot_count_mismatch(ctx: Context) -> Iterator[Finding]:
     """
     found = _bot(ctx)
     expected = ctx.expected_frames
-    if not found or expected is None or (ctx.ts is not None and ctx.ts.video):
+    if not found or expected is None:
         return
     bot = found[1]
     count = min(bot.length, bot.available) // 4
     if count and count != expected and bot.length % 4 == 0:  # else BOT001 is the cause
-        yield ctx.finding(
+        yield Problem(
             f"the BOT has {count} entries but Number of Frames is {expected}",
             offset=bot.length_offset,
             length=4,
@@ -465,8 +474,9 @@ def bot_count_mismatch(ctx: Context) -> Iterator[Finding]:
     Severity.WARNING,
     ref="PS3.5 A.4 note",
     summary="Multi-frame, more fragments than frames, and no offset table",
+    fix=NEVER,
 )
-def bot_empty_ambiguous_frames(ctx: Context) -> Iterator[Finding]:
+def bot_empty_ambiguous_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -515,7 +525,7 @@ def bot_empty_ambiguous_frames(ctx: Context) -> Iterator[Finding]:
     detect it, but not undo it, without a table.
     """
     found = _bot(ctx)
-    if not found or ctx.frame_map is None:
+    if not found:
         return
     walk, bot = found
     if (
@@ -524,7 +534,7 @@ def bot_empty_ambiguous_frames(ctx: Context) -> Iterator[Finding]:
         and ctx.frame_map.source is FrameMapSource.MARKERS
         and (ctx.expected_frames or 0) > 1
     ):
-        yield ctx.finding(
+        yield Problem(
             f"{len(walk.fragments)} fragments for {ctx.expected_frames} frames with an empty "
             "BOT and no Extended Offset Table: frame boundaries must be guessed",
             offset=bot.offset,
@@ -539,8 +549,9 @@ def bot_empty_ambiguous_frames(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4, PS3.3 C.7.6.3",
     summary="An Extended Offset Table is present and the Basic Offset Table has values",
+    fix=NEVER,
 )
-def bot_not_empty_with_eot(ctx: Context) -> Iterator[Finding]:
+def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -583,7 +594,7 @@ def bot_not_empty_with_eot(ctx: Context) -> Iterator[Finding]:
     """
     found = _bot(ctx)
     if found and ctx.has_eot and found[1].length > 0:
-        yield ctx.finding(
+        yield Problem(
             f"the BOT has {found[1].length} bytes of values although an Extended Offset Table "
             "is present",
             offset=found[1].length_offset,
@@ -598,8 +609,9 @@ def bot_not_empty_with_eot(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="Frames start 2^32 bytes or more into the fragments, yet the BOT has values",
+    fix=NEVER,
 )
-def bot_offset_overflow(ctx: Context) -> Iterator[Finding]:
+def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -652,13 +664,12 @@ def bot_offset_overflow(ctx: Context) -> Iterator[Finding]:
     walk, bot = found
     origin = walk.first_fragment_offset
     if _map_known(ctx):
-        assert ctx.frame_map is not None
         for frame in ctx.frame_map.frames:
             start = ctx.fragment(frame.first_fragment).offset - origin
             if start >= OFFSET_LIMIT:
                 index = frame.number - 1
                 has_entry = index < len(walk.bot_offsets)
-                yield ctx.finding(
+                yield Problem(
                     f"frame {frame.number} starts {start} bytes after the first fragment, "
                     "beyond what a 32-bit BOT entry can hold",
                     offset=entry_offset(bot, index) if has_entry else bot.offset,
@@ -668,7 +679,7 @@ def bot_offset_overflow(ctx: Context) -> Iterator[Finding]:
                 )
                 return
     span = walk.fragments[-1].offset - origin
-    yield ctx.finding(
+    yield Problem(
         f"fragments span {span} bytes, beyond what 32-bit BOT entries can address",
         offset=bot.offset,
         length=8,
@@ -682,8 +693,10 @@ def bot_offset_overflow(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 8.2.5-8.2.11",
     summary="A video transfer syntax with a non-empty Basic Offset Table",
+    codecs=VIDEO,
+    fix=NEVER,
 )
-def bot_not_empty_for_video(ctx: Context) -> Iterator[Finding]:
+def bot_not_empty_for_video(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -722,8 +735,8 @@ def bot_not_empty_for_video(ctx: Context) -> Iterator[Finding]:
     to MPEG-4 AVC/H.264 and HEVC/H.265 (8.2.7-8.2.11); that wording was not checked.
     """
     found = _bot(ctx)
-    if found and ctx.ts is not None and ctx.ts.video and found[1].length > 0:
-        yield ctx.finding(
+    if found and found[1].length > 0:
+        yield Problem(
             f"the BOT has {found[1].length} bytes of values under video transfer syntax "
             f"{ctx.ts.name}",
             offset=found[1].length_offset,

@@ -2,9 +2,10 @@
 (signature, start marker, wrapper, RLE header), its last bytes (end marker, trailing
 bytes) and, for Deflated Image Frames, where the deflate stream ends.
 
-These rules read a few bytes at each frame's head and tail; only CSM022's trailing-byte
-check reads whole payloads, and only with --deep. The rules that compare a codestream's
-header with the data set are in csm_header.py.
+These rules read a few bytes at each frame's head and tail (within the frame-edge
+contract, model.FRAME_HEAD and FRAME_TAIL); only CSM022's trailing-byte check reads whole
+payloads, and only when deep reads are on for it (--deep, or CSM022 selected by name).
+The rules that compare a codestream's header with the data set are in csm_header.py.
 
 A frame's start is judged once (`_start`) and every rule here uses that verdict, so a
 frame is blamed for its start under one code only: CSM001 / CSM004 (a marker of the
@@ -19,7 +20,11 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from dcmencaps_lint.codestream import (
+    END_OF_IMAGE,
     RLE_HEADER_SIZE,
+    SOC,
+    SOC_SIZ,
+    START_OF_IMAGE,
     deflate_stream_end,
     deflate_wrapper,
     is_jp2,
@@ -27,19 +32,20 @@ from dcmencaps_lint.codestream import (
     parse_rle,
     rle_defects,
 )
-from dcmencaps_lint.context import Context
-from dcmencaps_lint.frames import END_OF_IMAGE
-from dcmencaps_lint.model import Finding, Frame, Severity
-from dcmencaps_lint.registry import rule
+from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.fixes import FixAvailability
+from dcmencaps_lint.model import FRAME_HEAD, FRAME_TAIL, Frame, Problem, Severity
+from dcmencaps_lint.registry import Deep, rule
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec
 
-SOI = b"\xff\xd8"
-SOC_SIZ = b"\xff\x4f\xff\x51"
-HEAD_BYTES = 16
-MAX_FILL = 256  # FF fill bytes before SOI counted; more reads as "no SOI"
+HEAD_BYTES = 16  # a frame's first bytes read to judge its start
+MAX_FILL = FRAME_HEAD  # FF fill bytes before SOI counted; more reads as "no SOI"
 # How far back from a frame's end an end marker still counts as "there, but followed by
 # trailing bytes" (CSM003) rather than missing (CSM002 / CSM005).
-TAIL_BYTES = 64
+TAIL_BYTES = FRAME_TAIL
+NEVER = FixAvailability.NEVER
+RLE = frozenset({Codec.RLE})
+DEFLATE = frozenset({Codec.DEFLATE})
 END_MARKED = JPEG_FAMILY | J2K_FAMILY  # codecs whose frames end with FF D9
 SIGNED = END_MARKED | {Codec.JPEG_XL, Codec.RLE}  # codecs whose frames' start is judged
 
@@ -76,9 +82,9 @@ def hexed(data: bytes) -> str:
 
 def other_codec(head: bytes) -> str | None:
     """What codestream the bytes start with, whatever the TS says; None if none known."""
-    if head[:1] == b"\xff" and head.lstrip(b"\xff")[:1] == b"\xd8":
+    if head[:1] == b"\xff" and head.lstrip(b"\xff")[:1] == START_OF_IMAGE[1:]:
         return "a JPEG or JPEG-LS codestream (SOI)"
-    if head.startswith(b"\xff\x4f"):
+    if head.startswith(SOC):
         return "a JPEG 2000 codestream (SOC)"
     if is_jp2(head):
         return "a JP2 file (signature box)"
@@ -90,7 +96,7 @@ def other_codec(head: bytes) -> str | None:
 def _judge(codec: Codec, offset: int, head: bytes) -> Start:
     if codec in JPEG_FAMILY:
         fill = len(head) - len(head.lstrip(b"\xff"))
-        if fill and head[fill : fill + 1] == b"\xd8":
+        if fill and head[fill : fill + 1] == START_OF_IMAGE[1:]:
             return Start(offset, head, Verdict.OK, fill=fill - 1)
         marker = fill > 0 and head[fill : fill + 1] != b"\x00"  # FF 00 is data, not a marker
         if marker and other_codec(head) is None:
@@ -101,7 +107,7 @@ def _judge(codec: Codec, offset: int, head: bytes) -> Start:
         if is_jp2(head):
             return Start(offset, head, Verdict.JP2)
         marker = head[:1] == b"\xff" and head[1:2] not in (b"", b"\x00")
-        if head.startswith(b"\xff\x4f") or (marker and other_codec(head) is None):
+        if head.startswith(SOC) or (marker and other_codec(head) is None):
             return Start(offset, head, Verdict.WRONG_MARKER)
     elif codec is Codec.JPEG_XL:
         if is_jxl(head):
@@ -111,39 +117,35 @@ def _judge(codec: Codec, offset: int, head: bytes) -> Start:
     return Start(offset, head, Verdict.FOREIGN, other=other_codec(head))
 
 
-def _start(ctx: Context, frame: Frame) -> Start:
+def _judged_start(ctx: EncapsulatedContext, frame: Frame) -> Start:
+    offset, head = ctx.frame_head(frame, HEAD_BYTES)
+    if head.startswith(b"\xff\xff"):  # fill bytes: look far enough for the SOI
+        offset, head = ctx.frame_head(frame, MAX_FILL)
+    return _judge(ctx.ts.codec, offset, head)
+
+
+def _start(ctx: EncapsulatedContext, frame: Frame) -> Start:
     """How the frame starts (judged once per frame, shared by the rules here)."""
-    key = ("csm-start", frame.number)
-    if key not in ctx.cache:
-        assert ctx.ts is not None
-        offset, head = ctx.frame_head(frame, HEAD_BYTES)
-        if head.startswith(b"\xff\xff"):  # fill bytes: look far enough for the SOI
-            offset, head = ctx.frame_head(frame, MAX_FILL)
-        ctx.cache[key] = _judge(ctx.ts.codec, offset, head)
-    return ctx.cache[key]  # type: ignore[return-value]
+    return ctx.memo(_judged_start, frame)
 
 
-def _frames(ctx: Context, codecs: frozenset[Codec]) -> Iterator[Frame]:
-    """Frames worth checking: the TS is of these codecs and the frame has data."""
-    if ctx.ts is None or ctx.ts.codec not in codecs or ctx.frame_map is None:
-        return
+def _frames(ctx: EncapsulatedContext) -> Iterator[Frame]:
+    """The frames worth checking: those with data."""
     for frame in ctx.frame_map.frames:
         if ctx.fragment(frame.first_fragment).available >= 2:
             yield frame
 
 
-def _started(
-    ctx: Context, codecs: frozenset[Codec], verdict: Verdict
-) -> Iterator[tuple[Frame, Start]]:
-    """Frames of these codecs whose start got this verdict."""
-    for frame in _frames(ctx, codecs):
+def _started(ctx: EncapsulatedContext, verdict: Verdict) -> Iterator[tuple[Frame, Start]]:
+    """The frames whose start got this verdict."""
+    for frame in _frames(ctx):
         start = _start(ctx, frame)
         if start.verdict is verdict:
             yield frame, start
 
 
-def _start_finding(ctx: Context, frame: Frame, start: Start, text: str, size: int) -> Finding:
-    return ctx.finding(
+def _start_problem(frame: Frame, start: Start, text: str, size: int) -> Problem:
+    return Problem(
         f"frame {frame.number} {text}",
         offset=start.offset,
         length=min(size, len(start.head)),
@@ -164,9 +166,9 @@ class End(NamedTuple):
         return 0 if self.marker is None else self.end - self.marker - 2
 
 
-def _ends(ctx: Context, codecs: frozenset[Codec]) -> Iterator[tuple[Frame, End]]:
-    """The tail of every frame that is a codestream of these codecs and ends in the file."""
-    for frame in _frames(ctx, codecs):
+def _ends(ctx: EncapsulatedContext) -> Iterator[tuple[Frame, End]]:
+    """The tail of every frame that is a codestream of the TS's codec and ends in the file."""
+    for frame in _frames(ctx):
         if _start(ctx, frame).verdict not in (Verdict.OK, Verdict.WRONG_MARKER):
             continue  # not this codec's codestream at all: CSM006 / CSM014 say so
         last = ctx.fragment(frame.last_fragment)
@@ -177,10 +179,10 @@ def _ends(ctx: Context, codecs: frozenset[Codec]) -> Iterator[tuple[Frame, End]]
         yield frame, End(offset, tail, last.end, None if index < 0 else offset + index)
 
 
-def _missing_end_findings(ctx: Context, codecs: frozenset[Codec], marker: str) -> Iterator[Finding]:
-    for frame, end in _ends(ctx, codecs):
+def _missing_end_problems(ctx: EncapsulatedContext, marker: str) -> Iterator[Problem]:
+    for frame, end in _ends(ctx):
         if end.marker is None:
-            yield ctx.finding(
+            yield Problem(
                 f"frame {frame.number} ends with {hexed(end.tail[-2:])}, not {marker} (FF D9)",
                 offset=end.end - 2,
                 length=2,
@@ -196,8 +198,10 @@ def _missing_end_findings(ctx: Context, codecs: frozenset[Codec], marker: str) -
     ref="PS3.5 A.4.1, A.4.3",
     summary="A JPEG or JPEG-LS frame does not start with SOI (FF D8)",
     per_frame=True,
+    codecs=JPEG_FAMILY,
+    fix=NEVER,
 )
-def missing_soi(ctx: Context) -> Iterator[Finding]:
+def missing_soi(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -235,9 +239,9 @@ def missing_soi(ctx: Context) -> Iterator[Finding]:
     table specification shall be included)." PS3.5 A.4.3 says the same of JPEG-LS.
     ISO/IEC 10918-1 B.2.1: a compressed image begins with SOI.
     """
-    for frame, start in _started(ctx, JPEG_FAMILY, Verdict.WRONG_MARKER):
-        yield _start_finding(
-            ctx, frame, start, f"starts with {hexed(start.head[:2])}, not SOI (FF D8)", 2
+    for frame, start in _started(ctx, Verdict.WRONG_MARKER):
+        yield _start_problem(
+            frame, start, f"starts with {hexed(start.head[:2])}, not SOI (FF D8)", 2
         )
 
 
@@ -248,8 +252,10 @@ def missing_soi(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4.1",
     summary="A JPEG or JPEG-LS frame has no EOI (FF D9) at its end",
     per_frame=True,
+    codecs=JPEG_FAMILY,
+    fix=NEVER,
 )
-def missing_eoi(ctx: Context) -> Iterator[Finding]:
+def missing_eoi(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -289,7 +295,7 @@ def missing_eoi(ctx: Context) -> Iterator[Finding]:
     that the EOI marker ends on an even byte boundary, or may be appended after the
     EOI marker".
     """
-    yield from _missing_end_findings(ctx, JPEG_FAMILY, "EOI")
+    yield from _missing_end_problems(ctx, "EOI")
 
 
 @rule(
@@ -299,8 +305,10 @@ def missing_eoi(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4 notes",
     summary="Two or more bytes follow the EOI / EOC (FF D9) at the end of a frame",
     per_frame=True,
+    codecs=END_MARKED,
+    fix=NEVER,
 )
-def trailing_bytes_after_end_marker(ctx: Context) -> Iterator[Finding]:
+def trailing_bytes_after_end_marker(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -341,13 +349,13 @@ def trailing_bytes_after_end_marker(ctx: Context) -> Iterator[Finding]:
     appended after the EOI marker"; one byte is all an even length needs. ISO/IEC
     10918-1 B.2.1 and ISO/IEC 15444-1 A.4.4: the codestream ends with its end marker.
     """
-    for frame, end in _ends(ctx, END_MARKED):
+    for frame, end in _ends(ctx):
         if end.trailing >= 2:
             assert end.marker is not None
-            name = "EOI" if ctx.ts is not None and ctx.ts.codec in JPEG_FAMILY else "EOC"
+            name = "EOI" if ctx.ts.codec in JPEG_FAMILY else "EOC"
             shown = end.tail[end.marker - end.tail_offset + 2 :][:8]
             more = " ..." if end.trailing > len(shown) else ""
-            yield ctx.finding(
+            yield Problem(
                 f"{end.trailing} bytes ({hexed(shown)}{more}) follow the {name} (FF D9) of "
                 f"frame {frame.number}",
                 offset=end.marker + 2,
@@ -364,8 +372,10 @@ def trailing_bytes_after_end_marker(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4.4",
     summary="A JPEG 2000 / HTJ2K frame does not start with SOC + SIZ (FF 4F FF 51)",
     per_frame=True,
+    codecs=J2K_FAMILY,
+    fix=NEVER,
 )
-def missing_soc(ctx: Context) -> Iterator[Finding]:
+def missing_soc(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -404,9 +414,9 @@ def missing_soc(ctx: Context) -> Iterator[Finding]:
     used." ISO/IEC 15444-1 A.4.1 and A.5.1: the main header starts with SOC, and SIZ
     follows it immediately. HTJ2K: ISO/IEC 15444-15, which keeps that syntax.
     """
-    for frame, start in _started(ctx, J2K_FAMILY, Verdict.WRONG_MARKER):
+    for frame, start in _started(ctx, Verdict.WRONG_MARKER):
         text = f"starts with {hexed(start.head[:4])}, not SOC + SIZ (FF 4F FF 51)"
-        yield _start_finding(ctx, frame, start, text, len(SOC_SIZ))
+        yield _start_problem(frame, start, text, len(SOC_SIZ))
 
 
 @rule(
@@ -416,8 +426,10 @@ def missing_soc(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4.4",
     summary="A JPEG 2000 / HTJ2K frame has no EOC (FF D9) at its end",
     per_frame=True,
+    codecs=J2K_FAMILY,
+    fix=NEVER,
 )
-def missing_eoc(ctx: Context) -> Iterator[Finding]:
+def missing_eoc(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -454,7 +466,7 @@ def missing_eoc(ctx: Context) -> Iterator[Finding]:
     PS3.5 A.4.4: "The JPEG 2000 bit stream specified in ISO/IEC 15444-1 shall be
     used." ISO/IEC 15444-1 A.4.4: the EOC marker ends the codestream.
     """
-    yield from _missing_end_findings(ctx, J2K_FAMILY, "EOC")
+    yield from _missing_end_problems(ctx, "EOC")
 
 
 @rule(
@@ -464,8 +476,10 @@ def missing_eoc(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4.4",
     summary="A JPEG 2000 frame is wrapped in a JP2 file-format header",
     per_frame=True,
+    codecs=J2K_FAMILY,
+    fix=NEVER,
 )
-def jp2_wrapper(ctx: Context) -> Iterator[Finding]:
+def jp2_wrapper(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -506,21 +520,21 @@ def jp2_wrapper(ctx: Context) -> Iterator[Finding]:
     used. The optional JP2 file format header shall NOT be included." ISO/IEC
     15444-1 Annex I describes the JP2 file format and its signature box.
     """
-    for frame, start in _started(ctx, J2K_FAMILY, Verdict.JP2):
+    for frame, start in _started(ctx, Verdict.JP2):
         text = (
             f"starts with a JP2 signature box ({hexed(start.head[:12])}), not a bare "
             "codestream (SOC + SIZ)"
         )
-        yield _start_finding(ctx, frame, start, text, 12)
+        yield _start_problem(frame, start, text, 12)
 
 
-def _rle_frames(ctx: Context) -> Iterator[tuple[Frame, int, bytes]]:
+def _rle_frames(ctx: EncapsulatedContext) -> Iterator[tuple[Frame, int, bytes]]:
     """(frame, header offset, header bytes) of RLE frames whose start is an RLE header.
 
     Frames that are another codec's codestream are CSM014's; truncated fragments
     ITM005's; empty ones ITM008's.
     """
-    for frame, _ in _started(ctx, frozenset({Codec.RLE}), Verdict.OK):
+    for frame, _ in _started(ctx, Verdict.OK):
         if not ctx.fragment(frame.first_fragment).truncated:
             yield frame, *ctx.frame_head(frame, RLE_HEADER_SIZE)
 
@@ -531,9 +545,10 @@ def _rle_frames(ctx: Context) -> Iterator[tuple[Frame, int, bytes]]:
     Severity.ERROR,
     ref="PS3.5 G.4, G.5",
     summary="An RLE frame's 64-byte header is short or holds an invalid count or offset",
-    per_frame=True,
+    codecs=RLE,
+    fix=NEVER,
 )
-def rle_header_invalid(ctx: Context) -> Iterator[Finding]:
+def rle_header_invalid(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -583,7 +598,7 @@ def rle_header_invalid(ctx: Context) -> Iterator[Finding]:
     for frame, offset, head in _rle_frames(ctx):
         header = parse_rle(head)
         if header is None:
-            yield ctx.finding(
+            yield Problem(
                 f"frame {frame.number} is {len(head)} bytes, shorter than the 64-byte RLE header",
                 offset=offset,
                 length=len(head),
@@ -595,7 +610,7 @@ def rle_header_invalid(ctx: Context) -> Iterator[Finding]:
             ctx.fragment(n).available for n in range(frame.first_fragment, frame.last_fragment + 1)
         )
         for defect in rle_defects(header, length):
-            yield ctx.finding(
+            yield Problem(
                 f"RLE header of frame {frame.number}: {defect.message}",
                 offset=offset + 4 * defect.field,
                 length=4,
@@ -611,8 +626,10 @@ def rle_header_invalid(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 G.2",
     summary="RLE segments differ from Samples per Pixel x bytes per sample",
     per_frame=True,
+    codecs=RLE,
+    fix=NEVER,
 )
-def rle_segment_count_mismatch(ctx: Context) -> Iterator[Finding]:
+def rle_segment_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -660,7 +677,7 @@ def rle_segment_count_mismatch(ctx: Context) -> Iterator[Finding]:
         header = parse_rle(head)
         if header is None or not 1 <= header.segments <= 15 or header.segments == expected:
             continue
-        yield ctx.finding(
+        yield Problem(
             f"RLE header of frame {frame.number} has {header.segments} segments, but Samples "
             f"per Pixel {samples} x Bits Allocated {bits} needs {expected}",
             offset=offset,
@@ -677,8 +694,10 @@ def rle_segment_count_mismatch(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 8.2",
     summary="A frame does not start with the transfer syntax's codestream signature",
     per_frame=True,
+    codecs=SIGNED,
+    fix=NEVER,
 )
-def unrecognised_codestream(ctx: Context) -> Iterator[Finding]:
+def unrecognised_codestream(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -726,12 +745,11 @@ def unrecognised_codestream(ctx: Context) -> Iterator[Finding]:
     ISO/IEC 10918-1 B.2.1 (SOI), ISO/IEC 15444-1 A.4.1 (SOC), ISO/IEC 18181-1 and -2
     (JPEG XL codestream and container signatures).
     """
-    for frame, start in _started(ctx, SIGNED, Verdict.FOREIGN):
-        assert ctx.ts is not None
+    for frame, start in _started(ctx, Verdict.FOREIGN):
         expected = EXPECTED[ctx.ts.codec]
         what = start.other or "no known signature"
         text = f"starts with {hexed(start.head[:4])}: {what}, not {expected}"
-        yield _start_finding(ctx, frame, start, text, 4)
+        yield _start_problem(frame, start, text, 4)
 
 
 @rule(
@@ -740,19 +758,23 @@ def unrecognised_codestream(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4.13",
     summary="A Deflated Image Frame is zlib/gzip-wrapped, or not one raw deflate stream",
+    codecs=DEFLATE,
+    deep=Deep.PART,
+    fix=NEVER,
 )
-def deflate_stream_invalid(ctx: Context) -> Iterator[Finding]:
+def deflate_stream_invalid(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
     Under Deflated Image Frame Compression (1.2.840.10008.1.2.8.1) each frame's one
     fragment is a raw deflate stream (RFC 1951), followed by at most one pad byte.
     Always (two bytes per frame): the fragment must not start with a zlib (RFC 1950,
-    e.g. 78 9C) or gzip (RFC 1952, 1F 8B) wrapper. With --deep only, since it reads
-    the whole payload: the fragment is inflated (the output is discarded as it comes)
-    to find where the stream ends; a finding when two or more bytes follow it, when
-    the data is not valid raw deflate, or when the fragment ends before the stream.
-    Frames split over several fragments are FRG003's and are not inflated.
+    e.g. 78 9C) or gzip (RFC 1952, 1F 8B) wrapper. The rest reads the whole payload,
+    so it runs only with --deep or when CSM022 is selected by code or name (like the
+    deep rules): the fragment is inflated (the output is discarded as it comes) to find
+    where the stream ends; a finding when two or more bytes follow it, when the data is
+    not valid raw deflate, or when the fragment ends before the stream. Frames split
+    over several fragments are FRG003's and are not inflated.
 
     Why it matters
     --------------
@@ -783,12 +805,12 @@ def deflate_stream_invalid(ctx: Context) -> Iterator[Finding]:
     using the Deflate algorithm defined in [RFC1951] ... If the Deflate algorithm
     produces an odd number of bytes then a single trailing NULL byte shall be added".
     """
-    for frame in _frames(ctx, frozenset({Codec.DEFLATE})):
+    for frame in _frames(ctx):
         first = ctx.fragment(frame.first_fragment)
         offset, head = ctx.frame_head(frame, 2)
         wrapper = deflate_wrapper(head)
         if wrapper is not None:
-            yield ctx.finding(
+            yield Problem(
                 f"frame {frame.number} starts with a {wrapper} header ({hexed(head)}), not a "
                 "raw deflate stream",
                 offset=offset,
@@ -797,14 +819,14 @@ def deflate_stream_invalid(ctx: Context) -> Iterator[Finding]:
                 item=frame.first_fragment,
             )
         elif ctx.deep and frame.first_fragment == frame.last_fragment and not first.truncated:
-            yield from _deflate_end_findings(ctx, frame)
+            yield from _deflate_end_problems(ctx, frame)
 
 
-def _deflate_end_findings(ctx: Context, frame: Frame) -> Iterator[Finding]:
+def _deflate_end_problems(ctx: EncapsulatedContext, frame: Frame) -> Iterator[Problem]:
     fragment = ctx.fragment(frame.first_fragment)
     found = deflate_stream_end(ctx.payload_chunks(fragment))
     if found.end is None:
-        yield ctx.finding(
+        yield Problem(
             f"frame {frame.number} is not one raw deflate stream: {found.error}",
             offset=fragment.value_offset,
             length=fragment.available,
@@ -813,7 +835,7 @@ def _deflate_end_findings(ctx: Context, frame: Frame) -> Iterator[Finding]:
         )
     elif fragment.end - found.end >= 2:
         trailing = fragment.end - found.end
-        yield ctx.finding(
+        yield Problem(
             f"{trailing} bytes follow the end of frame {frame.number}'s deflate stream; at most "
             "one pad byte is allowed",
             offset=found.end,
@@ -830,8 +852,10 @@ def _deflate_end_findings(ctx: Context, frame: Frame) -> Iterator[Finding]:
     ref="PS3.5 A.4 note",
     summary="FF fill bytes before the SOI of a JPEG or JPEG-LS frame",
     per_frame=True,
+    codecs=JPEG_FAMILY,
+    fix=NEVER,
 )
-def fill_before_soi(ctx: Context) -> Iterator[Finding]:
+def fill_before_soi(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -867,8 +891,8 @@ def fill_before_soi(ctx: Context) -> Iterator[Finding]:
     before the Start of Image (SOI) marker." ISO/IEC 10918-1 B.1.1.2: any marker may
     be preceded by fill bytes FF.
     """
-    for frame, start in _started(ctx, JPEG_FAMILY, Verdict.OK):
+    for frame, start in _started(ctx, Verdict.OK):
         if start.fill:
-            yield _start_finding(
-                ctx, frame, start, f"has {start.fill} FF fill bytes before its SOI", start.fill
+            yield _start_problem(
+                frame, start, f"has {start.fill} FF fill bytes before its SOI", start.fill
             )

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from dcmencaps_lint.codestream import DAC, LOSSLESS_SOF, SOF55, J2kHeader, JpegHeader
-from dcmencaps_lint.context import Context
-from dcmencaps_lint.model import Finding, Frame, Severity
+from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.fixes import FixAvailability
+from dcmencaps_lint.model import Frame, Problem, Severity
 from dcmencaps_lint.registry import rule
-from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec
+from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec, syntaxes_where
 
 _TS = "1.2.840.10008.1.2.4."
 JPEG_BASELINE = _TS + "50"
@@ -57,6 +58,11 @@ PROCESS = {
 RPCL = 2
 PROGRESSION = ("LRCP", "RLCP", "RPCL", "PCRL", "CPRL")
 MCT_PHOTOMETRIC = frozenset({"YBR_RCT", "YBR_ICT"})
+NEVER = FixAvailability.NEVER
+HEADERS = JPEG_FAMILY | J2K_FAMILY  # codecs whose frame headers are parsed
+HTJ2K = frozenset({Codec.HTJ2K})
+# Lossless-only syntaxes whose codestream headers say whether the coding is lossy.
+LOSSLESS_ONLY = syntaxes_where(lambda ts: ts.lossy is False and ts.codec in HEADERS)
 
 
 def sof_name(marker: int) -> str:
@@ -69,20 +75,16 @@ def is_dct(marker: int) -> bool:
     return marker != SOF55 and marker not in LOSSLESS_SOF
 
 
-def _jpeg_frames(ctx: Context) -> Iterator[tuple[Frame, JpegHeader, int]]:
+def _jpeg_frames(ctx: EncapsulatedContext) -> Iterator[tuple[Frame, JpegHeader, int]]:
     """(frame, header, SOF marker) of each frame whose JPEG / JPEG-LS SOF was read."""
-    if ctx.ts is None or ctx.ts.codec not in JPEG_FAMILY or ctx.frame_map is None:
-        return
     for frame in ctx.frame_map.frames:
         header = ctx.jpeg_header(frame)
         if header is not None and header.sof is not None and header.sof_offset is not None:
             yield frame, header, header.sof
 
 
-def _j2k_frames(ctx: Context) -> Iterator[tuple[Frame, J2kHeader]]:
+def _j2k_frames(ctx: EncapsulatedContext) -> Iterator[tuple[Frame, J2kHeader]]:
     """(frame, main header) of each JPEG 2000 / HTJ2K frame that starts with SOC."""
-    if ctx.ts is None or ctx.ts.codec not in J2K_FAMILY or ctx.frame_map is None:
-        return
     for frame in ctx.frame_map.frames:
         header = ctx.j2k_header(frame)
         if header is not None:
@@ -100,16 +102,23 @@ class _Geometry(NamedTuple):
     precision: int | None
 
 
-def _geometries(ctx: Context) -> Iterator[tuple[Frame, _Geometry]]:
-    for frame, jpeg, sof in _jpeg_frames(ctx):
-        assert jpeg.sof_offset is not None
-        rows = jpeg.rows or None
-        yield (
-            frame,
-            _Geometry(
-                sof_name(sof), jpeg.sof_offset, rows, jpeg.columns, jpeg.components, jpeg.precision
-            ),
-        )
+def _geometries(ctx: EncapsulatedContext) -> Iterator[tuple[Frame, _Geometry]]:
+    if ctx.ts.codec in JPEG_FAMILY:
+        for frame, jpeg, sof in _jpeg_frames(ctx):
+            assert jpeg.sof_offset is not None
+            rows = jpeg.rows or None
+            yield (
+                frame,
+                _Geometry(
+                    sof_name(sof),
+                    jpeg.sof_offset,
+                    rows,
+                    jpeg.columns,
+                    jpeg.components,
+                    jpeg.precision,
+                ),
+            )
+        return
     for frame, j2k in _j2k_frames(ctx):
         if j2k.siz_offset is not None and j2k.rows is not None:
             yield (
@@ -120,8 +129,8 @@ def _geometries(ctx: Context) -> Iterator[tuple[Frame, _Geometry]]:
             )
 
 
-def _at(ctx: Context, frame: Frame, message: str, offset: int | None) -> Finding:
-    return ctx.finding(
+def _at(frame: Frame, message: str, offset: int | None) -> Problem:
+    return Problem(
         f"frame {frame.number}: {message}",
         offset=offset,
         frame=frame.number,
@@ -136,8 +145,10 @@ def _at(ctx: Context, frame: Frame, message: str, offset: int | None) -> Finding
     ref="PS3.5 8.2",
     summary="The codestream's rows or columns (SOF, SOF55, SIZ) differ from Rows / Columns",
     per_frame=True,
+    codecs=HEADERS,
+    fix=NEVER,
 )
-def codestream_dimensions_mismatch(ctx: Context) -> Iterator[Finding]:
+def codestream_dimensions_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -188,7 +199,7 @@ def codestream_dimensions_mismatch(ctx: Context) -> Iterator[Finding]:
             if coded is not None and attribute is not None and coded != attribute
         ]
         if wrong:
-            yield _at(ctx, frame, f"{geo.marker} says {' and '.join(wrong)}", geo.offset)
+            yield _at(frame, f"{geo.marker} says {' and '.join(wrong)}", geo.offset)
 
 
 @rule(
@@ -198,8 +209,10 @@ def codestream_dimensions_mismatch(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 8.2",
     summary="The codestream's component count differs from Samples per Pixel",
     per_frame=True,
+    codecs=HEADERS,
+    fix=NEVER,
 )
-def codestream_components_mismatch(ctx: Context) -> Iterator[Finding]:
+def codestream_components_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -240,7 +253,6 @@ def codestream_components_mismatch(ctx: Context) -> Iterator[Finding]:
     for frame, geo in _geometries(ctx):
         if geo.components is not None and geo.components != samples:
             yield _at(
-                ctx,
                 frame,
                 f"{geo.marker} has {geo.components} components, Samples per Pixel is {samples}",
                 geo.offset,
@@ -254,8 +266,10 @@ def codestream_components_mismatch(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 8.2",
     summary="The codestream's precision is below Bits Stored or above Bits Allocated",
     per_frame=True,
+    codecs=HEADERS,
+    fix=NEVER,
 )
-def codestream_precision_mismatch(ctx: Context) -> Iterator[Finding]:
+def codestream_precision_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -309,12 +323,11 @@ def codestream_precision_mismatch(ctx: Context) -> Iterator[Finding]:
             text = f"more than Bits Allocated {allocated}"
         else:
             continue
-        yield _at(ctx, frame, f"{geo.marker} precision {precision} is {text}", geo.offset)
+        yield _at(frame, f"{geo.marker} precision {precision} is {text}", geo.offset)
 
 
-def _lossy_part(ctx: Context, frame: Frame) -> tuple[str, int] | None:
+def _lossy_part(ctx: EncapsulatedContext, frame: Frame) -> tuple[str, int] | None:
     """(what, offset) of the lossy part of a frame's codestream, under a lossless TS."""
-    assert ctx.ts is not None
     if ctx.ts.codec in JPEG_FAMILY:
         jpeg = ctx.jpeg_header(frame)
         if jpeg is None or jpeg.sof is None or jpeg.sof_offset is None:
@@ -345,8 +358,10 @@ def _lossy_part(ctx: Context, frame: Frame) -> tuple[str, int] | None:
     ref="PS3.5 A.4",
     summary="A lossless transfer syntax holds a lossy codestream",
     per_frame=True,
+    syntaxes=LOSSLESS_ONLY,
+    fix=NEVER,
 )
-def lossy_codestream_in_lossless_ts(ctx: Context) -> Iterator[Finding]:
+def lossy_codestream_in_lossless_ts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -398,14 +413,10 @@ def lossy_codestream_in_lossless_ts(ctx: Context) -> Iterator[Finding]:
     ISO/IEC 10918-1 B.1.1.3 (SOFn), ISO/IEC 14495-1 C.2.3 (NEAR),
     ISO/IEC 15444-1 A.6.1 (COD), A.6.4 (QCD).
     """
-    if ctx.ts is None or ctx.ts.lossy is not False or ctx.frame_map is None:
-        return
-    if ctx.ts.codec not in JPEG_FAMILY | J2K_FAMILY:
-        return
     for frame in ctx.frame_map.frames:
         lossy = _lossy_part(ctx, frame)
         if lossy is not None:
-            yield _at(ctx, frame, f"{lossy[0]} under {ctx.ts.name}", lossy[1])
+            yield _at(frame, f"{lossy[0]} under {ctx.ts.name}", lossy[1])
 
 
 @rule(
@@ -415,8 +426,10 @@ def lossy_codestream_in_lossless_ts(ctx: Context) -> Iterator[Finding]:
     ref="ISO 15444-15",
     summary="An HTJ2K frame has no CAP marker (FF 50) in its main header",
     per_frame=True,
+    codecs=HTJ2K,
+    fix=NEVER,
 )
-def htj2k_missing_cap(ctx: Context) -> Iterator[Finding]:
+def htj2k_missing_cap(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -455,11 +468,9 @@ def htj2k_missing_cap(ctx: Context) -> Iterator[Finding]:
     segment whose Pcap signals Part 15, with a Ccap15 parameter. PS3.5 A.4.4 (HTJ2K
     transfer syntaxes) refers to ISO/IEC 15444-15 for the bit stream.
     """
-    if ctx.ts is None or ctx.ts.codec is not Codec.HTJ2K:
-        return
     for frame, j2k in _j2k_frames(ctx):
         if j2k.complete and not j2k.has_cap and j2k.siz_offset is not None:
-            yield _at(ctx, frame, "the main header has no CAP marker (FF 50)", j2k.siz_offset)
+            yield _at(frame, "the main header has no CAP marker (FF 50)", j2k.siz_offset)
 
 
 @rule(
@@ -469,8 +480,10 @@ def htj2k_missing_cap(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 8.2.4",
     summary="The JPEG 2000 SIZ sign bit differs from Pixel Representation",
     per_frame=True,
+    codecs=J2K_FAMILY,
+    fix=NEVER,
 )
-def codestream_signedness_mismatch(ctx: Context) -> Iterator[Finding]:
+def codestream_signedness_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -516,16 +529,17 @@ def codestream_signedness_mismatch(ctx: Context) -> Iterator[Finding]:
             continue
         coded = "signed" if j2k.signed else "unsigned"
         yield _at(
-            ctx,
             frame,
             f"SIZ says {coded} samples, Pixel Representation is {representation}",
             j2k.siz_offset,
         )
 
 
-def _process_not_allowed(ctx: Context, jpeg: JpegHeader, sof: int) -> tuple[str, int] | None:
+def _process_not_allowed(
+    ctx: EncapsulatedContext, jpeg: JpegHeader, sof: int
+) -> tuple[str, int] | None:
     """(what, offset) when the frame's process is not the transfer syntax's."""
-    assert ctx.ts is not None and jpeg.sof_offset is not None
+    assert jpeg.sof_offset is not None
     allowed = ALLOWED_SOF[ctx.ts.uid]
     if sof not in allowed:
         if ctx.ts.lossy is False and ctx.ts.codec is Codec.JPEG and is_dct(sof):
@@ -552,8 +566,10 @@ def _process_not_allowed(ctx: Context, jpeg: JpegHeader, sof: int) -> tuple[str,
     ref="PS3.5 A.4.1",
     summary="The frame's SOF marker (JPEG process) is not allowed by the transfer syntax",
     per_frame=True,
+    syntaxes=ALLOWED_SOF,
+    fix=NEVER,
 )
-def jpeg_process_not_allowed(ctx: Context) -> Iterator[Finding]:
+def jpeg_process_not_allowed(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -603,12 +619,10 @@ def jpeg_process_not_allowed(ctx: Context) -> Iterator[Finding]:
     Selection Value 1). PS3.5 A.4.3 (JPEG-LS). ISO/IEC 10918-1 B.1.1.3 (SOFn),
     ISO/IEC 10918-1 H.1.2.1 (selection value), ISO/IEC 14495-1 C.2.2 (SOF55).
     """
-    if ctx.ts is None or ctx.ts.uid not in ALLOWED_SOF:
-        return
     for frame, jpeg, sof in _jpeg_frames(ctx):
         wrong = _process_not_allowed(ctx, jpeg, sof)
         if wrong is not None:
-            yield _at(ctx, frame, wrong[0], wrong[1])
+            yield _at(frame, wrong[0], wrong[1])
 
 
 @rule(
@@ -618,8 +632,10 @@ def jpeg_process_not_allowed(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4.1 note",
     summary="A baseline (SOF0) frame under JPEG Extended (.51)",
     per_frame=True,
+    syntaxes={JPEG_EXTENDED},
+    fix=NEVER,
 )
-def jpeg_baseline_under_extended(ctx: Context) -> Iterator[Finding]:
+def jpeg_baseline_under_extended(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -653,12 +669,9 @@ def jpeg_baseline_under_extended(ctx: Context) -> Iterator[Finding]:
     expected to decode it; Note 3 recommends .50 for lossy 8-bit images.
     ISO/IEC 10918-1 B.1.1.3.
     """
-    if ctx.ts is None or ctx.ts.uid != JPEG_EXTENDED:
-        return
     for frame, jpeg, sof in _jpeg_frames(ctx):
         if sof == SOF0:
             yield _at(
-                ctx,
                 frame,
                 f"SOF0 (baseline DCT) under {ctx.ts.name}; baseline belongs in JPEG Baseline",
                 jpeg.sof_offset,
@@ -672,8 +685,10 @@ def jpeg_baseline_under_extended(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4.1",
     summary="A JPEG frame has no DQT or no DHT before its first SOS (abbreviated format)",
     per_frame=True,
+    codecs=JPEG_FAMILY,
+    fix=NEVER,
 )
-def jpeg_abbreviated_format(ctx: Context) -> Iterator[Finding]:
+def jpeg_abbreviated_format(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -714,8 +729,6 @@ def jpeg_abbreviated_format(ctx: Context) -> Iterator[Finding]:
     be used (the table specification shall be included)". ISO/IEC 10918-1 B.2.4
     (table specifications), B.4 (abbreviated format), Annex K (tables).
     """
-    if ctx.ts is None or ctx.ts.codec not in JPEG_FAMILY:
-        return
     for frame, jpeg, sof in _jpeg_frames(ctx):
         if not jpeg.complete or jpeg.sos_offset is None or sof == SOF55:
             continue
@@ -726,7 +739,6 @@ def jpeg_abbreviated_format(ctx: Context) -> Iterator[Finding]:
             missing.append("DHT (Huffman tables)")
         if missing:
             yield _at(
-                ctx,
                 frame,
                 f"no {' and no '.join(missing)} before the first SOS ({sof_name(sof)} frame)",
                 jpeg.sos_offset,
@@ -760,8 +772,10 @@ def _mct_mismatch(j2k: J2kHeader, photometric: str) -> str | None:
     ref="PS3.5 8.2.4",
     summary="The JPEG 2000 multiple component transform disagrees with Photometric Interpretation",
     per_frame=True,
+    codecs=J2K_FAMILY,
+    fix=NEVER,
 )
-def j2k_mct_photometric_mismatch(ctx: Context) -> Iterator[Finding]:
+def j2k_mct_photometric_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -817,7 +831,7 @@ def j2k_mct_photometric_mismatch(ctx: Context) -> Iterator[Finding]:
             continue
         wrong = _mct_mismatch(j2k, photometric)
         if wrong is not None:
-            yield _at(ctx, frame, wrong, j2k.cod_offset)
+            yield _at(frame, wrong, j2k.cod_offset)
 
 
 @rule(
@@ -826,9 +840,10 @@ def j2k_mct_photometric_mismatch(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 8.2.1, 8.2.3, 8.2.4",
     summary="Planar Configuration is 1 under JPEG, JPEG-LS, JPEG 2000 or HTJ2K",
-    per_frame=True,
+    codecs=HEADERS,
+    fix=NEVER,
 )
-def planar_configuration_not_zero(ctx: Context) -> Iterator[Finding]:
+def planar_configuration_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -866,10 +881,8 @@ def planar_configuration_not_zero(ctx: Context) -> Iterator[Finding]:
     8.2.1-1 and 8.2.1-2 (JPEG: 0).
     """
     image = ctx.dataset.image
-    if ctx.ts is None or ctx.ts.codec not in JPEG_FAMILY | J2K_FAMILY:
-        return
     if image.planar_configuration == 1 and (image.samples_per_pixel or 0) > 1:
-        yield ctx.finding(
+        yield Problem(
             f"Planar Configuration is 1 with {image.samples_per_pixel} samples per pixel "
             f"under {ctx.ts.name}; it shall be 0"
         )
@@ -882,8 +895,10 @@ def planar_configuration_not_zero(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 10.18",
     summary="An HTJ2K RPCL (.202) frame is not RPCL or has no TLM marker",
     per_frame=True,
+    syntaxes={HTJ2K_RPCL},
+    fix=NEVER,
 )
-def htj2k_rpcl_requirements(ctx: Context) -> Iterator[Finding]:
+def htj2k_rpcl_requirements(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -924,8 +939,6 @@ def htj2k_rpcl_requirements(ctx: Context) -> Iterator[Finding]:
     RPCL"; "The Tile Length Markers (TLM) shall be present". ISO/IEC 15444-1 A.6.1
     (COD progression order), A.7.1 (TLM).
     """
-    if ctx.ts is None or ctx.ts.uid != HTJ2K_RPCL:
-        return
     for frame, j2k in _j2k_frames(ctx):
         wrong, offset = [], None
         if j2k.progression is not None and j2k.progression != RPCL:
@@ -936,4 +949,4 @@ def htj2k_rpcl_requirements(ctx: Context) -> Iterator[Finding]:
             wrong.append("the main header has no TLM marker (FF 55)")
             offset = j2k.siz_offset if offset is None else offset
         if wrong:
-            yield _at(ctx, frame, " and ".join(wrong), offset)
+            yield _at(frame, " and ".join(wrong), offset)

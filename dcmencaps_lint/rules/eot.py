@@ -10,14 +10,17 @@ from collections.abc import Iterator
 from itertools import islice
 from operator import lt
 
-from dcmencaps_lint.context import Context
+from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.dataset import Element
+from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.frames import frames_from_offsets
-from dcmencaps_lint.model import Finding, Frame, Severity
+from dcmencaps_lint.model import Frame, FrameMapSource, Problem, Severity, SingleFragmentFrames
 from dcmencaps_lint.registry import rule
+from dcmencaps_lint.transfer_syntax import FRAME_BASED, VIDEO
 
 EOT = "(7FE0,0001)"
 EOT_LENGTHS = "(7FE0,0002)"
+NEVER = FixAvailability.NEVER
 
 
 def _offset(element: Element | None) -> int | None:
@@ -28,26 +31,40 @@ def _value_at(element: Element, index: int) -> int | None:
     return element.value_offset + 8 * index if element.value_offset >= 0 else None
 
 
-def _usable_offsets(ctx: Context) -> tuple[Element, tuple[int, ...]] | None:
-    """The EOT and its values, when per-frame checks make sense (not empty, not video)."""
+def _usable_offsets(ctx: EncapsulatedContext) -> tuple[Element, tuple[int, ...]] | None:
+    """The EOT and its values, when per-frame checks make sense (not empty). The rules
+    that use them do not apply to video, whose EOT is EOT011's."""
     element, offsets = ctx.dataset.eot, ctx.eot_offsets
-    if element is None or not offsets or ctx.walk is None:
-        return None
-    if ctx.ts is not None and ctx.ts.video:
+    if element is None or not offsets:
         return None
     return element, offsets
 
 
-def _multi_fragment_frames(ctx: Context, offsets: tuple[int, ...]) -> tuple[Frame, ...]:
-    """Frames the table makes span several fragments (EOT006).
+def _one_fragment_per_offset(ctx: EncapsulatedContext) -> bool:
+    """Every EOT offset is a fragment's start, one per fragment (see
+    Walk.one_fragment_per_offset), decided once per element."""
+    return ctx.memo(_each_offset_one_fragment, None)
 
-    Nothing when the table has not one offset per frame: then a frame only seems to span
-    fragments because an offset is missing, and EOT003 is the cause.
-    """
-    assert ctx.walk is not None
+
+def _each_offset_one_fragment(ctx: EncapsulatedContext, _: None) -> bool:
+    frame_map = ctx.frame_map
+    if frame_map.source is FrameMapSource.EOT and isinstance(
+        frame_map.frames, SingleFragmentFrames
+    ):
+        return True  # the frame map was made from the EOT, and found just that
+    return ctx.walk.one_fragment_per_offset(ctx.eot_offsets or ())
+
+
+def _multi_fragment_frames(ctx: EncapsulatedContext) -> tuple[Frame, ...]:
+    """The frames (as the EOT offsets delimit them) that span several fragments."""
+    return ctx.memo(_frames_of_several_fragments, None)
+
+
+def _frames_of_several_fragments(ctx: EncapsulatedContext, _: None) -> tuple[Frame, ...]:
+    offsets = ctx.eot_offsets or ()
     if ctx.expected_frames is not None and len(offsets) != ctx.expected_frames:
         return ()
-    if ctx.walk.one_fragment_per_offset(offsets):
+    if _one_fragment_per_offset(ctx):
         return ()
     frames = frames_from_offsets(ctx.walk, offsets) or ()
     return tuple(frame for frame in frames if frame.fragment_count > 1)
@@ -59,8 +76,9 @@ def _multi_fragment_frames(ctx: Context, offsets: tuple[int, ...]) -> tuple[Fram
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="Only one of Extended Offset Table and Extended Offset Table Lengths is present",
+    fix=NEVER,
 )
-def eot_incomplete_pair(ctx: Context) -> Iterator[Finding]:
+def eot_incomplete_pair(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -104,7 +122,7 @@ def eot_incomplete_pair(ctx: Context) -> Iterator[Finding]:
     eot, lengths = ctx.dataset.eot, ctx.dataset.eot_lengths
     if (eot is None) != (lengths is None):
         present, missing = (EOT, EOT_LENGTHS) if eot is not None else (EOT_LENGTHS, EOT)
-        yield ctx.finding(
+        yield Problem(
             f"{present} is present without {missing}",
             offset=_offset(eot or lengths),
             element=present,
@@ -117,8 +135,9 @@ def eot_incomplete_pair(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table value's length is not a multiple of 8",
+    fix=NEVER,
 )
-def eot_length_not_multiple_of_8(ctx: Context) -> Iterator[Finding]:
+def eot_length_not_multiple_of_8(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -156,7 +175,7 @@ def eot_length_not_multiple_of_8(ctx: Context) -> Iterator[Finding]:
     """
     for element, tag in ((ctx.dataset.eot, EOT), (ctx.dataset.eot_lengths, EOT_LENGTHS)):
         if element is not None and element.length % 8:
-            yield ctx.finding(
+            yield Problem(
                 f"{tag} has length {element.length}, not a multiple of 8",
                 offset=_offset(element),
                 element=tag,
@@ -169,8 +188,10 @@ def eot_length_not_multiple_of_8(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table counts differ from each other or from Number of Frames",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def eot_count_mismatch(ctx: Context) -> Iterator[Finding]:
+def eot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -212,16 +233,16 @@ def eot_count_mismatch(ctx: Context) -> Iterator[Finding]:
     """
     offsets, lengths = ctx.eot_offsets, ctx.eot_lengths
     expected = ctx.expected_frames
-    if not offsets or (ctx.ts is not None and ctx.ts.video):
+    if not offsets:
         return  # an empty table is EOT010's
     if lengths and len(lengths) != len(offsets):
-        yield ctx.finding(
+        yield Problem(
             f"{EOT_LENGTHS} has {len(lengths)} values but {EOT} has {len(offsets)}",
             offset=_offset(ctx.dataset.eot_lengths),
             element=EOT_LENGTHS,
         )
     if expected is not None and len(offsets) != expected:
-        yield ctx.finding(
+        yield Problem(
             f"{EOT} has {len(offsets)} offsets but Number of Frames is {expected}",
             offset=_offset(ctx.dataset.eot),
             element=EOT,
@@ -234,8 +255,10 @@ def eot_count_mismatch(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table offset does not point at a fragment's item tag",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def eot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
+def eot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -282,18 +305,17 @@ def eot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
     if usable is None:
         return
     element, offsets = usable
-    assert ctx.walk is not None
     walk = ctx.walk
-    if walk.one_fragment_per_offset(offsets):
+    if _one_fragment_per_offset(ctx):
         return  # every offset is a fragment's start
-    starts = walk.fragment_starts()
+    starts = walk.fragment_starts
     walked_to = walk.fragments[-1].offset - walk.first_fragment_offset if walk.fragments else -1
     for index, value in enumerate(offsets):
         if index == 0 and value == 0:
             continue
         if index > 0 and (value in starts or (not walk.complete and value > walked_to)):
             continue
-        yield ctx.finding(
+        yield Problem(
             f"EOT offset for frame {index + 1} is {value}, which is not the start of a "
             "fragment's item tag",
             offset=_value_at(element, index),
@@ -309,8 +331,10 @@ def eot_offset_not_item_start(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table length differs from its fragment's length",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def eot_length_mismatch(ctx: Context) -> Iterator[Finding]:
+def eot_length_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -354,11 +378,10 @@ def eot_length_mismatch(ctx: Context) -> Iterator[Finding]:
     if usable is None or not lengths or lengths_element is None:
         return
     _, offsets = usable
-    assert ctx.walk is not None
-    if ctx.walk.one_fragment_per_offset(offsets) and list(lengths) == ctx.walk.fragment_lengths():
+    if _one_fragment_per_offset(ctx) and list(lengths) == ctx.walk.fragment_lengths:
         return  # every frame is one fragment and every length is its item's
-    starts = ctx.walk.fragment_starts()
-    multi = {frame.number - 1 for frame in _multi_fragment_frames(ctx, offsets)}
+    starts = ctx.walk.fragment_starts
+    multi = {frame.number - 1 for frame in _multi_fragment_frames(ctx)}
     for index, (value, length) in enumerate(zip(offsets, lengths, strict=False)):
         number = starts.get(value)
         if number is None or index in multi:
@@ -368,7 +391,7 @@ def eot_length_mismatch(ctx: Context) -> Iterator[Finding]:
             continue
         if length == fragment.length - 1 and ctx.read(fragment.end - 1, 1) in (b"\x00", b"\xff"):
             continue
-        yield ctx.finding(
+        yield Problem(
             f"EOT length for frame {index + 1} is {length} but fragment {number} has "
             f"{fragment.length} bytes",
             offset=_value_at(lengths_element, index),
@@ -385,8 +408,10 @@ def eot_length_mismatch(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table is present but a frame spans several fragments",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def eot_multi_fragment_frame(ctx: Context) -> Iterator[Finding]:
+def eot_multi_fragment_frame(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -427,9 +452,9 @@ def eot_multi_fragment_frame(ctx: Context) -> Iterator[Finding]:
     usable = _usable_offsets(ctx)
     if usable is None:
         return
-    for frame in _multi_fragment_frames(ctx, usable[1]):
+    for frame in _multi_fragment_frames(ctx):
         second = ctx.fragment(frame.first_fragment + 1)
-        yield ctx.finding(
+        yield Problem(
             f"frame {frame.number} spans fragments {frame.first_fragment}-{frame.last_fragment}",
             offset=second.offset,
             length=8,
@@ -444,8 +469,10 @@ def eot_multi_fragment_frame(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table offsets are not strictly increasing",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def eot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
+def eot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -488,7 +515,7 @@ def eot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
         return  # one C-level pass settles the usual case
     for index in range(1, len(offsets)):
         if offsets[index] <= offsets[index - 1]:
-            yield ctx.finding(
+            yield Problem(
                 f"EOT offset for frame {index + 1} is {offsets[index]}, not greater than "
                 f"the previous offset {offsets[index - 1]}",
                 offset=_value_at(element, index),
@@ -504,8 +531,9 @@ def eot_offsets_not_increasing(ctx: Context) -> Iterator[Finding]:
     Severity.WARNING,
     ref="PS3.6",
     summary="Extended Offset Table or its Lengths has an explicit VR other than OV",
+    fix=NEVER,
 )
-def eot_wrong_vr(ctx: Context) -> Iterator[Finding]:
+def eot_wrong_vr(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -541,7 +569,7 @@ def eot_wrong_vr(ctx: Context) -> Iterator[Finding]:
     """
     for element, tag in ((ctx.dataset.eot, EOT), (ctx.dataset.eot_lengths, EOT_LENGTHS)):
         if element is not None and element.vr is not None and element.vr != "OV":
-            yield ctx.finding(
+            yield Problem(
                 f"{tag} has VR {element.vr}, not OV",
                 offset=_offset(element),
                 element=tag,
@@ -554,8 +582,9 @@ def eot_wrong_vr(ctx: Context) -> Iterator[Finding]:
     Severity.INFO,
     ref="PS3.3 C.7.6.3",
     summary="Multi-frame with more than 2^32-1 bytes of fragments and no Extended Offset Table",
+    fix=NEVER,
 )
-def eot_recommended(ctx: Context) -> Iterator[Finding]:
+def eot_recommended(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -597,10 +626,10 @@ def eot_recommended(ctx: Context) -> Iterator[Finding]:
     CP-1818 for data past 4 GiB. The Standard does not require it, hence info.
     """
     walk = ctx.walk
-    if walk is None or ctx.has_eot or (ctx.expected_frames or 1) <= 1:
+    if ctx.has_eot or (ctx.expected_frames or 1) <= 1:
         return
     if walk.fragments_span > 0xFFFFFFFF:
-        yield ctx.finding(
+        yield Problem(
             f"fragments span {walk.fragments_span} bytes and there is no Extended Offset Table",
             offset=walk.value_offset,
             length=8,
@@ -613,8 +642,9 @@ def eot_recommended(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table present with zero length",
+    fix=NEVER,
 )
-def eot_empty(ctx: Context) -> Iterator[Finding]:
+def eot_empty(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -646,7 +676,7 @@ def eot_empty(ctx: Context) -> Iterator[Finding]:
     """
     for element, tag in ((ctx.dataset.eot, EOT), (ctx.dataset.eot_lengths, EOT_LENGTHS)):
         if element is not None and element.length == 0:
-            yield ctx.finding(f"{tag} is present but empty", offset=_offset(element), element=tag)
+            yield Problem(f"{tag} is present but empty", offset=_offset(element), element=tag)
 
 
 @rule(
@@ -655,8 +685,10 @@ def eot_empty(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table with a video transfer syntax",
+    codecs=VIDEO,
+    fix=NEVER,
 )
-def eot_not_allowed_for_ts(ctx: Context) -> Iterator[Finding]:
+def eot_not_allowed_for_ts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -689,8 +721,8 @@ def eot_not_allowed_for_ts(ctx: Context) -> Iterator[Finding]:
     Frames in separate Fragments". The video transfer syntaxes encode one stream (PS3.5
     8.2.5-8.2.11), so they do not (derived).
     """
-    if ctx.has_eot and ctx.ts is not None and ctx.ts.video:
-        yield ctx.finding(
+    if ctx.has_eot:
+        yield Problem(
             f"{EOT} is present under video transfer syntax {ctx.ts.name}",
             offset=_offset(ctx.dataset.eot),
             element=EOT,

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dcmencaps_lint.context import Context
-from dcmencaps_lint.model import Finding, FrameMapSource, Severity
-from dcmencaps_lint.registry import rule
+from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.fixes import FixAvailability
+from dcmencaps_lint.model import FrameMapSource, Problem, Severity
+from dcmencaps_lint.registry import Deep, rule
 from dcmencaps_lint.rules.payload import frame_of, payload_scan, start_marker
+from dcmencaps_lint.transfer_syntax import (
+    FRAME_BASED,
+    J2K_FAMILY,
+    JPEG_FAMILY,
+    ONE_FRAGMENT_PER_FRAME,
+    syntaxes_where,
+)
+
+NEVER = FixAvailability.NEVER
+# Video syntaxes whose whole stream must be one fragment.
+UNFRAGMENTABLE_VIDEO = syntaxes_where(lambda ts: ts.video and not ts.fragmentable)
 
 
-def too_few_fragments(ctx: Context) -> bool:
-    """FRG001's condition: a complete walk with fewer fragments than frames."""
-    walk, ts, expected = ctx.walk, ctx.ts, ctx.expected_frames
-    if walk is None or ts is None or not ts.frame_based or expected is None:
+def too_few_fragments(ctx: EncapsulatedContext) -> bool:
+    """FRG001's condition: a complete walk with fewer fragments than frames (for the
+    frame-based syntaxes, which FRG001 and FRG005 apply to)."""
+    walk, expected = ctx.walk, ctx.expected_frames
+    if expected is None:
         return False
     return walk.complete and bool(walk.fragments) and len(walk.fragments) < expected
 
@@ -24,8 +37,10 @@ def too_few_fragments(ctx: Context) -> bool:
     Severity.ERROR,
     ref="PS3.5 8.2",
     summary="Fewer fragments than frames in a frame-based transfer syntax",
+    codecs=FRAME_BASED,
+    fix=NEVER,
 )
-def fewer_fragments_than_frames(ctx: Context) -> Iterator[Finding]:
+def fewer_fragments_than_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -66,8 +81,8 @@ def fewer_fragments_than_frames(ctx: Context) -> Iterator[Finding]:
     number of Items minus one for the Basic Offset Table) with the number of frames".
     """
     walk, expected = ctx.walk, ctx.expected_frames
-    if walk is not None and expected is not None and too_few_fragments(ctx):
-        yield ctx.finding(
+    if too_few_fragments(ctx):
+        yield Problem(
             f"{len(walk.fragments)} fragments for {expected} frames: each frame needs at "
             "least one fragment",
             offset=walk.stop_offset,
@@ -81,8 +96,10 @@ def fewer_fragments_than_frames(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="Frame boundaries cannot be determined",
+    codecs=FRAME_BASED - ONE_FRAGMENT_PER_FRAME,
+    fix=NEVER,
 )
-def frame_boundaries_undetermined(ctx: Context) -> Iterator[Finding]:
+def frame_boundaries_undetermined(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -120,13 +137,11 @@ def frame_boundaries_undetermined(ctx: Context) -> Iterator[Finding]:
     Item Tag of the first fragment for each frame"; it may be empty, and then only the
     codestreams themselves tell where frames begin.
     """
-    walk, ts, expected, frame_map = ctx.walk, ctx.ts, ctx.expected_frames, ctx.frame_map
-    if walk is None or ts is None or frame_map is None or expected is None:
+    walk, expected, frame_map = ctx.walk, ctx.expected_frames, ctx.frame_map
+    if expected is None:
         return
-    if not ts.frame_based or ts.one_fragment_per_frame:
-        return  # video has no frames to split; one-fragment syntaxes are FRG003's
     if frame_map.source is FrameMapSource.NONE and expected > 1 and len(walk.fragments) > expected:
-        yield ctx.finding(
+        yield Problem(
             f"{len(walk.fragments)} fragments for {expected} frames and neither an offset "
             "table nor end markers say where frames begin",
             offset=walk.fragments[0].offset,
@@ -141,8 +156,10 @@ def frame_boundaries_undetermined(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4.2, A.4.13",
     summary="A frame spans several fragments in a transfer syntax that requires one",
+    codecs=ONE_FRAGMENT_PER_FRAME,
+    fix=NEVER,
 )
-def one_fragment_per_frame_required(ctx: Context) -> Iterator[Finding]:
+def one_fragment_per_frame_required(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -180,13 +197,11 @@ def one_fragment_per_frame_required(ctx: Context) -> Iterator[Finding]:
     (A.4.11).
     """
     walk, ts, frame_map = ctx.walk, ctx.ts, ctx.frame_map
-    if walk is None or ts is None or not ts.one_fragment_per_frame or frame_map is None:
-        return
     if frame_map.frames:
         for frame in frame_map.frames:
             if frame.fragment_count > 1:
                 extra = frame.first_fragment + 1
-                yield ctx.finding(
+                yield Problem(
                     f"frame {frame.number} spans fragments {frame.first_fragment}-"
                     f"{frame.last_fragment}; {ts.name} requires one fragment per frame",
                     offset=ctx.fragment(extra).offset,
@@ -198,7 +213,7 @@ def one_fragment_per_frame_required(ctx: Context) -> Iterator[Finding]:
     expected = ctx.expected_frames
     if expected is not None and len(walk.fragments) > expected:
         extra = expected + 1
-        yield ctx.finding(
+        yield Problem(
             f"{len(walk.fragments)} fragments for {expected} frames; {ts.name} requires one "
             "fragment per frame",
             offset=ctx.fragment(extra).offset,
@@ -213,8 +228,9 @@ def one_fragment_per_frame_required(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="The frames found by codestream markers differ from Number of Frames",
+    fix=NEVER,
 )
-def frame_count_mismatch(ctx: Context) -> Iterator[Finding]:
+def frame_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -250,14 +266,13 @@ def frame_count_mismatch(ctx: Context) -> Iterator[Finding]:
     PS3.3 C.7.6.6: Number of Frames is the number of frames in the image.
     """
     frame_map, expected = ctx.frame_map, ctx.expected_frames
-    if frame_map is None or expected is None or frame_map.source is not FrameMapSource.MARKERS:
+    if expected is None or frame_map.source is not FrameMapSource.MARKERS:
         return
-    assert ctx.walk is not None
     tables = (ctx.walk.bot_offsets, ctx.eot_offsets or ())
     if any(table and len(table) != expected for table in tables):
         return  # the table's count is the root cause: BOT006 / EOT003
     if len(frame_map.frames) != expected:
-        yield ctx.finding(
+        yield Problem(
             f"end-of-image markers split the fragments into {len(frame_map.frames)} frames "
             f"but Number of Frames is {expected}",
             offset=ctx.walk.fragments[0].offset,
@@ -272,9 +287,11 @@ def frame_count_mismatch(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.4.1, A.4.3, A.4.4",
     summary="A fragment holds data of more than one frame",
-    deep=True,
+    deep=Deep.WHOLE,
+    codecs=JPEG_FAMILY | J2K_FAMILY,
+    fix=NEVER,
 )
-def fragment_spans_frames(ctx: Context) -> Iterator[Finding]:
+def fragment_spans_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -328,8 +345,6 @@ def fragment_spans_frames(ctx: Context) -> Iterator[Finding]:
     stuffing in coded data) keep marker codes such as FF D9 out of the coded data.
     """
     walk, expected = ctx.walk, ctx.expected_frames
-    if walk is None or start_marker(ctx.ts) is None:
-        return
     starts = payload_scan(ctx).starts
     if not starts:
         return
@@ -340,7 +355,7 @@ def fragment_spans_frames(ctx: Context) -> Iterator[Finding]:
     for start in starts:
         per_fragment.setdefault(start.fragment, []).append(start.offset)
     for number, offsets in per_fragment.items():
-        yield ctx.finding(
+        yield Problem(
             f"fragment {number} holds {len(offsets) + 1} codestreams: an end marker FF D9 "
             f"is followed by the start of another frame at byte {offsets[0]}; each "
             "fragment must hold data of a single frame",
@@ -357,8 +372,10 @@ def fragment_spans_frames(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 8.2.5-8.2.8",
     summary="A non-fragmentable video stream spans more than one fragment",
+    syntaxes=UNFRAGMENTABLE_VIDEO,
+    fix=NEVER,
 )
-def video_stream_fragmented(ctx: Context) -> Iterator[Finding]:
+def video_stream_fragmented(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -398,10 +415,8 @@ def video_stream_fragmented(ctx: Context) -> Iterator[Finding]:
     transfer syntaxes (Annex A).
     """
     walk, ts = ctx.walk, ctx.ts
-    if walk is None or ts is None or not ts.video or ts.fragmentable:
-        return
     if len(walk.fragments) > 1:
-        yield ctx.finding(
+        yield Problem(
             f"the video stream spans {len(walk.fragments)} fragments; {ts.name} requires "
             "the whole stream in one fragment",
             offset=walk.fragments[1].offset,

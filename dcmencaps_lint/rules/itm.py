@@ -6,19 +6,22 @@ from collections.abc import Iterator
 from functools import reduce
 from operator import or_
 
-from dcmencaps_lint.context import Context
+from dcmencaps_lint.context import ItemsContext, Needs
+from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.model import (
     ITEM_DELIMITER_TAG,
     UNDEFINED_LENGTH,
-    Finding,
     Item,
+    Problem,
     Severity,
     StopReason,
     Walk,
     format_tag,
 )
-from dcmencaps_lint.registry import Needs, rule
+from dcmencaps_lint.registry import Deep, rule
 from dcmencaps_lint.rules.payload import frame_of, payload_scan
+
+NEVER = FixAvailability.NEVER
 
 
 def numbered_items(walk: Walk) -> Iterator[tuple[int, Item]]:
@@ -39,8 +42,9 @@ def _what(number: int) -> str:
     ref="PS3.5 A.4",
     summary="The first item is not a Basic Offset Table item",
     needs=Needs.ITEMS,
+    fix=NEVER,
 )
-def first_item_not_bot(ctx: Context) -> Iterator[Finding]:
+def first_item_not_bot(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -83,24 +87,23 @@ def first_item_not_bot(ctx: Context) -> Iterator[Finding]:
     length is then 00000000H), but the item itself is always present.
     """
     walk = ctx.walk
-    assert walk is not None
     if walk.bot_missing:
         first = walk.fragments[0]
-        yield ctx.finding(
+        yield Problem(
             "the first item holds codestream data: the Basic Offset Table item is missing",
             offset=first.offset,
             length=8,
             item=1,
         )
     elif walk.bot is None and not walk.fragments and walk.stop is StopReason.DELIMITER:
-        yield ctx.finding(
+        yield Problem(
             "Pixel Data holds no items: the Basic Offset Table item is missing",
             offset=walk.stop_offset,
             length=4,
         )
     elif walk.bot is None and walk.stop is StopReason.UNEXPECTED_TAG and not walk.skipped:
         tag = walk.stop_tag or 0
-        yield ctx.finding(
+        yield Problem(
             f"Pixel Data starts with {format_tag(tag)}, not with the Basic Offset Table item",
             offset=walk.stop_offset,
             length=4,
@@ -114,8 +117,9 @@ def first_item_not_bot(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4, 7.5",
     summary="A tag other than Item or Sequence Delimitation inside the sequence",
     needs=Needs.ITEMS,
+    fix=NEVER,
 )
-def unexpected_tag(ctx: Context) -> Iterator[Finding]:
+def unexpected_tag(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -155,9 +159,8 @@ def unexpected_tag(ctx: Context) -> Iterator[Finding]:
     endian under every encapsulated transfer syntax.
     """
     walk = ctx.walk
-    assert walk is not None
     for extra in walk.skipped:
-        yield ctx.finding(
+        yield Problem(
             f"Item Delimitation Item {format_tag(ITEM_DELIMITER_TAG)} between fragments",
             offset=extra.offset,
             length=4,
@@ -165,7 +168,7 @@ def unexpected_tag(ctx: Context) -> Iterator[Finding]:
     first_element = walk.bot is None and not walk.fragments and not walk.skipped
     if walk.stop is StopReason.UNEXPECTED_TAG and not first_element:
         tag = walk.stop_tag or 0
-        yield ctx.finding(
+        yield Problem(
             f"unexpected tag {format_tag(tag)} where an item or the sequence delimiter must be; "
             "the rest of the Pixel Data cannot be walked",
             offset=walk.stop_offset,
@@ -180,8 +183,9 @@ def unexpected_tag(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4",
     summary="An item has an undefined length",
     needs=Needs.ITEMS,
+    fix=NEVER,
 )
-def undefined_length_item(ctx: Context) -> Iterator[Finding]:
+def undefined_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -215,14 +219,13 @@ def undefined_length_item(ctx: Context) -> Iterator[Finding]:
     items of encapsulated Pixel Data never have an undefined length.
     """
     walk = ctx.walk
-    assert walk is not None
-    if UNDEFINED_LENGTH not in walk.fragment_lengths() and not (
+    if UNDEFINED_LENGTH not in walk.fragment_lengths and not (
         walk.bot and walk.bot.length == UNDEFINED_LENGTH
     ):
         return  # one C-level scan settles the usual case
     for number, item in numbered_items(walk):
         if item.length == UNDEFINED_LENGTH:
-            yield ctx.finding(
+            yield Problem(
                 f"{_what(number)} has undefined length FFFFFFFFH",
                 offset=item.length_offset,
                 length=4,
@@ -237,8 +240,9 @@ def undefined_length_item(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4",
     summary="An item has an odd length",
     needs=Needs.ITEMS,
+    fix=NEVER,
 )
-def odd_length_item(ctx: Context) -> Iterator[Finding]:
+def odd_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -274,14 +278,13 @@ def odd_length_item(ctx: Context) -> Iterator[Finding]:
     padded, if necessary, to meet the sequence item format requirements".
     """
     walk = ctx.walk
-    assert walk is not None
-    lengths = walk.fragment_lengths()
+    lengths = walk.fragment_lengths
     if not (reduce(or_, lengths, walk.bot.length if walk.bot else 0) & 1):
         return  # no length is odd: one C-level pass settles the usual case
     for number, item in numbered_items(walk):
         # A truncated item's length is ITM005's finding; its parity says nothing more.
         if item.length != UNDEFINED_LENGTH and item.length % 2 and not item.truncated:
-            yield ctx.finding(
+            yield Problem(
                 f"{_what(number)} has odd length {item.length}",
                 offset=item.length_offset,
                 length=4,
@@ -296,8 +299,9 @@ def odd_length_item(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 7.5",
     summary="An item's length runs past the end of the data",
     needs=Needs.ITEMS,
+    fix=NEVER,
 )
-def item_exceeds_data(ctx: Context) -> Iterator[Finding]:
+def item_exceeds_data(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -328,11 +332,10 @@ def item_exceeds_data(ctx: Context) -> Iterator[Finding]:
     value, which follows the item header in full.
     """
     walk = ctx.walk
-    assert walk is not None
     if walk.stop is not StopReason.TRUNCATED:
         return
     number, item = list(numbered_items(walk))[-1]
-    yield ctx.finding(
+    yield Problem(
         f"{_what(number)} has length {item.length} but only {item.available} bytes remain "
         "in the file",
         offset=item.length_offset,
@@ -348,8 +351,9 @@ def item_exceeds_data(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4",
     summary="The data ends without a Sequence Delimitation Item",
     needs=Needs.ITEMS,
+    fix=NEVER,
 )
-def missing_sequence_delimiter(ctx: Context) -> Iterator[Finding]:
+def missing_sequence_delimiter(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -383,16 +387,15 @@ def missing_sequence_delimiter(ctx: Context) -> Iterator[Finding]:
     with Item Length 00000000H.
     """
     walk = ctx.walk
-    assert walk is not None
     if walk.stop is StopReason.END_OF_DATA:
-        yield ctx.finding(
+        yield Problem(
             "the Pixel Data ends without a Sequence Delimitation Item",
             offset=walk.stop_offset,
             length=0,
         )
     elif walk.stop is StopReason.PARTIAL_HEADER:
         left = walk.data_end - walk.stop_offset
-        yield ctx.finding(
+        yield Problem(
             f"the Pixel Data ends with {left} stray byte(s) instead of a Sequence "
             "Delimitation Item",
             offset=walk.stop_offset,
@@ -407,8 +410,9 @@ def missing_sequence_delimiter(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 7.5.2",
     summary="The Sequence Delimitation Item's length is not 0",
     needs=Needs.ITEMS,
+    fix=NEVER,
 )
-def delimiter_nonzero_length(ctx: Context) -> Iterator[Finding]:
+def delimiter_nonzero_length(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -438,9 +442,8 @@ def delimiter_nonzero_length(ctx: Context) -> Iterator[Finding]:
     00000000H and no value.
     """
     walk = ctx.walk
-    assert walk is not None
     if walk.delimiter is not None and walk.delimiter.length != 0:
-        yield ctx.finding(
+        yield Problem(
             f"the Sequence Delimitation Item has length {walk.delimiter.length}, not 0",
             offset=walk.delimiter.length_offset,
             length=4,
@@ -454,8 +457,9 @@ def delimiter_nonzero_length(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4",
     summary="A fragment has length 0",
     needs=Needs.ITEMS,
+    fix=NEVER,
 )
-def empty_fragment(ctx: Context) -> Iterator[Finding]:
+def empty_fragment(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -488,12 +492,11 @@ def empty_fragment(ctx: Context) -> Iterator[Finding]:
     number of bytes greater or equal to two."
     """
     walk = ctx.walk
-    assert walk is not None
-    if 0 not in walk.fragment_lengths():
+    if 0 not in walk.fragment_lengths:
         return  # one C-level scan settles the usual case
     for number, item in enumerate(walk.fragments, start=1):
         if item.length == 0:
-            yield ctx.finding(
+            yield Problem(
                 f"fragment {number} is empty", offset=item.length_offset, length=4, item=number
             )
 
@@ -505,8 +508,9 @@ def empty_fragment(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 8.2",
     summary="No fragment follows the Basic Offset Table item",
     needs=Needs.ITEMS,
+    fix=NEVER,
 )
-def no_fragments(ctx: Context) -> Iterator[Finding]:
+def no_fragments(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -533,9 +537,8 @@ def no_fragments(ctx: Context) -> Iterator[Finding]:
     fragments, and at least one frame is present.
     """
     walk = ctx.walk
-    assert walk is not None
     if walk.bot is not None and not walk.fragments and walk.complete:
-        yield ctx.finding(
+        yield Problem(
             "no fragment follows the Basic Offset Table item",
             offset=walk.bot.end,
             length=0,
@@ -549,9 +552,10 @@ def no_fragments(ctx: Context) -> Iterator[Finding]:
     ref="interop",
     summary="A fragment contains the bytes of the Sequence Delimitation Item's tag",
     needs=Needs.ITEMS,
-    deep=True,
+    deep=Deep.WHOLE,
+    fix=NEVER,
 )
-def embedded_delimiter_bytes(ctx: Context) -> Iterator[Finding]:
+def embedded_delimiter_bytes(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -598,7 +602,7 @@ def embedded_delimiter_bytes(ctx: Context) -> Iterator[Finding]:
     """
     for hit in payload_scan(ctx).delimiters:
         following = hit.following.hex(" ").upper() or "nothing"
-        yield ctx.finding(
+        yield Problem(
             f"fragment {hit.fragment} contains the Sequence Delimitation Item tag "
             f"FE FF DD E0, followed by {following}: readers that scan for the delimiter "
             "instead of walking the items truncate Pixel Data here",

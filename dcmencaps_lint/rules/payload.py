@@ -2,7 +2,7 @@
 
 Deep rules read whole payloads. Each would otherwise read every byte again, so the
 first deep rule to ask scans all fragments once, a chunk at a time (memory stays one
-chunk), and caches what it found in the context of that Pixel Data element.
+chunk), and the context of that Pixel Data element keeps what it found (`ctx.memo`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from dcmencaps_lint.context import Context
+from dcmencaps_lint.codestream import SOC_SIZ, START_OF_IMAGE
+from dcmencaps_lint.context import ItemsContext
 from dcmencaps_lint.model import Item
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
@@ -20,8 +21,6 @@ _DELIMITER = re.compile(re.escape(DELIMITER_TAG_BYTES))
 #: A frame boundary: EOI/EOC (FF D9), at most one pad byte (00, or FF as JPEG fill),
 #: then the start of the next codestream.
 _END_THEN = rb"\xff\xd9[\x00\xff]?"
-_JPEG_START = b"\xff\xd8"  # SOI
-_J2K_START = b"\xff\x4f\xff\x51"  # SOC + SIZ
 # Chunks overlap by one byte less than the longest pattern (FF D9, pad, FF 4F FF 51),
 # so a match that straddles two chunks is whole in the second.
 OVERLAP = 6
@@ -48,31 +47,31 @@ def start_marker(ts: TransferSyntax | None) -> bytes | None:
     if ts is None:
         return None
     if ts.codec in JPEG_FAMILY:
-        return _JPEG_START
+        return START_OF_IMAGE
     if ts.codec in J2K_FAMILY:
-        return _J2K_START
+        return SOC_SIZ
     return None
 
 
-def payload_scan(ctx: Context) -> PayloadScan:
+def payload_scan(ctx: ItemsContext) -> PayloadScan:
     """What every fragment's value holds, scanned once per Pixel Data element."""
-    key = ("payload-scan",)
-    if key not in ctx.cache:
-        assert ctx.walk is not None
-        marker = start_marker(ctx.ts)
-        boundary = re.compile(_END_THEN + re.escape(marker)) if marker else None
-        delimiters: list[DelimiterBytes] = []
-        starts: list[CodestreamStart] = []
-        for number, fragment in enumerate(ctx.walk.fragments, start=1):
-            found = _scan_fragment(ctx, number, fragment, boundary, len(marker or b""))
-            delimiters += found.delimiters
-            starts += found.starts
-        ctx.cache[key] = PayloadScan(tuple(delimiters), tuple(starts))
-    return ctx.cache[key]  # type: ignore[return-value]
+    return ctx.memo(_scan_payloads, None)
+
+
+def _scan_payloads(ctx: ItemsContext, _: None) -> PayloadScan:
+    marker = start_marker(ctx.ts)
+    boundary = re.compile(_END_THEN + re.escape(marker)) if marker else None
+    delimiters: list[DelimiterBytes] = []
+    starts: list[CodestreamStart] = []
+    for number, fragment in enumerate(ctx.walk.fragments, start=1):
+        found = _scan_fragment(ctx, number, fragment, boundary, len(marker or b""))
+        delimiters += found.delimiters
+        starts += found.starts
+    return PayloadScan(tuple(delimiters), tuple(starts))
 
 
 def _scan_fragment(
-    ctx: Context, number: int, fragment: Item, boundary: re.Pattern[bytes] | None, marker: int
+    ctx: ItemsContext, number: int, fragment: Item, boundary: re.Pattern[bytes] | None, marker: int
 ) -> PayloadScan:
     delimiters: list[DelimiterBytes] = []
     starts: list[CodestreamStart] = []
@@ -95,7 +94,7 @@ def _scan_fragment(
     return PayloadScan(tuple(delimiters), tuple(starts))
 
 
-def frame_of(ctx: Context, fragment: int) -> int | None:
+def frame_of(ctx: ItemsContext, fragment: int) -> int | None:
     """The number of the frame a fragment belongs to, when the frame map knows it."""
     for frame in ctx.frame_map.frames if ctx.frame_map else ():
         if frame.first_fragment <= fragment <= frame.last_fragment:

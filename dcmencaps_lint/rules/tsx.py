@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dcmencaps_lint.codestream import SOF55
-from dcmencaps_lint.context import Context
+from dcmencaps_lint.context import (
+    Context,
+    EncapsulatedContext,
+    ItemsContext,
+    Needs,
+    PixelContext,
+)
 from dcmencaps_lint.dataset import parse_number_of_frames
-from dcmencaps_lint.model import Finding, Frame, Severity
-from dcmencaps_lint.registry import Needs, rule
-from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec
+from dcmencaps_lint.fixes import FixAvailability
+from dcmencaps_lint.model import Frame, Problem, Severity
+from dcmencaps_lint.registry import rule
+from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec, syntaxes_where
 
 LOSSY_IMAGE_COMPRESSION = "(0028,2110)"
+NEVER = FixAvailability.NEVER
+# Encapsulated codecs whose Pixel Data is there (JPIP Referenced: it shall be absent).
+ENCAPSULATED = frozenset(Codec) - {Codec.NATIVE, Codec.JPIP}
+RETIRED = syntaxes_where(lambda ts: ts.retired)
 
 
 @rule(
@@ -20,9 +31,12 @@ LOSSY_IMAGE_COMPRESSION = "(0028,2110)"
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="Encapsulated transfer syntax but Pixel Data has a defined length",
-    needs=Needs.DATASET,
+    needs=Needs.PIXEL,
+    top_level=True,
+    codecs=ENCAPSULATED,
+    fix=NEVER,
 )
-def encapsulated_defined_length(ctx: Context) -> Iterator[Finding]:
+def encapsulated_defined_length(ctx: PixelContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -73,11 +87,9 @@ def encapsulated_defined_length(ctx: Context) -> Iterator[Finding]:
     the first of which is the Basic Offset Table item, ended by a Sequence
     Delimitation Item.
     """
-    pixel, ts = ctx.dataset.pixel_data, ctx.ts
-    if pixel is None or ts is None or not ts.encapsulated or ts.codec is Codec.JPIP:
-        return
+    pixel, ts = ctx.pixel, ctx.syntax
     if not pixel.undefined_length:
-        yield ctx.finding(
+        yield Problem(
             f"Pixel Data has defined length {pixel.length} under encapsulated transfer syntax "
             f"{ts.name}; it must be FFFFFFFFH",
             offset=pixel.value_offset - 4,
@@ -92,8 +104,10 @@ def encapsulated_defined_length(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A.4, 7.1",
     summary="Native transfer syntax but Pixel Data has an undefined length",
     needs=Needs.PIXEL,
+    codecs={Codec.NATIVE},
+    fix=NEVER,
 )
-def native_undefined_length(ctx: Context) -> Iterator[Finding]:
+def native_undefined_length(ctx: PixelContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -136,9 +150,9 @@ def native_undefined_length(ctx: Context) -> Iterator[Finding]:
     with an explicit, even Value Length; the undefined length and the sequence of
     items belong to the encapsulated format only.
     """
-    pixel, ts = ctx.dataset.pixel_data, ctx.ts
-    if pixel is not None and ts is not None and not ts.encapsulated and pixel.undefined_length:
-        yield ctx.finding(
+    pixel, ts = ctx.pixel, ctx.syntax
+    if pixel.undefined_length:
+        yield Problem(
             f"Pixel Data has an undefined length under native transfer syntax {ts.name}",
             offset=pixel.value_offset - 4,
             length=4,
@@ -152,8 +166,9 @@ def native_undefined_length(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A",
     summary="The Transfer Syntax UID is not a DICOM transfer syntax",
     needs=Needs.DATASET,
+    fix=NEVER,
 )
-def unknown_transfer_syntax(ctx: Context) -> Iterator[Finding]:
+def unknown_transfer_syntax(ctx: Context) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -193,7 +208,7 @@ def unknown_transfer_syntax(ctx: Context) -> Iterator[Finding]:
     """
     uid = ctx.dataset.transfer_syntax_uid
     if uid is not None and ctx.ts is None:
-        yield ctx.finding(
+        yield Problem(
             f"Transfer Syntax UID {uid!r} is not a DICOM transfer syntax; only item rules run",
             offset=ctx.dataset.transfer_syntax_offset,
             element="(0002,0010)",
@@ -207,8 +222,10 @@ def unknown_transfer_syntax(ctx: Context) -> Iterator[Finding]:
     ref="PS3.5 A",
     summary="The transfer syntax is retired",
     needs=Needs.DATASET,
+    syntaxes=RETIRED,
+    fix=NEVER,
 )
-def retired_transfer_syntax(ctx: Context) -> Iterator[Finding]:
+def retired_transfer_syntax(ctx: Context) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -246,38 +263,36 @@ def retired_transfer_syntax(ctx: Context) -> Iterator[Finding]:
     PS3.5 Annex A and PS3.6 Table A-1 keep the retired transfer syntaxes
     listed as (Retired); their definitions were removed from the current Standard.
     """
-    ts, data = ctx.ts, ctx.dataset
-    if ts is None or not ts.retired or (data.pixel_data is None and not data.nested):
+    ts, data = ctx.syntax, ctx.dataset
+    if data.pixel_data is None and not data.nested:
         return
-    yield ctx.finding(
+    yield Problem(
         f"transfer syntax {ts.name} ({ts.uid}) is retired",
         offset=data.transfer_syntax_offset,
         element="(0002,0010)",
     )
 
 
-def _lossy_evidence(ctx: Context) -> tuple[str, Frame | None] | None:
+def _lossy_evidence(ctx: EncapsulatedContext) -> tuple[str, Frame | None] | None:
     """(why, first lossy frame) when the TS or a frame's codestream is lossy, else None.
 
-    Only encapsulated top-level Pixel Data that was walked counts. Under a lossless
-    TS a lossy codestream is CSM012's finding, so the codestream is asked only when
-    the TS allows both (.81, .91, .93, .112, .203).
+    Only encapsulated top-level Pixel Data that was walked counts (the rules' declaration
+    says so). Under a lossless TS a lossy codestream is CSM012's finding, so the
+    codestream is asked only when the TS allows both (.81, .91, .93, .112, .203).
     """
     ts = ctx.ts
-    if ts is None or ctx.walk is None:
-        return None
     if ts.lossy:
         return f"transfer syntax {ts.name} is lossy", None
-    if ts.lossy is None and ctx.frame_map is not None:
+    if ts.lossy is None:
         for frame in ctx.frame_map.frames:
             if ctx.codestream_lossy(frame):
                 return f"frame {frame.number} has a lossy codestream ({_how(ctx, frame)})", frame
     return None
 
 
-def _how(ctx: Context, frame: Frame) -> str:
+def _how(ctx: EncapsulatedContext, frame: Frame) -> str:
     """What makes a frame's codestream lossy, in a few words."""
-    codec = ctx.ts.codec if ctx.ts else None
+    codec = ctx.ts.codec
     if codec in JPEG_FAMILY:
         jpeg = ctx.jpeg_header(frame)
         if jpeg is not None and jpeg.sof == SOF55:
@@ -297,10 +312,11 @@ def _how(ctx: Context, frame: Frame) -> str:
     Severity.ERROR,
     ref="PS3.3 C.7.6.1.1.5",
     summary="Lossy Image Compression is 00 but the transfer syntax or codestream is lossy",
-    needs=Needs.DATASET,
     per_frame=True,
+    top_level=True,
+    fix=NEVER,
 )
-def lossy_flag_contradicts(ctx: Context) -> Iterator[Finding]:
+def lossy_flag_contradicts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -363,7 +379,7 @@ def lossy_flag_contradicts(ctx: Context) -> Iterator[Finding]:
     if evidence is None:
         return
     why, frame = evidence
-    yield ctx.finding(
+    yield Problem(
         f"Lossy Image Compression is '00' but {why}; it must be '01'",
         offset=image.lossy_image_compression_offset,
         length=2 if image.lossy_image_compression_offset is not None else None,
@@ -378,10 +394,11 @@ def lossy_flag_contradicts(ctx: Context) -> Iterator[Finding]:
     Severity.WARNING,
     ref="PS3.3 C.7.6.1.1.5",
     summary="The transfer syntax or codestream is lossy but Lossy Image Compression is absent",
-    needs=Needs.DATASET,
     per_frame=True,
+    top_level=True,
+    fix=NEVER,
 )
-def lossy_flag_absent(ctx: Context) -> Iterator[Finding]:
+def lossy_flag_absent(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -430,7 +447,7 @@ def lossy_flag_absent(ctx: Context) -> Iterator[Finding]:
         return
     why, frame = evidence
     state = "absent" if ctx.dataset.image.lossy_image_compression is None else "empty"
-    yield ctx.finding(
+    yield Problem(
         f"Lossy Image Compression (0028,2110) is {state} but {why}; it should be '01'",
         frame=frame.number if frame else None,
         element=LOSSY_IMAGE_COMPRESSION,
@@ -444,8 +461,9 @@ def lossy_flag_absent(ctx: Context) -> Iterator[Finding]:
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table present without encapsulated Pixel Data",
     needs=Needs.DATASET,
+    fix=NEVER,
 )
-def offset_table_in_native_ts(ctx: Context) -> Iterator[Finding]:
+def offset_table_in_native_ts(ctx: Context) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -489,7 +507,7 @@ def offset_table_in_native_ts(ctx: Context) -> Iterator[Finding]:
     for element in (ctx.dataset.eot, ctx.dataset.eot_lengths):
         if element is not None:
             tag = "(7FE0,0001)" if element.tag == 0x7FE00001 else "(7FE0,0002)"
-            yield ctx.finding(
+            yield Problem(
                 f"{tag} is present but Pixel Data is {state}",
                 offset=element.offset if element.offset >= 0 else None,
                 element=tag,
@@ -503,8 +521,9 @@ def offset_table_in_native_ts(ctx: Context) -> Iterator[Finding]:
     ref="PS3.3 C.7.6.6",
     summary="Number of Frames is empty, zero, negative or not an integer",
     needs=Needs.DATASET,
+    fix=NEVER,
 )
-def number_of_frames_invalid(ctx: Context) -> Iterator[Finding]:
+def number_of_frames_invalid(ctx: Context) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -543,7 +562,7 @@ def number_of_frames_invalid(ctx: Context) -> Iterator[Finding]:
         return
     element = ctx.dataset.number_of_frames
     shown = raw.decode("ascii", "replace").strip(" \0")
-    yield ctx.finding(
+    yield Problem(
         f"Number of Frames is {shown!r}; it must be a positive integer",
         offset=element.value_offset if element and element.value_offset >= 0 else None,
         length=len(raw) or None,
@@ -557,9 +576,10 @@ def number_of_frames_invalid(ctx: Context) -> Iterator[Finding]:
     Severity.WARNING,
     ref="PS3.5 A.4",
     summary="The explicit VR of encapsulated Pixel Data is not OB",
-    needs=Needs.PIXEL,
+    needs=Needs.ITEMS,
+    fix=NEVER,
 )
-def encapsulated_vr_not_ob(ctx: Context) -> Iterator[Finding]:
+def encapsulated_vr_not_ob(ctx: ItemsContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -602,12 +622,10 @@ def encapsulated_vr_not_ob(ctx: Context) -> Iterator[Finding]:
     PS3.5 A.4 and 8.2 (paraphrased): encapsulated Pixel Data (7FE0,0010)
     has the VR OB, with an undefined length, and holds a sequence of items.
     """
-    pixel, ts = ctx.dataset.pixel_data, ctx.ts
-    if pixel is None or pixel.vr is None or pixel.vr == "OB" or not pixel.undefined_length:
+    pixel = ctx.pixel
+    if pixel.vr is None or pixel.vr == "OB":
         return
-    if ts is not None and (not ts.encapsulated or ts.codec is Codec.JPIP):
-        return
-    yield ctx.finding(
+    yield Problem(
         f"encapsulated Pixel Data has VR {pixel.vr}; it must be OB",
         offset=pixel.offset + 4,
         length=2,
@@ -620,9 +638,12 @@ def encapsulated_vr_not_ob(ctx: Context) -> Iterator[Finding]:
     Severity.ERROR,
     ref="PS3.5 A.6, A.7, A.11",
     summary="A JPIP Referenced transfer syntax but Pixel Data is present",
-    needs=Needs.DATASET,
+    needs=Needs.PIXEL,
+    top_level=True,
+    codecs={Codec.JPIP},
+    fix=NEVER,
 )
-def pixel_data_with_jpip(ctx: Context) -> Iterator[Finding]:
+def pixel_data_with_jpip(ctx: PixelContext) -> Iterator[Problem]:
     """
     What it checks
     --------------
@@ -662,10 +683,8 @@ def pixel_data_with_jpip(ctx: Context) -> Iterator[Finding]:
     (JPIP HTJ2K Referenced), paraphrased: Pixel Data (7FE0,0010) shall not be
     present; Pixel Data Provider URL (0028,7FE0) references the pixel data.
     """
-    pixel, ts = ctx.dataset.pixel_data, ctx.ts
-    if pixel is None or ts is None or ts.codec is not Codec.JPIP:
-        return
-    yield ctx.finding(
+    pixel, ts = ctx.pixel, ctx.syntax
+    yield Problem(
         f"Pixel Data is present under {ts.name} ({ts.uid}), which requires it to be absent",
         offset=pixel.offset,
         length=pixel.value_offset - pixel.offset,

@@ -1,0 +1,118 @@
+"""Fixes: how a problem would be repaired, as an edit to the model of the Pixel Data.
+
+Edits to DICOM encapsulation are not local: padding one fragment moves every item after
+it, and with them every Basic and Extended Offset Table entry; joining two fragments
+changes the fragment numbers that follow. So a rule never says which bytes to change.
+It attaches to its Problem an edit of the structure the walker found ("pad fragment 3",
+"rebuild the Extended Offset Table from the fragments"), and one writer applies all the
+edits of a file together: it rebuilds the items and tables from the edited model, writes
+a new file beside the old one, lints it again and repeats until nothing more is fixed
+(sqlfluff's fix loop), and replaces the file only when its frames read back unchanged.
+
+Each rule declares whether it offers a fix (`FixAvailability`, as ruff's
+FIX_AVAILABILITY does), and whether its fixes are unsafe. A safe edit leaves every
+frame's codestream bytes as they are (at most one trailing pad byte is added); an unsafe
+one changes them and is applied only with `--unsafe-fixes`.
+
+This module is the vocabulary; the writer is `--fix`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+class FixAvailability(enum.Enum):
+    """Whether a rule offers a fix for its findings."""
+
+    NEVER = "never"
+    SOMETIMES = "sometimes"  # for some of its findings (the message says when not)
+    ALWAYS = "always"
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """One edit of the Pixel Data's structure. Subclasses say what they change."""
+
+    safe: ClassVar[bool] = True  # the frames' codestream bytes stay as they are
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyBot(Edit):
+    def describe(self) -> str:
+        return "empty the Basic Offset Table item"
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildBot(Edit):
+    def describe(self) -> str:
+        return "rebuild the Basic Offset Table from the frame map"
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildEot(Edit):
+    def describe(self) -> str:
+        return "rebuild the Extended Offset Table and its Lengths from the fragments"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveEot(Edit):
+    def describe(self) -> str:
+        return "remove the Extended Offset Table and its Lengths"
+
+
+@dataclass(frozen=True, slots=True)
+class PadFragment(Edit):
+    fragment: int  # 1-based
+
+    def describe(self) -> str:
+        return f"pad fragment {self.fragment} with one trailing 00 byte"
+
+
+@dataclass(frozen=True, slots=True)
+class DropItem(Edit):
+    offset: int  # absolute offset of an item that carries no data (an Item Delimitation)
+
+    def describe(self) -> str:
+        return f"drop the empty item at byte {self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class AppendDelimiter(Edit):
+    def describe(self) -> str:
+        return "append the Sequence Delimitation Item after the last fragment"
+
+
+@dataclass(frozen=True, slots=True)
+class JoinFragments(Edit):
+    first: int  # 1-based, inclusive
+    last: int
+
+    def describe(self) -> str:
+        return f"join fragments {self.first}-{self.last} into one"
+
+
+@dataclass(frozen=True, slots=True)
+class SplitFragment(Edit):
+    fragment: int  # 1-based
+    at: int  # absolute offset of the first byte of the second part
+
+    def describe(self) -> str:
+        return f"split fragment {self.fragment} before byte {self.at}"
+
+
+@dataclass(frozen=True, slots=True)
+class TrimFragment(Edit):
+    """Unsafe: drops bytes of a fragment (e.g. after a frame's end marker)."""
+
+    safe: ClassVar[bool] = False
+    fragment: int  # 1-based
+    end: int  # absolute offset just past the last byte kept
+
+    def describe(self) -> str:
+        return f"cut fragment {self.fragment} at byte {self.end}"
