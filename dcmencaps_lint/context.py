@@ -12,7 +12,7 @@ matching class, whose attributes are never None where the need says they exist:
 
 Rules never open files. A rule that needs bytes asks the context for a frame's head or
 tail, and the context reads just those bytes. A per-frame rule gets a context that reads
-no more than the frame-edge contract allows (model.FRAME_HEAD, FRAME_TAIL), and payloads
+no more than the frame-edge contract of model.py allows (FRAME_HEAD, FRAME_TAIL), and payloads
 are read only for deep rules, when deep reads are on.
 """
 
@@ -32,7 +32,15 @@ from dcmencaps_lint.codestream import (
     parse_jpeg,
 )
 from dcmencaps_lint.dataset import Element, ParsedDataset, parse_number_of_frames, parse_u64_list
-from dcmencaps_lint.model import FRAME_HEAD, FRAME_TAIL, Frame, FrameMap, Item, Walk
+from dcmencaps_lint.model import (
+    FRAME_HEAD,
+    FRAME_TAIL,
+    Frame,
+    FrameMap,
+    Item,
+    Walk,
+    head_allowance,
+)
 from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
@@ -151,17 +159,19 @@ class Context:
         return self.walk.fragments[number - 1]
 
     def frame_head(self, frame: Frame, count: int) -> tuple[int, bytes]:
-        """(absolute offset, bytes) of the first `count` bytes of a frame (at most
-        model.FRAME_HEAD: what frame grouping compares)."""
-        if count > FRAME_HEAD:
-            raise ContractError(f"{count} bytes of a frame's head: FRAME_HEAD is {FRAME_HEAD}")
+        """(absolute offset, bytes) of the first `count` bytes of a frame. A per-frame
+        rule gets at most model.FRAME_HEAD (FILL_HEAD when the frame starts with fill):
+        what frame grouping compares."""
         first = self.fragment(frame.first_fragment)
-        return first.value_offset, self.reader.read(first.value_offset, min(count, first.available))
+        head = self.reader.read(first.value_offset, min(count, first.available))
+        if self.edges_only and count > head_allowance(head):
+            raise ContractError(f"{count} bytes of a frame's head: FRAME_HEAD is {FRAME_HEAD}")
+        return first.value_offset, head
 
     def frame_tail(self, frame: Frame, count: int) -> tuple[int, bytes]:
         """(absolute offset, bytes) of the last `count` bytes of a frame's last fragment
-        (at most model.FRAME_TAIL)."""
-        if count > FRAME_TAIL:
+        (for a per-frame rule, at most model.FRAME_TAIL)."""
+        if self.edges_only and count > FRAME_TAIL:
             raise ContractError(f"{count} bytes of a frame's tail: FRAME_TAIL is {FRAME_TAIL}")
         last = self.fragment(frame.last_fragment)
         start = max(last.value_offset, last.end - count)

@@ -32,7 +32,7 @@ class FixAvailability(enum.Enum):
     ALWAYS = "always"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Edit:
     """One edit of the Pixel Data's structure. Subclasses say what they change."""
 
@@ -42,31 +42,31 @@ class Edit:
         raise NotImplementedError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class EmptyBot(Edit):
     def describe(self) -> str:
         return "empty the Basic Offset Table item"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RebuildBot(Edit):
     def describe(self) -> str:
         return "rebuild the Basic Offset Table from the frame map"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RebuildEot(Edit):
     def describe(self) -> str:
         return "rebuild the Extended Offset Table and its Lengths from the fragments"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RemoveEot(Edit):
     def describe(self) -> str:
         return "remove the Extended Offset Table and its Lengths"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PadFragment(Edit):
     fragment: int  # 1-based
 
@@ -74,7 +74,7 @@ class PadFragment(Edit):
         return f"pad fragment {self.fragment} with one trailing 00 byte"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DropItem(Edit):
     offset: int  # absolute offset of an item that carries no data (an Item Delimitation)
 
@@ -82,13 +82,13 @@ class DropItem(Edit):
         return f"drop the empty item at byte {self.offset}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class AppendDelimiter(Edit):
     def describe(self) -> str:
         return "append the Sequence Delimitation Item after the last fragment"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class JoinFragments(Edit):
     first: int  # 1-based, inclusive
     last: int
@@ -97,7 +97,7 @@ class JoinFragments(Edit):
         return f"join fragments {self.first}-{self.last} into one"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SplitFragment(Edit):
     fragment: int  # 1-based
     at: int  # absolute offset of the first byte of the second part
@@ -106,7 +106,7 @@ class SplitFragment(Edit):
         return f"split fragment {self.fragment} before byte {self.at}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TrimFragment(Edit):
     """Unsafe: drops bytes of a fragment (e.g. after a frame's end marker)."""
 

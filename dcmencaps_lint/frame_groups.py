@@ -27,6 +27,7 @@ from typing import NamedTuple
 from dcmencaps_lint.codestream import END_OF_IMAGE, parse_j2k, parse_jpeg
 from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.model import (
+    FILL,
     FRAME_HEAD,
     FRAME_TAIL,
     ITEM_HEADER_SIZE,
@@ -41,6 +42,7 @@ from dcmencaps_lint.walker import DENSE_SPACING, HeadSize
 
 MIN_FRAMES = 16  # below this, grouping costs more than it saves
 TAIL = FRAME_TAIL  # trailing bytes compared: all a per-frame rule may read there
+# (leading bytes compared: FRAME_HEAD, or as far as the first frame's header parse read)
 HEAD_MAX = 65536  # a header longer than this is not worth comparing frame by frame
 KEYED_FIRST = 1024  # frames keyed one by one before a run of alike frames, at most
 
@@ -73,10 +75,15 @@ def group_frames(ctx: EncapsulatedContext) -> list[FrameGroup] | None:
     if head_bytes is None:
         return None
     groups: list[FrameGroup] = []
-    for numbers in _keyed(ctx, frames, head_bytes).values():
+    for key, numbers in _keyed(ctx, frames, head_bytes).items():
         representative = frames[numbers[0] - 1]
-        if len(numbers) > 1 and not _parse_within(ctx, representative, head_bytes):
-            # the header parse read past the compared bytes: compare them one by one
+        head = key[1]
+        assert isinstance(head, bytes)
+        if len(numbers) > 1 and (
+            head.startswith(FILL) or not _parse_within(ctx, representative, head_bytes)
+        ):
+            # the rules may read a frame that starts with fill beyond the compared bytes
+            # (model.FILL_HEAD), or the header parse read past them: one by one
             groups.extend(FrameGroup(frames[n - 1], (frames[n - 1],)) for n in numbers)
         else:
             groups.append(FrameGroup(representative, _Members(frames, numbers)))

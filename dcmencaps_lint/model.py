@@ -30,12 +30,23 @@ ITEM_HEADER_SIZE = 8
 
 # The frame-edge contract. A per-frame rule (declared per_frame=True) sees of a frame
 # only its first FRAME_HEAD bytes, its last FRAME_TAIL bytes (fewer where the frame is
-# shorter), the codestream header as codestream.py parses it, and how many fragments
-# the frame has and whether they are whole; the context refuses it any other read.
-# frame_groups.py compares exactly that much of each frame, so frames alike in it share
-# the verdict of one of them; the walker notes the same while it has an item in memory.
-FRAME_HEAD = 256
+# shorter), the codestream header as codestream.py parses it (which records how far it
+# read), and how many fragments the frame has and whether they are whole; the context
+# refuses it any other read. frame_groups.py compares exactly that much of each frame,
+# so frames alike in it share the verdict of one of them; the walker notes the same
+# while it has an item in memory. One exception, for JPEG's fill bytes (any number of FF
+# may precede a marker): a frame that starts with FILL may be read up to FILL_HEAD
+# bytes, to find its SOI, and such frames are never grouped.
+FRAME_HEAD = 32
 FRAME_TAIL = 64
+FILL = b"\xff\xff"
+FILL_HEAD = 256
+
+
+def head_allowance(head: bytes) -> int:
+    """How many leading bytes of a frame that starts with `head` a per-frame rule may
+    read (the frame-edge contract above)."""
+    return FILL_HEAD if head.startswith(FILL) else FRAME_HEAD
 
 
 class Severity(enum.IntEnum):

@@ -196,3 +196,9 @@ def lookup(uid: str) -> TransferSyntax | None:
 def syntaxes_where(test: Callable[[TransferSyntax], bool]) -> frozenset[str]:
     """The UIDs of every transfer syntax that passes `test` (for rule declarations)."""
     return frozenset(ts.uid for ts in _TABLE if test(ts))
+
+
+#: The retired syntaxes (TSX004).
+RETIRED = syntaxes_where(lambda ts: ts.retired)
+#: Video syntaxes whose whole stream must be one fragment (FRG006).
+UNFRAGMENTABLE_VIDEO = syntaxes_where(lambda ts: ts.video and not ts.fragmentable)

@@ -11,11 +11,14 @@ import io
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID
 
+from dcmencaps_lint.engine import lint_file
+from dcmencaps_lint.model import Finding, Severity
 from dcmencaps_lint.transfer_syntax import lookup
 
 ITEM = 0xFFFEE000
@@ -274,3 +277,38 @@ def _locate_elements(built: Built) -> None:
         if elem is not None:
             # pydicom converts empty values at once; those keep the offset as file_tell
             setattr(built, attr, getattr(elem, "value_tell", getattr(elem, "file_tell", None)))
+
+
+# Linting a built file, for the rule tests (pyflakes' `flakes()` in spirit): one copy.
+Lintable = Built | bytes | BinaryIO
+Row = tuple[str, Severity, int | None, int | None, int | None]
+
+
+def findings(target: Lintable, code: str | None = None, **options: Any) -> list[Finding]:
+    """The findings of lint_file(target, **options), only those of `code` when given."""
+    data = target.data if isinstance(target, Built) else target
+    found = lint_file(data, **options).findings
+    return [f for f in found if code is None or f.code == code]
+
+
+def codes(target: Lintable, **options: Any) -> set[str]:
+    """The codes found in `target`."""
+    return {f.code for f in findings(target, **options)}
+
+
+def where(found: Sequence[Finding]) -> list[Row]:
+    """(code, severity, offset, frame, item) of each finding."""
+    return [(f.code, f.severity, f.offset, f.frame, f.item) for f in found]
+
+
+def assert_findings(
+    target: Lintable,
+    code: str,
+    rows: Sequence[tuple[Severity, int | None, int | None, int | None]],
+    **options: Any,
+) -> list[Finding]:
+    """Lint `target` and assert that the findings of `code` are exactly `rows`, each
+    (severity, offset, frame, item), in report order. Returns them, for their messages."""
+    found = findings(target, code, **options)
+    assert [(f.severity, f.offset, f.frame, f.item) for f in found] == list(rows)
+    return found

@@ -91,11 +91,19 @@ def test_grouped_frames_give_the_findings_of_every_frame(
     assert grouped == one_by_one
 
 
-def test_grouping_is_used_and_flags_only_the_broken_frames() -> None:
+def test_grouping_is_used_and_flags_only_the_broken_frames(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    formed: list[list[frame_groups.FrameGroup] | None] = []
+    group = frame_groups.group_frames
+    monkeypatch.setattr(engine, "group_frames", lambda ctx: formed.append(group(ctx)) or formed[-1])
     report = lint_file(CASES["broken-jpeg-40"].data)
     frames = sorted({f.frame for f in report.findings if f.code.startswith("CSM")})
     assert frames == [6, 18, 26, 31]  # 26 is alike 6: found when 6's group is re-checked
     assert report.frames_found == 40
+    # the valid frames and the two alike broken ones shared verdicts: 4 groups, not 40
+    assert len(formed) == 1 and formed[0] is not None
+    assert sorted(len(g.members) for g in formed[0]) == [1, 1, 2, 36]
 
 
 def _many(count: int) -> list[bytes]:

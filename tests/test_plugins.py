@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -254,6 +255,83 @@ class TestDuplicateCode:
         assert "BOT001" in lines[0]
         assert "dcmencaps_lint" in lines[0]
         assert "acme-dup" in lines[0]
+
+
+ENGINE_DUPLICATE = """
+from dcmencaps_lint.model import Severity
+from dcmencaps_lint.registry import engine_rule
+
+ACME_NOT_DICOM = engine_rule(
+    "PRS001", "acme-not-dicom", Severity.ERROR, ref="-", summary="A second PRS001", doc="x"
+)
+"""
+
+
+class TestDuplicateCheckLessCode:
+    def test_a_second_engine_rule_with_a_built_in_code_is_a_clash(self, plugin_dir: Path) -> None:
+        """Two rules without a check function are two rules, not one imported twice."""
+        install(plugin_dir, "acme_dup", ENGINE_DUPLICATE, "acme-dup", "dup")
+        with pytest.raises(RegistryError, match="PRS001 is defined by both dcmencaps_lint"):
+            load_rules()
+
+
+FIXING = '''
+from dcmencaps_lint import FixAvailability, Needs, Problem, Severity, rule
+from dcmencaps_lint.fixes import EmptyBot, TrimFragment
+
+
+@rule("ACM101", "acme-fixes", Severity.WARNING, ref="-", summary="Offers a safe fix",
+      needs=Needs.ITEMS, fix=FixAvailability.ALWAYS)
+def acme_fixes(ctx):
+    """What it checks: nothing real."""
+    yield Problem("empty it", offset=ctx.walk.bot.offset, item=0, fix=EmptyBot())
+
+
+@rule("ACM102", "acme-undeclared-fix", Severity.WARNING, ref="-", summary="Says never",
+      needs=Needs.ITEMS)
+def acme_undeclared_fix(ctx):
+    """What it checks: nothing real."""
+    yield Problem("empty it", fix=EmptyBot())
+
+
+@rule("ACM103", "acme-unsafe-fix", Severity.WARNING, ref="-", summary="Safe fixes only",
+      needs=Needs.ITEMS, fix=FixAvailability.SOMETIMES)
+def acme_unsafe_fix(ctx):
+    """What it checks: nothing real."""
+    yield Problem("cut it", fix=TrimFragment(1, 100))
+'''
+
+
+class TestFixes:
+    def test_a_declared_fix_reaches_the_finding(self, plugin_dir: Path) -> None:
+        from dcmencaps_lint.fixes import EmptyBot
+
+        install(plugin_dir, "acme_fixing", FIXING, "acme-fixing", "fixing")
+        try:
+            built = encapsulated([jpeg_frame()])
+            found = {f.code: f for f in lint_file(built.data, select=["ACM"]).findings}
+            assert found["ACM101"].fix == EmptyBot()
+            assert found["ACM101"].offset == built.items[0]
+            # the fix is for the fixer: not part of what a finding says
+            assert found["ACM101"] == replace(found["ACM101"], fix=None)
+            assert "fix=" not in repr(found["ACM101"])
+        finally:
+            sys.modules.pop("acme_fixing", None)
+
+    def test_a_fix_the_declaration_does_not_offer_is_an_internal_error(
+        self, plugin_dir: Path
+    ) -> None:
+        install(plugin_dir, "acme_fixing", FIXING, "acme-fixing", "fixing")
+        try:
+            report = lint_file(
+                encapsulated([jpeg_frame()]).data, select=["ACM102", "ACM103", "PRS"]
+            )
+            messages = sorted(f.message for f in report.findings)
+            assert [f.code for f in report.findings] == ["PRS005", "PRS005"]
+            assert "ACM102" in messages[0] and "fix its declaration does not offer" in messages[0]
+            assert "ACM103" in messages[1] and "unsafe fix" in messages[1]
+        finally:
+            sys.modules.pop("acme_fixing", None)
 
 
 REEXPORT = """

@@ -25,9 +25,9 @@ from dcmencaps_lint.model import FRAME_HEAD, FRAME_TAIL, ITEM_HEADER_SIZE, FileR
 FRAMES = 20
 FRAGMENT_SIZE = 256 * 1024
 # Bytes read per item: its header, the frame edges that frame grouping compares (the
-# frame-edge contract, model.FRAME_HEAD / FRAME_TAIL), and at most as much again for the
-# per-frame rules, which read within the same edges.
-PER_ITEM_BUDGET = ITEM_HEADER_SIZE + 2 * (FRAME_HEAD + FRAME_TAIL)
+# frame-edge contract, model.FRAME_HEAD / FRAME_TAIL), as much again for the per-frame
+# rules, which read within the same edges, and the first bytes of the header parse.
+PER_ITEM_BUDGET = ITEM_HEADER_SIZE + 2 * (FRAME_HEAD + FRAME_TAIL) + 64
 NEAR_EDGE = 256  # reads inside a payload stay this close to its first or last byte
 
 

@@ -12,38 +12,27 @@ from builders import (
     JPEG_BASELINE,
     MPEG2_MPML,
     RLE_LOSSLESS,
-    Built,
+    assert_findings,
     bot_item,
+    codes,
     dataset_prefix,
     delimiter,
     encapsulated,
+    findings,
     header,
     item,
     jpeg_frame,
     pixel_data_header,
     rle_frame,
     u64,
+    where,
 )
 
 from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.model import Finding, Severity
+from dcmencaps_lint.model import Severity
 
 BOT_CODES = {f"BOT{n:03d}" for n in range(1, 11)}
 EOT_CODES = {f"EOT{n:03d}" for n in range(1, 12)}
-
-
-def findings(target: Built | io.RawIOBase, code: str) -> list[Finding]:
-    data = target.data if isinstance(target, Built) else target
-    return [f for f in lint_file(data).findings if f.code == code]
-
-
-def codes(target: Built | io.RawIOBase) -> set[str]:
-    data = target.data if isinstance(target, Built) else target
-    return {f.code for f in lint_file(data).findings}
-
-
-def where(found: list[Finding]) -> list[tuple[str, Severity, int | None, int | None, int | None]]:
-    return [(f.code, f.severity, f.offset, f.frame, f.item) for f in found]
 
 
 def three_frames() -> list[bytes]:
@@ -89,9 +78,7 @@ class TestBOT001:
         frames = [jpeg_frame(), jpeg_frame()]
         raw = item(struct.pack("<2I", *frame_starts(frames)) + b"\x00\x00")
         built = encapsulated(frames, bot=raw)
-        assert where(findings(built, "BOT001")) == [
-            ("BOT001", Severity.ERROR, built.item_length_field(0), None, 0)
-        ]
+        assert_findings(built, "BOT001", [(Severity.ERROR, built.item_length_field(0), None, 0)])
         # The entries cannot be trusted one by one: only the length is reported.
         assert codes(built) & BOT_CODES == {"BOT001"}
 
@@ -110,9 +97,7 @@ class TestBOT002:
         frames = three_frames()
         starts = frame_starts(frames)
         built = encapsulated(frames, bot=[8, *starts[1:]])
-        assert where(findings(built, "BOT002")) == [
-            ("BOT002", Severity.ERROR, built.bot_entry(0), 1, 0)
-        ]
+        assert_findings(built, "BOT002", [(Severity.ERROR, built.bot_entry(0), 1, 0)])
         assert not findings(built, "BOT004")
 
     def test_valid(self) -> None:
@@ -126,18 +111,14 @@ class TestBOT003:
         frames = [jpeg_frame(32), jpeg_frame(12), jpeg_frame(32)]
         assert frame_starts(frames) == [0, 40, 60]
         built = encapsulated(frames, bot=[0, 60, 40])
-        assert where(findings(built, "BOT003")) == [
-            ("BOT003", Severity.ERROR, built.bot_entry(2), 3, 0)
-        ]
+        assert_findings(built, "BOT003", [(Severity.ERROR, built.bot_entry(2), 3, 0)])
         assert codes(built) & BOT_CODES == {"BOT003"}
 
     def test_repeated_entry(self) -> None:
         frames = three_frames()
         starts = frame_starts(frames)
         built = encapsulated(frames, bot=[0, starts[1], starts[1]])
-        assert where(findings(built, "BOT003")) == [
-            ("BOT003", Severity.ERROR, built.bot_entry(2), 3, 0)
-        ]
+        assert_findings(built, "BOT003", [(Severity.ERROR, built.bot_entry(2), 3, 0)])
 
     def test_valid(self) -> None:
         assert not findings(encapsulated(three_frames()), "BOT003")
@@ -148,17 +129,13 @@ class TestBOT004:
         frames = three_frames()
         starts = frame_starts(frames)
         built = encapsulated(frames, bot=[0, starts[1] - 20, starts[2]])
-        assert where(findings(built, "BOT004")) == [
-            ("BOT004", Severity.ERROR, built.bot_entry(1), 2, 0)
-        ]
+        assert_findings(built, "BOT004", [(Severity.ERROR, built.bot_entry(1), 2, 0)])
 
     def test_odd_entry(self) -> None:
         frames = three_frames()
         starts = frame_starts(frames)
         built = encapsulated(frames, bot=[0, starts[1] + 1, starts[2]])
-        assert where(findings(built, "BOT004")) == [
-            ("BOT004", Severity.ERROR, built.bot_entry(1), 2, 0)
-        ]
+        assert_findings(built, "BOT004", [(Severity.ERROR, built.bot_entry(1), 2, 0)])
 
     def test_valid(self) -> None:
         assert not findings(encapsulated(three_frames()), "BOT004")
@@ -171,17 +148,13 @@ class TestBOT005:
         assert built.delimiter is not None
         at_delimiter = built.delimiter - built.items[1]
         built = encapsulated(frames, bot=[*frame_starts(frames)[:2], at_delimiter])
-        assert where(findings(built, "BOT005")) == [
-            ("BOT005", Severity.ERROR, built.bot_entry(2), 3, 0)
-        ]
+        assert_findings(built, "BOT005", [(Severity.ERROR, built.bot_entry(2), 3, 0)])
         assert not findings(built, "BOT004")
 
     def test_entry_past_the_delimiter(self) -> None:
         frames = three_frames()
         built = encapsulated(frames, bot=[*frame_starts(frames)[:2], 10_000])
-        assert where(findings(built, "BOT005")) == [
-            ("BOT005", Severity.ERROR, built.bot_entry(2), 3, 0)
-        ]
+        assert_findings(built, "BOT005", [(Severity.ERROR, built.bot_entry(2), 3, 0)])
         assert not findings(built, "BOT004")
 
     def test_valid(self) -> None:
@@ -192,9 +165,7 @@ class TestBOT006:
     def test_two_entries_for_three_frames(self) -> None:
         frames = three_frames()
         built = encapsulated(frames, bot=frame_starts(frames)[:2])
-        assert where(findings(built, "BOT006")) == [
-            ("BOT006", Severity.ERROR, built.item_length_field(0), None, 0)
-        ]
+        assert_findings(built, "BOT006", [(Severity.ERROR, built.item_length_field(0), None, 0)])
 
     def test_four_entries_for_three_frames(self) -> None:
         # dicom-rs wrote N+1 entries, the last one the end of the fragments.
@@ -203,9 +174,7 @@ class TestBOT006:
         assert built.delimiter is not None
         end = built.delimiter - built.items[1]
         built = encapsulated(frames, bot=[*frame_starts(frames), end])
-        assert where(findings(built, "BOT006")) == [
-            ("BOT006", Severity.ERROR, built.item_length_field(0), None, 0)
-        ]
+        assert_findings(built, "BOT006", [(Severity.ERROR, built.item_length_field(0), None, 0)])
         # The extra entry is wrong only for being extra: reported once, as BOT006.
         assert codes(built) & BOT_CODES == {"BOT006"}
 
@@ -219,9 +188,7 @@ class TestBOT006:
 class TestBOT007:
     def test_four_fragments_two_jpeg_frames(self) -> None:
         built = encapsulated([split(jpeg_frame()), split(jpeg_frame())], bot="empty")
-        assert where(findings(built, "BOT007")) == [
-            ("BOT007", Severity.WARNING, built.items[0], None, 0)
-        ]
+        assert_findings(built, "BOT007", [(Severity.WARNING, built.items[0], None, 0)])
         report = lint_file(built.data)
         assert report.frame_map_source == "markers"
         assert report.frames_found == 2
@@ -243,9 +210,7 @@ class TestBOT007:
 class TestBOT008:
     def test_bot_values_with_eot(self) -> None:
         built = encapsulated(three_frames(), eot="auto")
-        assert where(findings(built, "BOT008")) == [
-            ("BOT008", Severity.ERROR, built.item_length_field(0), None, 0)
-        ]
+        assert_findings(built, "BOT008", [(Severity.ERROR, built.item_length_field(0), None, 0)])
 
     def test_valid(self) -> None:
         built = encapsulated(three_frames(), bot="empty", eot="auto")
@@ -257,17 +222,13 @@ class TestBOT010:
 
     def test_mpeg2_with_bot_values(self) -> None:
         built = encapsulated([self.STREAM], ts=MPEG2_MPML)
-        assert where(findings(built, "BOT010")) == [
-            ("BOT010", Severity.ERROR, built.item_length_field(0), None, 0)
-        ]
+        assert_findings(built, "BOT010", [(Severity.ERROR, built.item_length_field(0), None, 0)])
         assert codes(built) & BOT_CODES == {"BOT010"}
 
     def test_h264_with_wrong_bot_values(self) -> None:
         # Every entry is wrong for one reason: the table should not be there.
         built = encapsulated([self.STREAM], ts=H264_HP41, bot=[8, 4])
-        assert where(findings(built, "BOT010")) == [
-            ("BOT010", Severity.ERROR, built.item_length_field(0), None, 0)
-        ]
+        assert_findings(built, "BOT010", [(Severity.ERROR, built.item_length_field(0), None, 0)])
         assert codes(built) & BOT_CODES == {"BOT010"}
 
     def test_empty_bot_is_quiet(self) -> None:

@@ -16,17 +16,20 @@ from builders import (
     JPEG_LS_LOSSLESS,
     RLE_LOSSLESS,
     Built,
+    assert_findings,
+    codes,
     encapsulated,
+    findings,
     j2k_frame,
     jpeg_frame,
     rle_frame,
+    where,
 )
 from click.testing import CliRunner
 
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import PAYLOAD_CHUNK
-from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.model import Finding, Severity
+from dcmencaps_lint.model import Severity
 
 JPEG_SYNTAXES = [JPEG_BASELINE, JPEG_LOSSLESS_SV1, JPEG_LS_LOSSLESS]
 J2K_SYNTAXES = [J2K_LOSSLESS, HTJ2K_LOSSLESS]
@@ -59,20 +62,6 @@ JP2 = (
 )
 JXL_CODESTREAM = b"\xff\x0a" + b"\x33" * 30
 JXL_CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n" + b"\x33" * 20
-
-
-def findings(data: Built | bytes, code: str, **kw: object) -> list[Finding]:
-    raw = data.data if isinstance(data, Built) else data
-    return [f for f in lint_file(raw, **kw).findings if f.code == code]  # type: ignore[arg-type]
-
-
-def codes(data: Built | bytes, **kw: object) -> set[str]:
-    raw = data.data if isinstance(data, Built) else data
-    return {f.code for f in lint_file(raw, **kw).findings}  # type: ignore[arg-type]
-
-
-def where(found: list[Finding]) -> list[tuple[str, Severity, int | None, int | None, int | None]]:
-    return [(f.code, f.severity, f.offset, f.frame, f.item) for f in found]
 
 
 def tail_of(built: Built, fragment: int, size: int) -> int:
@@ -133,16 +122,12 @@ class TestMissingSoi:
     def test_only_frame_two_is_bad(self, ts: str) -> None:
         # Frame 1 spans two fragments, so frame 2 starts in fragment 3.
         built = encapsulated([[JPEG[:16], JPEG[16:]], APP0_FIRST, JPEG], ts=ts)
-        assert where(findings(built, "CSM001")) == [
-            ("CSM001", Severity.ERROR, built.fragment_value(3), 2, 3)
-        ]
+        assert_findings(built, "CSM001", [(Severity.ERROR, built.fragment_value(3), 2, 3)])
 
     def test_frame_found_by_markers(self) -> None:
         frames = [[JPEG[:16], JPEG[16:]], [APP0_FIRST[:16], APP0_FIRST[16:]]]
         built = encapsulated(frames, bot="empty")
-        assert where(findings(built, "CSM001")) == [
-            ("CSM001", Severity.ERROR, built.fragment_value(3), 2, 3)
-        ]
+        assert_findings(built, "CSM001", [(Severity.ERROR, built.fragment_value(3), 2, 3)])
 
     @pytest.mark.parametrize("ts", JPEG_SYNTAXES)
     def test_fill_before_soi_is_not_missing_soi(self, ts: str) -> None:
@@ -180,9 +165,9 @@ class TestMissingEoi:
     def test_only_frame_two_is_bad(self, ts: str) -> None:
         # Frame 2 spans fragments 2-3: the finding is at the end of fragment 3.
         built = encapsulated([JPEG, [NO_EOI[:16], NO_EOI[16:]], JPEG], ts=ts)
-        assert where(findings(built, "CSM002")) == [
-            ("CSM002", Severity.ERROR, tail_of(built, 3, len(NO_EOI) - 16), 2, 3)
-        ]
+        assert_findings(
+            built, "CSM002", [(Severity.ERROR, tail_of(built, 3, len(NO_EOI) - 16), 2, 3)]
+        )
 
     def test_missing_soi_and_eoi_are_both_reported(self) -> None:
         built = encapsulated([APP0_FIRST[:-2] + b"\x00\x00"])
@@ -197,9 +182,7 @@ class TestMissingEoi:
     def test_eoi_further_back_than_64_bytes_counts_as_missing(self) -> None:
         frame = jpeg_frame(64) + b"\x00" * 64
         built = encapsulated([frame])
-        assert where(findings(built, "CSM002")) == [
-            ("CSM002", Severity.ERROR, tail_of(built, 1, len(frame)), 1, 1)
-        ]
+        assert_findings(built, "CSM002", [(Severity.ERROR, tail_of(built, 1, len(frame)), 1, 1)])
         assert findings(built, "CSM003") == []
 
     def test_not_reported_for_a_frame_that_is_not_jpeg(self) -> None:
@@ -248,9 +231,7 @@ class TestTrailingBytesAfterEndMarker:
         # Frame 2 spans fragments 2-3: the trailing bytes are at the end of fragment 3.
         built = encapsulated([JPEG, [EOI_AND_MORE[:16], EOI_AND_MORE[16:]], JPEG])
         first_trailing = built.fragment_value(3) + len(EOI_AND_MORE) - 16 - 4
-        assert where(findings(built, "CSM003")) == [
-            ("CSM003", Severity.WARNING, first_trailing, 2, 3)
-        ]
+        assert_findings(built, "CSM003", [(Severity.WARNING, first_trailing, 2, 3)])
 
     def test_many_trailing_bytes_are_counted(self) -> None:
         frame = JPEG + b"\x00" * 40
@@ -304,9 +285,7 @@ class TestMissingSoc:
     @pytest.mark.parametrize("ts", J2K_SYNTAXES)
     def test_only_frame_two_is_bad(self, ts: str) -> None:
         built = encapsulated([[J2K[:16], J2K[16:]], SOC_WITHOUT_SIZ, J2K], ts=ts)
-        assert where(findings(built, "CSM004")) == [
-            ("CSM004", Severity.ERROR, built.fragment_value(3), 2, 3)
-        ]
+        assert_findings(built, "CSM004", [(Severity.ERROR, built.fragment_value(3), 2, 3)])
 
     def test_not_checked_for_jpeg(self) -> None:
         assert findings(encapsulated([SOC_WITHOUT_SIZ]), "CSM004") == []
@@ -327,9 +306,9 @@ class TestMissingEoc:
     @pytest.mark.parametrize("ts", J2K_SYNTAXES)
     def test_only_frame_two_is_bad(self, ts: str) -> None:
         built = encapsulated([J2K, [NO_EOC[:16], NO_EOC[16:]], J2K], ts=ts)
-        assert where(findings(built, "CSM005")) == [
-            ("CSM005", Severity.ERROR, tail_of(built, 3, len(NO_EOC) - 16), 2, 3)
-        ]
+        assert_findings(
+            built, "CSM005", [(Severity.ERROR, tail_of(built, 3, len(NO_EOC) - 16), 2, 3)]
+        )
 
     @pytest.mark.parametrize("ts", J2K_SYNTAXES)
     def test_missing_soc_and_eoc_are_both_reported(self, ts: str) -> None:
@@ -377,9 +356,7 @@ class TestJp2Wrapper:
 
     def test_only_frame_two_is_bad(self) -> None:
         built = encapsulated([J2K, [JP2[:24], JP2[24:]], J2K], ts=J2K_LOSSLESS)
-        assert where(findings(built, "CSM006")) == [
-            ("CSM006", Severity.ERROR, built.fragment_value(2), 2, 2)
-        ]
+        assert_findings(built, "CSM006", [(Severity.ERROR, built.fragment_value(2), 2, 2)])
 
     def test_under_jpeg_it_is_csm014(self) -> None:
         built = encapsulated([JP2])
@@ -501,9 +478,7 @@ class TestRleSegmentCountMismatch:
     def test_one_segment_for_16_bit(self) -> None:
         extra = {"BitsAllocated": 16, "BitsStored": 16, "HighBit": 15}
         built = encapsulated([rle_frame(1), rle_frame(2)], ts=RLE_LOSSLESS, extra=extra)
-        assert where(findings(built, "CSM008")) == [
-            ("CSM008", Severity.ERROR, rle_field(built, 1, 0), 1, 1)
-        ]
+        assert_findings(built, "CSM008", [(Severity.ERROR, rle_field(built, 1, 0), 1, 1)])
 
     @pytest.mark.parametrize(
         "extra",
@@ -574,9 +549,7 @@ class TestUnrecognisedCodestream:
 
     def test_only_frame_two_is_bad(self) -> None:
         built = encapsulated([[J2K[:16], J2K[16:]], JPEG, J2K], ts=J2K_LOSSLESS)
-        assert where(findings(built, "CSM014")) == [
-            ("CSM014", Severity.ERROR, built.fragment_value(3), 2, 3)
-        ]
+        assert_findings(built, "CSM014", [(Severity.ERROR, built.fragment_value(3), 2, 3)])
 
     @pytest.mark.parametrize(
         ("ts", "frame"),
@@ -607,9 +580,7 @@ class TestDeflateStreamInvalid:
 
     def test_only_frame_two_is_wrapped(self) -> None:
         built = with_ts([DEFLATE, ZLIB_WRAPPED, DEFLATE], DEFLATED_FRAMES)
-        assert where(findings(built, "CSM022")) == [
-            ("CSM022", Severity.ERROR, built.fragment_value(2), 2, 2)
-        ]
+        assert_findings(built, "CSM022", [(Severity.ERROR, built.fragment_value(2), 2, 2)])
 
     def test_trailing_bytes_with_deep(self) -> None:
         stream = raw_deflate(PIXELS)

@@ -10,15 +10,19 @@ from builders import (
     H264_HP41,
     JPEG_BASELINE,
     Built,
+    assert_findings,
+    codes,
     dataset_prefix,
     delimiter,
     encapsulated,
+    findings,
     item,
     jpeg_frame,
     pixel_data_header,
     u64,
+    where,
 )
-from test_rules_bot import BOT_CODES, EOT_CODES, big_file, codes, findings, where
+from test_rules_bot import BOT_CODES, EOT_CODES, big_file
 
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import Severity
@@ -185,18 +189,14 @@ class TestEOT004:
         built = encapsulated(
             frames, bot="empty", eot=([0, starts[1] - 20, starts[2]], [32, 32, 32])
         )
-        assert where(findings(built, "EOT004")) == [
-            ("EOT004", Severity.ERROR, eot_entry(built, 1), 2, None)
-        ]
+        assert_findings(built, "EOT004", [(Severity.ERROR, eot_entry(built, 1), 2, None)])
         assert findings(built, "EOT004")[0].element == EOT
 
     def test_first_offset_not_zero(self) -> None:
         frames = three_frames()
         starts = starts_of(frames)
         built = encapsulated(frames, bot="empty", eot=([8, *starts[1:]], [32, 32, 32]))
-        assert where(findings(built, "EOT004")) == [
-            ("EOT004", Severity.ERROR, eot_entry(built, 0), 1, None)
-        ]
+        assert_findings(built, "EOT004", [(Severity.ERROR, eot_entry(built, 0), 1, None)])
 
     def test_valid(self) -> None:
         assert not findings(encapsulated(three_frames(), bot="empty", eot="auto"), "EOT004")
@@ -212,16 +212,12 @@ class TestEOT005:
 
     def test_wrong_length(self) -> None:
         built = self.built([32, 28, 32])
-        assert where(findings(built, "EOT005")) == [
-            ("EOT005", Severity.ERROR, lengths_entry(built, 1), 2, 2)
-        ]
+        assert_findings(built, "EOT005", [(Severity.ERROR, lengths_entry(built, 1), 2, 2)])
         assert findings(built, "EOT005")[0].element == EOT_LENGTHS
 
     def test_one_less_without_a_pad_byte(self) -> None:
         built = self.built([32, 30, 31])
-        assert where(findings(built, "EOT005")) == [
-            ("EOT005", Severity.ERROR, lengths_entry(built, 2), 3, 3)
-        ]
+        assert_findings(built, "EOT005", [(Severity.ERROR, lengths_entry(built, 2), 3, 3)])
 
     def test_padded_length_is_accepted(self) -> None:
         assert len(self.PADDED) == 30
@@ -238,9 +234,7 @@ class TestEOT006:
         layout = encapsulated(frames, bot="empty")
         second_frame = layout.items[3] - layout.items[1]
         built = encapsulated(frames, bot="empty", eot=([0, second_frame], [32, 32]))
-        assert where(findings(built, "EOT006")) == [
-            ("EOT006", Severity.ERROR, built.items[2], 1, 2)
-        ]
+        assert_findings(built, "EOT006", [(Severity.ERROR, built.items[2], 1, 2)])
         # No length can describe a frame of two fragments: that is EOT006, once.
         assert codes(built) & EOT_CODES == {"EOT006"}
 
@@ -253,9 +247,7 @@ class TestEOT007:
         frames = three_frames()
         starts = starts_of(frames)
         built = encapsulated(frames, bot="empty", eot=([0, starts[2], starts[1]], [32, 32, 32]))
-        assert where(findings(built, "EOT007")) == [
-            ("EOT007", Severity.ERROR, eot_entry(built, 2), 3, None)
-        ]
+        assert_findings(built, "EOT007", [(Severity.ERROR, eot_entry(built, 2), 3, None)])
         assert codes(built) & EOT_CODES == {"EOT007"}
 
     def test_valid(self) -> None:

@@ -12,15 +12,19 @@ from builders import (
     MPEG2_MPML,
     RLE_LOSSLESS,
     Built,
+    assert_findings,
+    codes,
     encapsulated,
+    findings,
     j2k_frame,
     jpeg_frame,
     rle_frame,
+    where,
 )
 
 from dcmencaps_lint.context import PAYLOAD_CHUNK
 from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.model import Finding, Severity
+from dcmencaps_lint.model import Severity
 
 FRAME_OF = {
     JPEG_BASELINE: jpeg_frame,
@@ -32,22 +36,6 @@ JPEG = jpeg_frame(32)
 RLE = rle_frame(size=80)
 
 
-def findings(built: Built, code: str) -> list[Finding]:
-    return [f for f in lint_file(built.data).findings if f.code == code]
-
-
-def deep_findings(built: Built, code: str) -> list[Finding]:
-    return [f for f in lint_file(built.data, deep=True).findings if f.code == code]
-
-
-def codes(built: Built) -> set[str]:
-    return {f.code for f in lint_file(built.data).findings}
-
-
-def where(found: list[Finding]) -> list[tuple[str, Severity, int | None, int | None, int | None]]:
-    return [(f.code, f.severity, f.offset, f.frame, f.item) for f in found]
-
-
 def split(frame: bytes, *, end_marker: bool = True) -> list[bytes]:
     """A frame cut in two fragments; without `end_marker` no fragment ends with FF D9."""
     tail = frame[16:] if end_marker else frame[16:-2] + b"\x00\x00"
@@ -57,15 +45,11 @@ def split(frame: bytes, *, end_marker: bool = True) -> list[bytes]:
 class TestFewerFragmentsThanFrames:
     def test_one_fragment_for_three_frames(self) -> None:
         built = encapsulated([JPEG], bot="empty", number_of_frames=3)
-        assert where(findings(built, "FRG001")) == [
-            ("FRG001", Severity.ERROR, built.delimiter, None, None)
-        ]
+        assert_findings(built, "FRG001", [(Severity.ERROR, built.delimiter, None, None)])
 
     def test_two_fragments_for_three_frames_with_bot(self) -> None:
         built = encapsulated([JPEG, JPEG], number_of_frames=3)
-        assert where(findings(built, "FRG001")) == [
-            ("FRG001", Severity.ERROR, built.delimiter, None, None)
-        ]
+        assert_findings(built, "FRG001", [(Severity.ERROR, built.delimiter, None, None)])
 
     def test_length_is_the_delimiter(self) -> None:
         built = encapsulated([JPEG], bot="empty", number_of_frames=2)
@@ -101,9 +85,7 @@ class TestFrameBoundariesUndetermined:
         built = encapsulated(
             [split(frame, end_marker=False), split(frame, end_marker=False)], ts=ts, bot="empty"
         )
-        assert where(findings(built, "FRG002")) == [
-            ("FRG002", Severity.ERROR, built.items[1], None, 1)
-        ]
+        assert_findings(built, "FRG002", [(Severity.ERROR, built.items[1], None, 1)])
         assert "BOT007" not in codes(built)  # FRG002 is the finding when markers fail too
 
     @pytest.mark.parametrize("ts", [JPEG_BASELINE, J2K_LOSSLESS])
@@ -111,9 +93,7 @@ class TestFrameBoundariesUndetermined:
         # Markers give one frame for two: the boundary is still unknown.
         frame = FRAME_OF[ts](32)
         built = encapsulated([split(frame, end_marker=False), split(frame)], ts=ts, bot="empty")
-        assert where(findings(built, "FRG002")) == [
-            ("FRG002", Severity.ERROR, built.items[1], None, 1)
-        ]
+        assert_findings(built, "FRG002", [(Severity.ERROR, built.items[1], None, 1)])
 
     @pytest.mark.parametrize("ts", [JPEG_BASELINE, J2K_LOSSLESS])
     def test_markers_split_gives_bot007_instead(self, ts: str) -> None:
@@ -145,29 +125,24 @@ class TestFrameBoundariesUndetermined:
 class TestOneFragmentPerFrameRequired:
     def test_single_frame_split(self) -> None:
         built = encapsulated([[RLE[:40], RLE[40:]]], ts=RLE_LOSSLESS)
-        assert where(findings(built, "FRG003")) == [
-            ("FRG003", Severity.ERROR, built.items[2], 1, 2)
-        ]
+        assert_findings(built, "FRG003", [(Severity.ERROR, built.items[2], 1, 2)])
 
     def test_second_frame_split_with_bot(self) -> None:
         built = encapsulated([RLE, [RLE[:40], RLE[40:]]], ts=RLE_LOSSLESS)
-        assert where(findings(built, "FRG003")) == [
-            ("FRG003", Severity.ERROR, built.items[3], 2, 3)
-        ]
+        assert_findings(built, "FRG003", [(Severity.ERROR, built.items[3], 2, 3)])
 
     def test_every_split_frame_is_reported(self) -> None:
         built = encapsulated([[RLE[:40], RLE[40:]], [RLE[:40], RLE[40:]]], ts=RLE_LOSSLESS)
-        assert where(findings(built, "FRG003")) == [
-            ("FRG003", Severity.ERROR, built.items[2], 1, 2),
-            ("FRG003", Severity.ERROR, built.items[4], 2, 4),
-        ]
+        assert_findings(
+            built,
+            "FRG003",
+            [(Severity.ERROR, built.items[2], 1, 2), (Severity.ERROR, built.items[4], 2, 4)],
+        )
 
     def test_empty_bot_without_frame_map(self) -> None:
         built = encapsulated([RLE, [RLE[:40], RLE[40:]]], ts=RLE_LOSSLESS, bot="empty")
         assert lint_file(built.data).frame_map_source == "none"
-        assert where(findings(built, "FRG003")) == [
-            ("FRG003", Severity.ERROR, built.items[3], None, 3)
-        ]
+        assert_findings(built, "FRG003", [(Severity.ERROR, built.items[3], None, 3)])
         assert "FRG002" not in codes(built)  # one-fragment syntaxes are FRG003's
 
     @pytest.mark.parametrize(
@@ -187,17 +162,13 @@ class TestOneFragmentPerFrameRequired:
 class TestFrameCountMismatch:
     def test_markers_give_more_frames(self) -> None:
         built = encapsulated([JPEG, JPEG, JPEG], bot="empty", number_of_frames=2)
-        assert where(findings(built, "FRG004")) == [
-            ("FRG004", Severity.ERROR, built.items[1], None, 1)
-        ]
+        assert_findings(built, "FRG004", [(Severity.ERROR, built.items[1], None, 1)])
 
     def test_markers_give_fewer_frames(self) -> None:
         built = encapsulated(
             [split(JPEG), split(JPEG)], bot="empty", number_of_frames=3
         )  # 4 fragments, 2 frames by markers
-        assert where(findings(built, "FRG004")) == [
-            ("FRG004", Severity.ERROR, built.items[1], None, 1)
-        ]
+        assert_findings(built, "FRG004", [(Severity.ERROR, built.items[1], None, 1)])
 
     def test_bot_count_mismatch_is_bot006(self) -> None:
         built = encapsulated([JPEG, JPEG, JPEG], number_of_frames=2)  # 3 BOT entries
@@ -239,7 +210,7 @@ class TestFragmentSpansFrames:
     def test_two_codestreams_in_one_fragment(self, ts: str) -> None:
         frame = FRAME_OF[ts](32)
         built = encapsulated([frame + frame], ts=ts)
-        [f] = deep_findings(built, "FRG005")
+        [f] = findings(built, "FRG005", deep=True)
         assert where([f]) == [("FRG005", Severity.ERROR, built.fragment_value(1) + 32, 1, 1)]
         assert f.length == START_LENGTH[ts]
         assert "2 codestreams" in f.message
@@ -252,13 +223,13 @@ class TestFragmentSpansFrames:
     def test_one_pad_byte_between_codestreams(self, pad: bytes) -> None:
         first = jpeg_frame(31)  # odd: padded to even before the next codestream
         built = encapsulated([first + pad + OTHER])
-        assert where(deep_findings(built, "FRG005")) == [
-            ("FRG005", Severity.ERROR, built.fragment_value(1) + 32, 1, 1)
-        ]
+        assert_findings(
+            built, "FRG005", [(Severity.ERROR, built.fragment_value(1) + 32, 1, 1)], deep=True
+        )
 
     def test_three_codestreams_are_one_finding_at_the_first_boundary(self) -> None:
         built = encapsulated([JPEG + OTHER + JPEG])
-        [f] = deep_findings(built, "FRG005")
+        [f] = findings(built, "FRG005", deep=True)
         assert where([f]) == [("FRG005", Severity.ERROR, built.fragment_value(1) + 32, 1, 1)]
         assert "3 codestreams" in f.message
 
@@ -266,17 +237,17 @@ class TestFragmentSpansFrames:
         # Two BOT entries for two frames, but frame 2's fragment holds two codestreams.
         built = encapsulated([JPEG, [jpeg_frame(16), OTHER + JPEG]])
         assert lint_file(built.data).frame_map_source == "bot"
-        assert where(deep_findings(built, "FRG005")) == [
-            ("FRG005", Severity.ERROR, built.fragment_value(3) + 32, 2, 3)
-        ]
+        assert_findings(
+            built, "FRG005", [(Severity.ERROR, built.fragment_value(3) + 32, 2, 3)], deep=True
+        )
 
     def test_fragment_count_looks_right(self) -> None:
         # Three frames, three fragments: frames 1 and 2 share fragment 1 and frame 3
         # spans fragments 2 and 3. Counting fragments (FRG001) cannot see it.
         built = encapsulated([JPEG + OTHER, split(JPEG)[0], split(JPEG)[1]], bot="empty")
-        assert where(deep_findings(built, "FRG005")) == [
-            ("FRG005", Severity.ERROR, built.fragment_value(1) + 32, 1, 1)
-        ]
+        assert_findings(
+            built, "FRG005", [(Severity.ERROR, built.fragment_value(1) + 32, 1, 1)], deep=True
+        )
         assert findings(built, "FRG001") == []
 
     def test_fewer_fragments_explained_is_frg001_only(self) -> None:
@@ -306,7 +277,7 @@ class TestFragmentSpansFrames:
         first = FRAME_OF[ts](PAYLOAD_CHUNK + shift + 2) + pad
         second = FRAME_OF[ts](64 - len(first) % 2)  # keeps the fragment even
         built = encapsulated([first + second], ts=ts)
-        [f] = deep_findings(built, "FRG005")
+        [f] = findings(built, "FRG005", deep=True)
         assert where([f]) == [
             ("FRG005", Severity.ERROR, built.fragment_value(1) + len(first), 1, 1)
         ]
@@ -332,7 +303,7 @@ class TestFragmentSpansFrames:
         ],
     )
     def test_valid(self, built: Built) -> None:
-        assert deep_findings(built, "FRG005") == []
+        assert findings(built, "FRG005", deep=True) == []
 
 
 VIDEO = b"\x00\x00\x01\xb3" + b"\x55" * 60

@@ -12,34 +12,25 @@ from builders import (
     JPEG_BASELINE,
     UNDEFINED,
     Built,
+    assert_findings,
     bot_item,
     delimiter,
     encapsulated,
+    findings,
     header,
     item,
     j2k_frame,
     jpeg_frame,
+    where,
 )
 
 from dcmencaps_lint.context import PAYLOAD_CHUNK
 from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.model import Finding, Severity
-
-
-def findings(built: Built, code: str) -> list[Finding]:
-    return [f for f in lint_file(built.data).findings if f.code == code]
-
-
-def deep_findings(built: Built, code: str) -> list[Finding]:
-    return [f for f in lint_file(built.data, deep=True).findings if f.code == code]
+from dcmencaps_lint.model import Severity
 
 
 def itm_codes(built: Built) -> list[str]:
     return sorted(f.code for f in lint_file(built.data).findings if f.code.startswith("ITM"))
-
-
-def key(f: Finding) -> tuple[object, ...]:
-    return (f.code, f.severity, f.offset, f.frame, f.item)
 
 
 def after_bot(built: Built) -> int:
@@ -74,21 +65,21 @@ class TestFirstItemNotBot:
         built = encapsulated([frame], ts=ts, bot="none")
         [f] = findings(built, "ITM001")
         # The first item is really fragment 1; the finding points at its item tag.
-        assert key(f) == ("ITM001", Severity.ERROR, built.items[0], None, 1)
+        assert where([f]) == [("ITM001", Severity.ERROR, built.items[0], None, 1)]
         assert built.items[0] == built.value_offset
 
     def test_first_element_not_an_item(self) -> None:
         garbage = header(0x00100010, 4) + b"ABCD"
         built = encapsulated([], bot="none", end=garbage)
         [f] = findings(built, "ITM001")
-        assert key(f) == ("ITM001", Severity.ERROR, built.value_offset, None, None)
+        assert where([f]) == [("ITM001", Severity.ERROR, built.value_offset, None, None)]
         # The root cause is reported once: not also as an unexpected tag.
         assert itm_codes(built) == ["ITM001"]
 
     def test_pixel_data_holds_only_the_delimiter(self) -> None:
         built = encapsulated([], bot="none")
         [f] = findings(built, "ITM001")
-        assert key(f) == ("ITM001", Severity.ERROR, built.delimiter, None, None)
+        assert where([f]) == [("ITM001", Severity.ERROR, built.delimiter, None, None)]
         assert built.delimiter == built.value_offset
         assert itm_codes(built) == ["ITM001"]
 
@@ -104,10 +95,10 @@ class TestUnexpectedTag:
         delim_at = after_bot(built) + len(item(first))
         second_at = delim_at + 8
         [f] = findings(built, "ITM002")
-        assert key(f) == ("ITM002", Severity.ERROR, delim_at, None, None)
+        assert where([f]) == [("ITM002", Severity.ERROR, delim_at, None, None)]
         # The walk went past the zero-length Item Delimitation Item: later items count.
         [odd] = findings(built, "ITM004")
-        assert key(odd) == ("ITM004", Severity.ERROR, second_at + 4, None, 2)
+        assert where([odd]) == [("ITM004", Severity.ERROR, second_at + 4, None, 2)]
         assert findings(built, "ITM006") == []
 
     def test_two_item_delimitations_each_reported(self) -> None:
@@ -117,10 +108,11 @@ class TestUnexpectedTag:
         start = after_bot(built)
         first = start + len(item(frame))
         second = first + 8 + len(item(frame))
-        assert [key(f) for f in findings(built, "ITM002")] == [
-            ("ITM002", Severity.ERROR, first, None, None),
-            ("ITM002", Severity.ERROR, second, None, None),
-        ]
+        assert_findings(
+            built,
+            "ITM002",
+            [(Severity.ERROR, first, None, None), (Severity.ERROR, second, None, None)],
+        )
         assert itm_codes(built) == ["ITM002", "ITM002"]
 
     @pytest.mark.parametrize(
@@ -135,7 +127,7 @@ class TestUnexpectedTag:
         built = encapsulated([frame], items=raw)
         bad_at = after_bot(built) + len(item(frame))
         [f] = findings(built, "ITM002")
-        assert key(f) == ("ITM002", Severity.ERROR, bad_at, None, None)
+        assert where([f]) == [("ITM002", Severity.ERROR, bad_at, None, None)]
         # The walk stops there: no missing-delimiter consequence is reported.
         assert itm_codes(built) == ["ITM002"]
 
@@ -156,14 +148,14 @@ class TestUndefinedLengthItem:
         built = encapsulated([frame], items=raw)
         second = after_bot(built) + len(item(frame))
         [f] = findings(built, "ITM003")
-        assert key(f) == ("ITM003", Severity.ERROR, second + 4, None, 2)
+        assert where([f]) == [("ITM003", Severity.ERROR, second + 4, None, 2)]
         # The walk cannot go on, but that is not a missing delimiter.
         assert itm_codes(built) == ["ITM003"]
 
     def test_undefined_length_bot(self) -> None:
         built = encapsulated([], bot=header(ITEM, UNDEFINED) + item(jpeg_frame()))
         [f] = findings(built, "ITM003")
-        assert key(f) == ("ITM003", Severity.ERROR, built.item_length_field(0), None, 0)
+        assert where([f]) == [("ITM003", Severity.ERROR, built.item_length_field(0), None, 0)]
         assert itm_codes(built) == ["ITM003"]
 
 
@@ -174,20 +166,24 @@ class TestOddLengthItem:
     def test_odd_fragment(self) -> None:
         built = encapsulated([jpeg_frame(), jpeg_frame() + b"\xff"])
         [f] = findings(built, "ITM004")
-        assert key(f) == ("ITM004", Severity.ERROR, built.item_length_field(2), None, 2)
+        assert where([f]) == [("ITM004", Severity.ERROR, built.item_length_field(2), None, 2)]
 
     def test_odd_bot(self) -> None:
         bot = item(b"\x00\x00\x00\x00\x00")
         built = encapsulated([jpeg_frame()], bot=bot)
         [f] = findings(built, "ITM004")
-        assert key(f) == ("ITM004", Severity.ERROR, built.item_length_field(0), None, 0)
+        assert where([f]) == [("ITM004", Severity.ERROR, built.item_length_field(0), None, 0)]
 
     def test_every_odd_item_reported(self) -> None:
         built = encapsulated([jpeg_frame() + b"\xff", jpeg_frame(), jpeg_frame() + b"\xff"])
-        assert [key(f) for f in findings(built, "ITM004")] == [
-            ("ITM004", Severity.ERROR, built.item_length_field(1), None, 1),
-            ("ITM004", Severity.ERROR, built.item_length_field(3), None, 3),
-        ]
+        assert_findings(
+            built,
+            "ITM004",
+            [
+                (Severity.ERROR, built.item_length_field(1), None, 1),
+                (Severity.ERROR, built.item_length_field(3), None, 3),
+            ],
+        )
 
 
 class TestItemExceedsData:
@@ -202,7 +198,7 @@ class TestItemExceedsData:
         codes = sorted(f.code for f in report.findings if f.code.startswith("ITM"))
         assert codes == ["ITM005"]  # and not ITM006: the delimiter is a consequence
         [f] = [f for f in report.findings if f.code == "ITM005"]
-        assert key(f) == ("ITM005", Severity.ERROR, built.item_length_field(2), None, 2)
+        assert where([f]) == [("ITM005", Severity.ERROR, built.item_length_field(2), None, 2)]
         assert "only 30 bytes remain" in f.message
 
     def test_odd_length_running_past_the_end_is_only_itm005(self) -> None:
@@ -211,13 +207,13 @@ class TestItemExceedsData:
         assert itm_codes(built) == ["ITM005"]
         [f] = findings(built, "ITM005")
         fragment_at = after_bot(built)
-        assert key(f) == ("ITM005", Severity.ERROR, fragment_at + 4, None, 1)
+        assert where([f]) == [("ITM005", Severity.ERROR, fragment_at + 4, None, 1)]
 
     def test_truncated_bot(self) -> None:
         built = encapsulated([], bot=header(ITEM, 0x1000) + b"\x00" * 8, end=b"")
         assert itm_codes(built) == ["ITM005"]
         [f] = findings(built, "ITM005")
-        assert key(f) == ("ITM005", Severity.ERROR, built.item_length_field(0), None, 0)
+        assert where([f]) == [("ITM005", Severity.ERROR, built.item_length_field(0), None, 0)]
 
     def test_item_header_only(self) -> None:
         frame = jpeg_frame()
@@ -225,7 +221,7 @@ class TestItemExceedsData:
         last = built.items[1] + len(item(frame))
         assert itm_codes(built) == ["ITM005"]
         [f] = findings(built, "ITM005")
-        assert key(f) == ("ITM005", Severity.ERROR, last + 4, None, 2)
+        assert where([f]) == [("ITM005", Severity.ERROR, last + 4, None, 2)]
         assert "only 0 bytes remain" in f.message
 
 
@@ -238,7 +234,7 @@ class TestMissingSequenceDelimiter:
         [f] = findings(built, "ITM006")
         end = built.items[2] + len(item(jpeg_frame()))
         assert end == len(built.data)
-        assert key(f) == ("ITM006", Severity.ERROR, end, None, None)
+        assert where([f]) == [("ITM006", Severity.ERROR, end, None, None)]
         assert itm_codes(built) == ["ITM006"]
 
     @pytest.mark.parametrize("stray", range(1, 8))
@@ -246,7 +242,7 @@ class TestMissingSequenceDelimiter:
         built = encapsulated([jpeg_frame()], end=delimiter()[:stray])
         end = built.items[1] + len(item(jpeg_frame()))
         [f] = findings(built, "ITM006")
-        assert key(f) == ("ITM006", Severity.ERROR, end, None, None)
+        assert where([f]) == [("ITM006", Severity.ERROR, end, None, None)]
         assert f.length == stray
         assert f"{stray} stray byte" in f.message
         assert itm_codes(built) == ["ITM006"]
@@ -261,7 +257,7 @@ class TestDelimiterNonzeroLength:
         built = encapsulated([jpeg_frame()], end=delimiter(length))
         end = built.items[1] + len(item(jpeg_frame()))
         [f] = findings(built, "ITM007")
-        assert key(f) == ("ITM007", Severity.ERROR, end + 4, None, None)
+        assert where([f]) == [("ITM007", Severity.ERROR, end + 4, None, None)]
         assert str(length) in f.message
         assert itm_codes(built) == ["ITM007"]
 
@@ -281,7 +277,7 @@ class TestEmptyFragment:
         built = encapsulated([frames], bot="empty")  # one frame of three fragments
         [f] = findings(built, "ITM008")
         expected = ("ITM008", Severity.ERROR, built.item_length_field(position), None, position)
-        assert key(f) == expected
+        assert where([f]) == [expected]
         assert itm_codes(built) == ["ITM008"]
 
 
@@ -293,12 +289,12 @@ class TestNoFragments:
     def test_bot_then_delimiter(self, bot: object) -> None:
         built = encapsulated([], bot=bot)  # type: ignore[arg-type]
         [f] = findings(built, "ITM009")
-        assert key(f) == ("ITM009", Severity.ERROR, built.delimiter, None, None)
+        assert where([f]) == [("ITM009", Severity.ERROR, built.delimiter, None, None)]
 
     def test_bot_then_end_of_data(self) -> None:
         built = encapsulated([], bot="empty", end=b"")
         [f] = findings(built, "ITM009")
-        assert key(f) == ("ITM009", Severity.ERROR, len(built.data), None, None)
+        assert where([f]) == [("ITM009", Severity.ERROR, len(built.data), None, None)]
         assert itm_codes(built) == ["ITM006", "ITM009"]
 
     def test_truncated_bot_is_not_no_fragments(self) -> None:
@@ -318,7 +314,7 @@ def with_tag(following: bytes = b"\x00\x00\x00\x00", *, at: int = 12, size: int 
 
 class TestEmbeddedDelimiterBytes:
     def test_valid_is_quiet(self) -> None:
-        assert deep_findings(valid(), "ITM010") == []
+        assert findings(valid(), "ITM010", deep=True) == []
 
     def test_not_run_without_deep(self) -> None:
         built = encapsulated([with_tag()])
@@ -326,8 +322,8 @@ class TestEmbeddedDelimiterBytes:
 
     def test_full_delimiter_inside_a_fragment(self) -> None:
         built = encapsulated([with_tag()])
-        [f] = deep_findings(built, "ITM010")
-        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(1) + 12, 1, 1)
+        [f] = findings(built, "ITM010", deep=True)
+        assert where([f]) == [("ITM010", Severity.WARNING, built.fragment_value(1) + 12, 1, 1)]
         assert f.length == 4
         assert "followed by 00 00 00 00" in f.message
         # The file itself is valid: the item walk is not fooled.
@@ -336,50 +332,55 @@ class TestEmbeddedDelimiterBytes:
     def test_tag_with_a_nonzero_length(self) -> None:
         # As in pydicom's JPEG2000-embedded-sequence-delimiter.dcm: FE FF DD E0 01 00 00 00.
         built = encapsulated([with_tag(b"\x01\x00\x00\x00")])
-        [f] = deep_findings(built, "ITM010")
-        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(1) + 12, 1, 1)
+        [f] = findings(built, "ITM010", deep=True)
+        assert where([f]) == [("ITM010", Severity.WARNING, built.fragment_value(1) + 12, 1, 1)]
         assert "followed by 01 00 00 00" in f.message
 
     def test_every_occurrence_with_its_frame_and_item(self) -> None:
         two = with_tag(at=8)
         two = two[:20] + DELIMITER_TAG + two[24:]
         built = encapsulated([jpeg_frame(), two, with_tag(at=16)])
-        assert [key(f) for f in deep_findings(built, "ITM010")] == [
-            ("ITM010", Severity.WARNING, built.fragment_value(2) + 8, 2, 2),
-            ("ITM010", Severity.WARNING, built.fragment_value(2) + 20, 2, 2),
-            ("ITM010", Severity.WARNING, built.fragment_value(3) + 16, 3, 3),
-        ]
+        assert_findings(
+            built,
+            "ITM010",
+            [
+                (Severity.WARNING, built.fragment_value(2) + 8, 2, 2),
+                (Severity.WARNING, built.fragment_value(2) + 20, 2, 2),
+                (Severity.WARNING, built.fragment_value(3) + 16, 3, 3),
+            ],
+            deep=True,
+        )
 
     def test_frame_of_a_later_fragment_of_the_frame(self) -> None:
         frame = with_tag(at=20)
         built = encapsulated([jpeg_frame(), [frame[:16], frame[16:]]])
-        [f] = deep_findings(built, "ITM010")
-        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(3) + 4, 2, 3)
+        [f] = findings(built, "ITM010", deep=True)
+        assert where([f]) == [("ITM010", Severity.WARNING, built.fragment_value(3) + 4, 2, 3)]
 
     def test_tag_in_the_last_bytes_of_a_fragment(self) -> None:
         # The 4 bytes after it are the next item's tag; the message says so.
         frame = jpeg_frame() + DELIMITER_TAG
         built = encapsulated([frame, jpeg_frame()])
-        [f] = deep_findings(built, "ITM010")
-        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(1) + 32, 1, 1)
+        [f] = findings(built, "ITM010", deep=True)
+        assert where([f]) == [("ITM010", Severity.WARNING, built.fragment_value(1) + 32, 1, 1)]
         assert "followed by FE FF 00 E0" in f.message
 
     def test_unknown_transfer_syntax(self) -> None:
         # Item rules run under any transfer syntax; without a frame map there is no frame.
         built = encapsulated([with_tag()], ts="1.2.3.4")
-        [f] = deep_findings(built, "ITM010")
-        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(1) + 12, None, 1)
+        [f] = findings(built, "ITM010", deep=True)
+        assert where([f]) == [("ITM010", Severity.WARNING, built.fragment_value(1) + 12, None, 1)]
 
     def test_bytes_split_by_an_item_header_are_not_reported(self) -> None:
         first = jpeg_frame()[:-2] + DELIMITER_TAG[:2]
         second = DELIMITER_TAG[2:] + jpeg_frame()[2:]
         built = encapsulated([[first, second]])
-        assert deep_findings(built, "ITM010") == []
+        assert findings(built, "ITM010", deep=True) == []
 
     def test_bot_values_are_not_scanned(self) -> None:
         bot = bot_item([0xE0DDFFFE])  # the tag's bytes as a BOT entry
         built = encapsulated([jpeg_frame()], bot=bot)
-        assert deep_findings(built, "ITM010") == []
+        assert findings(built, "ITM010", deep=True) == []
 
     @pytest.mark.parametrize("shift", [-12, -7, -6, -5, -4, -3, -2, -1, 0, 4])
     def test_found_once_across_a_chunk_edge(self, shift: int) -> None:
@@ -387,6 +388,6 @@ class TestEmbeddedDelimiterBytes:
         # or across the overlap, or after it, is found exactly once.
         at = PAYLOAD_CHUNK + shift
         built = encapsulated([with_tag(at=at, size=PAYLOAD_CHUNK + 64)])
-        [f] = deep_findings(built, "ITM010")
-        assert key(f) == ("ITM010", Severity.WARNING, built.fragment_value(1) + at, 1, 1)
+        [f] = findings(built, "ITM010", deep=True)
+        assert where([f]) == [("ITM010", Severity.WARNING, built.fragment_value(1) + at, 1, 1)]
         assert "followed by 00 00 00 00" in f.message

@@ -27,6 +27,7 @@ from builders import (
     dataset_prefix,
     delimiter,
     encapsulated,
+    findings,
     header,
     item,
     j2k_frame,
@@ -43,11 +44,6 @@ from dcmencaps_lint.model import Finding, Severity
 
 UNKNOWN_TS = "1.2.3.4"
 FLAGGED_LOSSY = {"LossyImageCompression": "01"}  # JPEG Baseline files must say so (TSX006)
-
-
-def findings(data: bytes | Built, code: str) -> list[Finding]:
-    raw = data.data if isinstance(data, Built) else data
-    return [f for f in lint_file(raw).findings if f.code == code]
 
 
 def key(f: Finding) -> tuple[object, ...]:

@@ -3,8 +3,8 @@
 bytes) and, for Deflated Image Frames, where the deflate stream ends.
 
 These rules read a few bytes at each frame's head and tail (within the frame-edge
-contract, model.FRAME_HEAD and FRAME_TAIL); only CSM022's trailing-byte check reads whole
-payloads, and only when deep reads are on for it (--deep, or CSM022 selected by name).
+contract of model.py); only CSM022's trailing-byte check reads whole payloads, and only
+when deep reads are on for it (--deep, or CSM022 selected by code or name).
 The rules that compare a codestream's header with the data set are in csm_header.py.
 
 A frame's start is judged once (`_start`) and every rule here uses that verdict, so a
@@ -34,12 +34,12 @@ from dcmencaps_lint.codestream import (
 )
 from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.fixes import FixAvailability
-from dcmencaps_lint.model import FRAME_HEAD, FRAME_TAIL, Frame, Problem, Severity
+from dcmencaps_lint.model import FILL, FILL_HEAD, FRAME_TAIL, Frame, Problem, Severity
 from dcmencaps_lint.registry import Deep, rule
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec
 
 HEAD_BYTES = 16  # a frame's first bytes read to judge its start
-MAX_FILL = FRAME_HEAD  # FF fill bytes before SOI counted; more reads as "no SOI"
+MAX_FILL = FILL_HEAD  # FF fill bytes before SOI counted; more reads as "no SOI"
 # How far back from a frame's end an end marker still counts as "there, but followed by
 # trailing bytes" (CSM003) rather than missing (CSM002 / CSM005).
 TAIL_BYTES = FRAME_TAIL
@@ -119,7 +119,7 @@ def _judge(codec: Codec, offset: int, head: bytes) -> Start:
 
 def _judged_start(ctx: EncapsulatedContext, frame: Frame) -> Start:
     offset, head = ctx.frame_head(frame, HEAD_BYTES)
-    if head.startswith(b"\xff\xff"):  # fill bytes: look far enough for the SOI
+    if head.startswith(FILL):  # fill bytes: look far enough for the SOI
         offset, head = ctx.frame_head(frame, MAX_FILL)
     return _judge(ctx.ts.codec, offset, head)
 
@@ -625,7 +625,6 @@ def rle_header_invalid(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.5 G.2",
     summary="RLE segments differ from Samples per Pixel x bytes per sample",
-    per_frame=True,
     codecs=RLE,
     fix=NEVER,
 )

@@ -14,12 +14,10 @@ from dcmencaps_lint.transfer_syntax import (
     J2K_FAMILY,
     JPEG_FAMILY,
     ONE_FRAGMENT_PER_FRAME,
-    syntaxes_where,
+    UNFRAGMENTABLE_VIDEO,
 )
 
 NEVER = FixAvailability.NEVER
-# Video syntaxes whose whole stream must be one fragment.
-UNFRAGMENTABLE_VIDEO = syntaxes_where(lambda ts: ts.video and not ts.fragmentable)
 
 
 def too_few_fragments(ctx: EncapsulatedContext) -> bool:

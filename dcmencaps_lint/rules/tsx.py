@@ -16,13 +16,12 @@ from dcmencaps_lint.dataset import parse_number_of_frames
 from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.model import Frame, Problem, Severity
 from dcmencaps_lint.registry import rule
-from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec, syntaxes_where
+from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, RETIRED, Codec
 
 LOSSY_IMAGE_COMPRESSION = "(0028,2110)"
 NEVER = FixAvailability.NEVER
 # Encapsulated codecs whose Pixel Data is there (JPIP Referenced: it shall be absent).
 ENCAPSULATED = frozenset(Codec) - {Codec.NATIVE, Codec.JPIP}
-RETIRED = syntaxes_where(lambda ts: ts.retired)
 
 
 @rule(

@@ -1,0 +1,183 @@
+"""The shape of the package: no import cycle, no mutated frozen object, no cache keyed by
+id(), rule bodies free of the applicability guards their declarations express, and the
+codec sets declarations use agreeing with the transfer syntax table."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import dcmencaps_lint
+from dcmencaps_lint import transfer_syntax
+from dcmencaps_lint.registry import load_rules
+from dcmencaps_lint.transfer_syntax import (
+    FRAME_BASED,
+    ONE_FRAGMENT_PER_FRAME,
+    TRANSFER_SYNTAXES,
+    VIDEO,
+    Codec,
+    syntaxes_where,
+)
+
+PACKAGE = Path(dcmencaps_lint.__file__).parent
+MODULES = {
+    ".".join(("dcmencaps_lint", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(
+        ".__init__"
+    ): path
+    for path in sorted(PACKAGE.rglob("*.py"))
+}
+RULE_MODULES = {
+    name: path for name, path in MODULES.items() if name.startswith("dcmencaps_lint.rules.")
+}
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    """The package's modules `module` imports anywhere: at the top, inside functions, or
+    for type checking only (a cycle through any of them is a cycle in the design)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from package import module` names a module; anything else, the package
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+            names = [n if n in MODULES else node.module for n in names]
+        else:
+            continue
+        found.update(n for n in names if n in MODULES and n != module)
+    return found
+
+
+GRAPH = {module: _imports(module, path) for module, path in MODULES.items()}
+
+
+def _cycle() -> list[str] | None:
+    """One import cycle of the package, as the modules along it, or None."""
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = 1
+        path.append(module)
+        for imported in sorted(GRAPH[module]):
+            if state.get(imported) == 1:
+                return [*path[path.index(imported) :], imported]
+            if imported not in state and (found := visit(imported)):
+                return found
+        path.pop()
+        state[module] = 2
+        return None
+
+    for module in sorted(GRAPH):
+        if module not in state and (found := visit(module)):
+            return found
+    return None
+
+
+def test_the_import_graph_is_read() -> None:
+    """Guards the next test against passing on an empty graph."""
+    assert "dcmencaps_lint.context" in GRAPH["dcmencaps_lint.engine"]
+    assert "dcmencaps_lint.registry" in GRAPH["dcmencaps_lint.rules.bot"]
+    assert "dcmencaps_lint.scanner" in GRAPH["dcmencaps_lint.source"]  # a lazy import
+
+
+def test_no_import_cycle() -> None:
+    assert _cycle() is None, " -> ".join(_cycle() or [])
+
+
+def test_the_cycle_finder_finds_a_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(
+        GRAPH, "dcmencaps_lint.model", GRAPH["dcmencaps_lint.model"] | {"dcmencaps_lint.engine"}
+    )
+    cycle = _cycle()
+    assert cycle is not None and cycle[0] == cycle[-1]
+
+
+def _calls(path: Path) -> list[ast.Call]:
+    return [node for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)]
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_frozen_object_is_mutated_and_no_cache_is_keyed_by_id(module: str) -> None:
+    source = MODULES[module].read_text()
+    assert "__dict__" not in source
+    assert "object.__setattr__" not in source
+    assert not [call for call in _calls(MODULES[module]) if getattr(call.func, "id", "") == "id"]
+
+
+# What the context classes guarantee (context.py) and what `codecs=` / `syntaxes=` say.
+CONTEXT_ATTRIBUTES = {"ts", "walk", "frame_map", "pixel"}
+SYNTAX_PROPERTIES = {"video", "fragmentable", "one_fragment_per_frame", "frame_based", "retired"}
+
+
+def _guards(path: Path) -> list[str]:
+    """Tests a rule module makes that a declaration says instead: `ctx.walk is None`,
+    `ctx.ts.video`, `ts.one_fragment_per_frame`..."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.Is | ast.IsNot):
+            left = node.left
+            none = isinstance(node.comparators[0], ast.Constant)
+            if isinstance(left, ast.Attribute) and left.attr in CONTEXT_ATTRIBUTES and none:
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        if isinstance(node, ast.Attribute) and node.attr in SYNTAX_PROPERTIES:
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        if isinstance(node, ast.Assert):
+            text = ast.unparse(node.test)
+            if any(f"ctx.{name}" in text for name in CONTEXT_ATTRIBUTES):
+                found.append(f"line {node.lineno}: assert {text}")
+    return found
+
+
+# TSX003 reports an unknown transfer syntax: there `ctx.ts is None` is the finding itself.
+SUBJECTS = {"dcmencaps_lint.rules.tsx": ["ctx.ts is None"]}
+
+
+@pytest.mark.parametrize("module", sorted(RULE_MODULES))
+def test_rule_modules_hold_no_applicability_guards(module: str) -> None:
+    found = [guard.split(": ", 1)[1] for guard in _guards(RULE_MODULES[module])]
+    assert found == SUBJECTS.get(module, [])
+
+
+def test_the_guard_finder_finds_guards(tmp_path: Path) -> None:
+    path = tmp_path / "rule.py"
+    path.write_text(
+        "def check(ctx):\n"
+        "    assert ctx.walk is not None\n"
+        "    if ctx.ts is None or ctx.ts.video:\n"
+        "        return\n"
+    )
+    assert len(_guards(path)) == 4  # the assert, its comparison, `is None`, `.video`
+
+
+def test_codec_sets_agree_with_the_syntax_table() -> None:
+    for ts in TRANSFER_SYNTAXES.values():
+        assert (ts.codec in VIDEO) == ts.video, ts.uid
+        assert (ts.codec in FRAME_BASED) == ts.frame_based, ts.uid
+        assert (ts.codec in ONE_FRAGMENT_PER_FRAME) == ts.one_fragment_per_frame, ts.uid
+        assert (ts.codec is not Codec.NATIVE) == ts.encapsulated, ts.uid
+
+
+def test_syntaxes_where() -> None:
+    retired = syntaxes_where(lambda ts: ts.retired)
+    assert "1.2.840.10008.1.2.2" in retired  # Explicit VR Big Endian
+    assert "1.2.840.10008.1.2.4.50" not in retired
+    assert syntaxes_where(lambda ts: False) == frozenset()
+
+
+def test_every_declared_syntax_exists() -> None:
+    for r in load_rules():
+        assert r.syntaxes is None or r.syntaxes <= TRANSFER_SYNTAXES.keys(), r.code
+        assert r.syntaxes is None or r.syntaxes, f"{r.code} applies to no syntax"
+        assert r.codecs is None or r.codecs, f"{r.code} applies to no codec"
+
+
+def test_the_plugin_api_is_exported() -> None:
+    for name in ("rule", "Needs", "Deep", "Problem", "Severity", "FixAvailability", "Codec"):
+        assert name in dcmencaps_lint.__all__
+        assert getattr(dcmencaps_lint, name) is not None
+    for name in ("Context", "PixelContext", "ItemsContext", "EncapsulatedContext"):
+        assert getattr(dcmencaps_lint, name).__module__ == "dcmencaps_lint.context"
+    assert transfer_syntax.Codec is dcmencaps_lint.Codec

@@ -1,0 +1,140 @@
+"""What a rule sees: the context class its needs name, the memo, and the reads the
+context refuses (the frame-edge contract of model.py, payloads outside deep reads)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from builders import JPEG_BASELINE, RLE_LOSSLESS, Built, encapsulated, jpeg_frame, native
+
+from dcmencaps_lint.context import (
+    Context,
+    ContractError,
+    EncapsulatedContext,
+    ItemsContext,
+    Needs,
+    PixelContext,
+)
+from dcmencaps_lint.engine import _pixel_context
+from dcmencaps_lint.model import FILL, FILL_HEAD, FRAME_HEAD, FRAME_TAIL
+from dcmencaps_lint.reader import ByteReader
+from dcmencaps_lint.source import parse_dataset
+from dcmencaps_lint.transfer_syntax import lookup
+
+
+def context_of(
+    built: Built | bytes, *, ts: str | None = "from file", deep: bool = False
+) -> Context:
+    data = built.data if isinstance(built, Built) else built
+    fileobj = io.BytesIO(data)
+    reader = ByteReader(fileobj, len(data))
+    dataset = parse_dataset(fileobj, reader)
+    uid = dataset.transfer_syntax_uid if ts == "from file" else ts
+    return _pixel_context(reader, dataset, lookup(uid) if uid else None, deep=False)
+
+
+class TestLevels:
+    def test_each_need_has_its_class(self) -> None:
+        assert [c.LEVEL for c in (Context, PixelContext, ItemsContext, EncapsulatedContext)] == [
+            Needs.DATASET,
+            Needs.PIXEL,
+            Needs.ITEMS,
+            Needs.ENCAPSULATED,
+        ]
+
+    def test_an_encapsulated_file(self) -> None:
+        ctx = context_of(encapsulated([jpeg_frame()] * 2))
+        assert type(ctx) is EncapsulatedContext
+        assert ctx.ts is not None and ctx.walk is not None and ctx.frame_map is not None
+        assert len(ctx.frame_map.frames) == 2
+
+    def test_an_unknown_transfer_syntax_is_walked_but_not_mapped(self) -> None:
+        ctx = context_of(encapsulated([jpeg_frame()]), ts="1.2.3.4")
+        assert type(ctx) is ItemsContext
+        assert (ctx.ts, ctx.frame_map) == (None, None)
+        with pytest.raises(ContractError, match="transfer syntax is unknown"):
+            _ = ctx.syntax
+
+    def test_native_pixel_data(self) -> None:
+        ctx = context_of(native())
+        assert type(ctx) is PixelContext
+        assert ctx.pixel is not None and ctx.walk is None
+
+    def test_no_pixel_data(self) -> None:
+        data = native().data
+        ctx = context_of(data[: native().pixel_offset])
+        assert type(ctx) is Context and ctx.pixel is None
+
+
+def _frame_count(ctx: Context, _: None) -> int:
+    calls.append(1)
+    assert ctx.frame_map is not None
+    return len(ctx.frame_map.frames)
+
+
+calls: list[int] = []
+
+
+def test_memo_computes_once_for_every_copy_of_an_element_context() -> None:
+    calls.clear()
+    ctx = context_of(encapsulated([jpeg_frame()] * 3))
+    assert isinstance(ctx, EncapsulatedContext)
+    assert ctx.memo(_frame_count, None) == 3
+    copy = ctx.with_frames(ctx.frame_map.frames[:1])
+    assert copy.memo(_frame_count, None) == 3  # kept from the first call, not recomputed
+    assert calls == [1]
+    assert ctx.with_deep_reads().memo(_frame_count, None) == 3
+    assert calls == [1]
+
+
+class TestPerFrameContract:
+    def frame_context(self, frames: list[bytes]) -> EncapsulatedContext:
+        ctx = context_of(encapsulated(frames, ts=JPEG_BASELINE))
+        assert isinstance(ctx, EncapsulatedContext)
+        return ctx.with_frames(ctx.frame_map.frames)
+
+    def test_edges_are_served(self) -> None:
+        frame = jpeg_frame(200)
+        ctx = self.frame_context([frame])
+        first = ctx.frame_map.frames[0]
+        assert ctx.frame_head(first, FRAME_HEAD)[1] == frame[:FRAME_HEAD]
+        assert ctx.frame_tail(first, FRAME_TAIL)[1] == frame[-FRAME_TAIL:]
+        assert ctx.jpeg_header(first) is not None
+
+    def test_more_than_the_contract_is_refused(self) -> None:
+        ctx = self.frame_context([jpeg_frame(200)])
+        first = ctx.frame_map.frames[0]
+        with pytest.raises(ContractError, match="FRAME_HEAD"):
+            ctx.frame_head(first, FRAME_HEAD + 1)
+        with pytest.raises(ContractError, match="FRAME_TAIL"):
+            ctx.frame_tail(first, FRAME_TAIL + 1)
+        with pytest.raises(ContractError):
+            ctx.read(0, 4)
+        item = ctx.fragment(1)
+        with pytest.raises(ContractError):
+            next(ctx.with_deep_reads().payload_chunks(item))
+
+    def test_a_frame_that_starts_with_fill_may_be_read_further(self) -> None:
+        ctx = self.frame_context([FILL * 20 + jpeg_frame(200)])
+        first = ctx.frame_map.frames[0]
+        assert ctx.frame_head(first, FILL_HEAD)[1].startswith(FILL * 20 + b"\xff\xd8")
+        with pytest.raises(ContractError):
+            ctx.frame_head(first, FILL_HEAD + 1)
+
+    def test_other_rules_read_what_they_need(self) -> None:
+        ctx = context_of(encapsulated([jpeg_frame(200)], ts=RLE_LOSSLESS))
+        assert isinstance(ctx, EncapsulatedContext)
+        first = ctx.frame_map.frames[0]
+        assert len(ctx.frame_head(first, 64)[1]) == 64  # the RLE header: not a per-frame rule
+        assert ctx.read(0, 4) == bytes(4)
+
+
+def test_payloads_are_read_with_deep_reads_only() -> None:
+    ctx = context_of(encapsulated([jpeg_frame(200)]))
+    assert isinstance(ctx, ItemsContext)
+    item = ctx.fragment(1)
+    with pytest.raises(ContractError, match="deep"):
+        next(ctx.payload_chunks(item))
+    chunks = list(ctx.with_deep_reads().payload_chunks(item))
+    assert b"".join(chunk for _, chunk in chunks) == jpeg_frame(200)

@@ -1,0 +1,302 @@
+"""The frame-edge contract (model.FRAME_HEAD, FRAME_TAIL): every per-frame rule gives the
+same findings whether alike frames share a verdict (frame_groups.py) or every frame is
+judged on its own.
+
+The files are whole-slide-like: 48 frames each, in runs written by one "encoder" and
+runs that differ (tables, comment segments, lengths, odd codestreams with a pad byte,
+fill bytes, defects of every kind a per-frame rule reports), each frame with entropy-
+coded bytes of its own. Each per-frame rule is run alone and all of them together, on
+the bytes (the careful walk) and on a file (the windowed walk and the walker's alike
+flags), grouped and ungrouped.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from builders import (
+    HTJ2K_LOSSLESS,
+    J2K_LOSSLESS,
+    JPEG_LOSSLESS_SV1,
+    JPEG_LS_LOSSLESS,
+    Built,
+    encapsulated,
+)
+from test_codestream import RPCL, SCALAR_EXPOUNDED, SOF0, SOF1, SOF2, SOF3, j2k, jpeg
+
+from dcmencaps_lint import frame_groups
+from dcmencaps_lint.codestream import SOF55
+from dcmencaps_lint.engine import lint_file
+from dcmencaps_lint.model import FILL, FileReport
+from dcmencaps_lint.registry import load_rules
+
+PER_FRAME = sorted(r.code for r in load_rules() if r.per_frame)
+FRAMES = 48
+JPEG_EXTENDED = "1.2.840.10008.1.2.4.51"
+JPEG_LOSSLESS = "1.2.840.10008.1.2.4.57"
+J2K = "1.2.840.10008.1.2.4.91"
+HTJ2K_RPCL = "1.2.840.10008.1.2.4.202"
+JP2_BOX = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+RGB = {"SamplesPerPixel": 3, "PhotometricInterpretation": "RGB", "PlanarConfiguration": 0}
+
+Variant = Callable[[random.Random], bytes]
+
+
+def coded(header_and_end: bytes, rng: random.Random) -> bytes:
+    """The codestream with entropy-coded bytes of its own (no FF: no marker) before its
+    end marker; an odd codestream gets one pad byte after the end marker, as writers do."""
+    data = rng.randbytes(rng.choice([300, 301, 420, 421, 600]))
+    stream = header_and_end[:-2] + data.replace(b"\xff", b"\x7f") + header_and_end[-2:]
+    return stream + b"\x00" * (len(stream) % 2)
+
+
+def comment(rng: random.Random) -> bytes:
+    """A COM segment (FF FE) of varying text: headers that differ from frame to frame."""
+    text = b"tile %d" % rng.randrange(10 ** rng.randrange(1, 6))
+    return b"\xff\xfe" + struct.pack(">H", len(text) + 2) + text
+
+
+def no_end(stream: bytes) -> bytes:
+    end = stream.rindex(b"\xff\xd9")
+    return stream[:end] + b"\x00\x00" + stream[end + 2 :]
+
+
+def jpeg_variants(good: dict[str, object]) -> dict[str, Variant]:
+    """The good frame of a JPEG-family syntax and its defective or unusual relatives."""
+
+    def make(**changes: object) -> Variant:
+        return lambda rng: coded(jpeg(**{**good, **changes}).data, rng)  # type: ignore[arg-type]
+
+    app = good.get("app", b"")
+    return {
+        "good": make(),
+        "commented": lambda rng: make(app=app + comment(rng))(rng),  # type: ignore[operator]
+        "rows": make(rows=8),
+        "components": make(components=3),
+        "precision": make(precision=12),
+        "fill": lambda rng: make(fill=rng.choice([1, 3, 120, 300]))(rng),
+        "no-soi": lambda rng: make()(rng)[2:],
+        "no-eoi": lambda rng: no_end(make()(rng)),
+        "trailing": lambda rng: make()(rng) + b"\x00\x00\x00\x00",
+        "zeros": lambda rng: bytes(rng.choice([300, 400])),
+    }
+
+
+def j2k_variants(good: dict[str, object]) -> dict[str, Variant]:
+    def make(**changes: object) -> Variant:
+        return lambda rng: coded(j2k(**{**good, **changes}).data, rng)  # type: ignore[arg-type]
+
+    return {
+        "good": make(),
+        "rows": make(rows=8),
+        "signed": make(signed=True),
+        "precision": make(precision=12),
+        "no-siz": lambda rng: b"\xff\x4f\xff\x52" + make()(rng)[4:],
+        "no-eoc": lambda rng: no_end(make()(rng)),
+        "trailing": lambda rng: make()(rng) + b"\x00\x00\x00\x00",
+        "jp2": lambda rng: JP2_BOX + make()(rng),
+        "jpeg": lambda rng: coded(jpeg().data, rng),
+    }
+
+
+def frames_of(variants: dict[str, Variant], seed: int, bad: dict[str, Variant]) -> list[bytes]:
+    """At least 48 frames in runs of one variant each: every variant at least once (1 to
+    3 frames), good ones (1 to 8 frames) around them, in a shuffled order."""
+    rng = random.Random(seed)
+    choices = {**variants, **bad}
+    runs = [(name, rng.randrange(1, 4)) for name in choices if name != "good"]
+    while sum(length for _, length in runs) < FRAMES:
+        runs.append(("good", rng.randrange(1, 9)))
+    rng.shuffle(runs)
+    runs.insert(0, ("good", 2))  # the first frame sets how many leading bytes are compared
+    return [choices[name](rng) for name, length in runs for _ in range(length)]
+
+
+def with_ts(uid: str, frames: list[bytes], **kw: object) -> Built:
+    """An encapsulated file under `uid`, even one pydicom will not write (same length)."""
+    stand_in = "1.2." + "9" * (len(uid) - 4)
+    built = encapsulated(frames, ts=stand_in, **kw)  # type: ignore[arg-type]
+    return replace(built, data=built.data.replace(stand_in.encode(), uid.encode()))
+
+
+def _corpus() -> dict[str, Built]:
+    lossless_jpeg = {"sof": SOF3, "dqt": False, "ss": 1}
+    # an application segment makes the header longer than the parser's first read (32
+    # bytes): frames whose first 32 bytes hold coded data cannot be alike
+    jpeg_ls = {"sof": SOF55, "dqt": False, "dht": False, "app": b"\xff\xe8\x00\x10SPIFF" + bytes(9)}
+    lossy_j2k = {"reversible": False, "sqcd": SCALAR_EXPOUNDED}
+    files = {
+        "jpeg-baseline": encapsulated(
+            frames_of(
+                jpeg_variants({}),
+                1,
+                {
+                    "progressive": lambda rng: coded(jpeg(sof=SOF2).data, rng),
+                    "no-dht": lambda rng: coded(jpeg(dht=False).data, rng),
+                },
+            ),
+            extra={"LossyImageCompression": "01"},
+        ),
+        "jpeg-extended": with_ts(
+            JPEG_EXTENDED,
+            frames_of(
+                jpeg_variants({"sof": SOF1}),
+                2,
+                {"baseline": lambda rng: coded(jpeg(sof=SOF0).data, rng)},
+            ),
+            extra={"LossyImageCompression": "01"},
+        ),
+        "jpeg-lossless": with_ts(
+            JPEG_LOSSLESS,
+            frames_of(
+                jpeg_variants(lossless_jpeg),
+                3,
+                {"dct": lambda rng: coded(jpeg(sof=SOF0).data, rng)},
+            ),
+        ),
+        "jpeg-lossless-sv1": encapsulated(
+            frames_of(
+                jpeg_variants(lossless_jpeg),
+                4,
+                {"predictor-7": lambda rng: coded(jpeg(**{**lossless_jpeg, "ss": 7}).data, rng)},  # type: ignore[arg-type]
+            ),
+            ts=JPEG_LOSSLESS_SV1,
+            bot="empty",
+            eot="auto",
+        ),
+        "jpeg-ls": encapsulated(
+            frames_of(
+                jpeg_variants(jpeg_ls),
+                5,
+                {"near": lambda rng: coded(jpeg(**jpeg_ls, ss=2).data, rng)},  # type: ignore[arg-type]
+            ),
+            ts=JPEG_LS_LOSSLESS,
+            bot="empty",
+        ),
+        "j2k-flagged-lossless": encapsulated(
+            frames_of(
+                j2k_variants({}),
+                6,
+                {"irreversible": lambda rng: coded(j2k(**lossy_j2k).data, rng)},  # type: ignore[arg-type]
+            ),
+            ts=J2K,
+            extra={"LossyImageCompression": "00"},
+        ),
+        "j2k-unflagged": encapsulated(
+            frames_of(
+                j2k_variants({}),
+                7,
+                {"irreversible": lambda rng: coded(j2k(**lossy_j2k).data, rng)},  # type: ignore[arg-type]
+            ),
+            ts=J2K,
+            bot="empty",
+            eot="auto",
+        ),
+        "j2k-lossless-rgb": encapsulated(
+            frames_of(
+                j2k_variants({"components": 3}),
+                8,
+                {
+                    "mct": lambda rng: coded(j2k(components=3, mct=1).data, rng),
+                    "irreversible": lambda rng: coded(j2k(components=3, **lossy_j2k).data, rng),  # type: ignore[arg-type]
+                },
+            ),
+            ts=J2K_LOSSLESS,
+            extra=RGB,
+        ),
+        "htj2k": encapsulated(
+            frames_of(
+                j2k_variants({"cap": True}),
+                9,
+                {"no-cap": lambda rng: coded(j2k().data, rng)},
+            ),
+            ts=HTJ2K_LOSSLESS,
+        ),
+        "htj2k-rpcl": with_ts(
+            HTJ2K_RPCL,
+            frames_of(
+                j2k_variants({"cap": True, "progression": RPCL, "tlm": True}),
+                10,
+                {
+                    "lrcp": lambda rng: coded(j2k(cap=True, tlm=True).data, rng),
+                    "no-tlm": lambda rng: coded(j2k(cap=True, progression=RPCL).data, rng),
+                },
+            ),
+        ),
+    }
+    return files
+
+
+CORPUS = _corpus()
+
+
+def lint(target: bytes | Path, select: list[str]) -> FileReport:
+    return lint_file(target, select=select, path="x")
+
+
+def grouped_and_not(
+    target: bytes | Path, select: list[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[FileReport, FileReport]:
+    grouped = lint(target, select)
+    with monkeypatch.context() as patched:
+        patched.setattr(frame_groups, "MIN_FRAMES", 10**9)  # every frame on its own
+        alone = lint(target, select)
+    return grouped, alone
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("wsi")
+    paths = {}
+    for name, built in CORPUS.items():
+        paths[name] = root / f"{name}.dcm"
+        paths[name].write_bytes(built.data)
+    return paths
+
+
+@pytest.mark.parametrize("read", ["bytes", "file"])
+@pytest.mark.parametrize("code", [*PER_FRAME, "all"])
+def test_every_per_frame_rule_gives_the_same_findings_grouped(
+    code: str, read: str, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    select = PER_FRAME if code == "all" else [code]
+    for name, built in CORPUS.items():
+        target = built.data if read == "bytes" else files[name]
+        grouped, alone = grouped_and_not(target, [*select, "PRS"], monkeypatch)
+        assert grouped == alone, name
+        assert "PRS005" not in {f.code for f in grouped.findings}, (name, grouped.findings)
+
+
+def test_the_corpus_makes_every_per_frame_rule_fire() -> None:
+    """Guards the test above against comparing empty reports."""
+    found = {f.code for built in CORPUS.values() for f in lint(built.data, PER_FRAME).findings}
+    assert found == set(PER_FRAME)
+
+
+@pytest.mark.parametrize("name", list(CORPUS))
+def test_alike_frames_are_grouped(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guards the comparison against grouping that never happens: in every file, frames
+    written alike share a verdict (fewer groups than frames), and frames that start
+    with fill bytes never share one."""
+    formed: list[list[frame_groups.FrameGroup] | None] = []
+    group = frame_groups.group_frames
+
+    def recorded(ctx: object) -> list[frame_groups.FrameGroup] | None:
+        formed.append(group(ctx))  # type: ignore[arg-type]
+        return formed[-1]
+
+    monkeypatch.setattr("dcmencaps_lint.engine.group_frames", recorded)
+    report = lint(CORPUS[name].data, PER_FRAME)
+    assert len(formed) == 1 and formed[0] is not None
+    assert 1 < len(formed[0]) < report.frames_found
+    assert any(len(g.members) > 1 for g in formed[0])
+    data = CORPUS[name].data
+    for g in formed[0]:
+        first = g.representative.first_fragment
+        if data[CORPUS[name].fragment_value(first) :].startswith(FILL):
+            assert len(g.members) == 1
