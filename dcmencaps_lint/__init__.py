@@ -22,9 +22,8 @@ if TYPE_CHECKING:
         PixelContext,
     )
     from dcmencaps_lint.engine import Options, lint_file, lint_paths
-    from dcmencaps_lint.fixes import FixAvailability
     from dcmencaps_lint.model import FileReport, Finding, Problem, Report, Severity, Summary
-    from dcmencaps_lint.registry import Deep, Selection, rule
+    from dcmencaps_lint.registry import Deep, FixAvailability, Selection, rule
     from dcmencaps_lint.transfer_syntax import Codec
 
 __version__ = "0.1.0"
@@ -71,7 +70,7 @@ _WHERE = {
     "ItemsContext": "context",
     "EncapsulatedContext": "context",
     "Needs": "context",
-    "FixAvailability": "fixes",
+    "FixAvailability": "registry",
     "Codec": "transfer_syntax",
 }
 

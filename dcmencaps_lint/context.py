@@ -66,7 +66,7 @@ class ContractError(Exception):
     """A rule asked the context for bytes its declaration does not allow it."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)  # contexts are never compared: no __eq__ to build
 class Context:
     """The data set, and what is known of one Pixel Data element (see the module doc)."""
 
@@ -219,7 +219,6 @@ class Context:
 class PixelContext(Context):
     """A rule's view of one Pixel Data element (needs=PIXEL)."""
 
-    __slots__ = ()
     LEVEL: ClassVar[Needs] = Needs.PIXEL
     pixel: Element
 
@@ -227,7 +226,6 @@ class PixelContext(Context):
 class ItemsContext(PixelContext):
     """A rule's view of one walked Pixel Data element (needs=ITEMS)."""
 
-    __slots__ = ()
     LEVEL: ClassVar[Needs] = Needs.ITEMS
     walk: Walk
 
@@ -236,7 +234,6 @@ class EncapsulatedContext(ItemsContext):
     """A rule's view of walked Pixel Data under a known transfer syntax, with its frame
     map (needs=ENCAPSULATED)."""
 
-    __slots__ = ()
     LEVEL: ClassVar[Needs] = Needs.ENCAPSULATED
     ts: TransferSyntax
     frame_map: FrameMap

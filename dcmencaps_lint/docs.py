@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-from dcmencaps_lint.fixes import FixAvailability
-from dcmencaps_lint.registry import Deep, Rule
+from dcmencaps_lint.registry import Deep, FixAvailability, Rule
 
 SECTIONS = ("What it checks", "Why it matters", "Example", "How to fix", "Reference")
 _HEADING = re.compile(r"^(?P<title>[A-Z][A-Za-z ]+)\n-+$", re.M)

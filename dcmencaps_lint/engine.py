@@ -31,7 +31,6 @@ from dcmencaps_lint.context import (
 )
 from dcmencaps_lint.dataset import DatasetError, NotDicomError, ParsedDataset
 from dcmencaps_lint.details import add_details
-from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.frame_groups import group_frames, head_size_probe
 from dcmencaps_lint.frames import build_frame_map
 from dcmencaps_lint.model import (
@@ -45,7 +44,7 @@ from dcmencaps_lint.model import (
 )
 from dcmencaps_lint.paths import PathEntry, expand_paths, path_matches
 from dcmencaps_lint.reader import ByteReader, open_path
-from dcmencaps_lint.registry import Rule, RuleSet, Selection, load_rules
+from dcmencaps_lint.registry import FixAvailability, Rule, RuleSet, Selection, load_rules
 from dcmencaps_lint.rules.prs import (
     INTERNAL_ERROR,
     IO_ERROR,
@@ -93,7 +92,7 @@ class _Run:
         self.rules = rules
         self.options = options
         self.active: list[Rule] = [
-            replace(r, severity=overrides.get(r.code, r.severity))
+            replace(r, severity=overrides[r.code]) if r.code in overrides else r
             for r in rules
             if options.selection.enabled(r)
         ]

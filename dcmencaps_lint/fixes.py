@@ -9,27 +9,19 @@ edits of a file together: it rebuilds the items and tables from the edited model
 a new file beside the old one, lints it again and repeats until nothing more is fixed
 (sqlfluff's fix loop), and replaces the file only when its frames read back unchanged.
 
-Each rule declares whether it offers a fix (`FixAvailability`, as ruff's
+Each rule declares whether it offers a fix (registry.FixAvailability, as ruff's
 FIX_AVAILABILITY does), and whether its fixes are unsafe. A safe edit leaves every
 frame's codestream bytes as they are (at most one trailing pad byte is added); an unsafe
 one changes them and is applied only with `--unsafe-fixes`.
 
-This module is the vocabulary; the writer is `--fix`.
+This module is the vocabulary; the writer is `--fix`. Only the rules that offer fixes
+and the fixer import it: a lint run that fixes nothing does not pay for its classes.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import ClassVar
-
-
-class FixAvailability(enum.Enum):
-    """Whether a rule offers a fix for its findings."""
-
-    NEVER = "never"
-    SOMETIMES = "sometimes"  # for some of its findings (the message says when not)
-    ALWAYS = "always"
 
 
 @dataclass(frozen=True)

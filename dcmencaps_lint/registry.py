@@ -29,7 +29,6 @@ from importlib.machinery import PathFinder
 from typing import Any
 
 from dcmencaps_lint.context import Needs
-from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.model import Problem, Severity
 from dcmencaps_lint.transfer_syntax import Codec, TransferSyntax
 
@@ -58,6 +57,14 @@ class Deep(enum.IntEnum):
     NO = 0
     PART = 1  # some of its checks read payloads; the others always run
     WHOLE = 2  # every check reads payloads: the rule runs only when deep reads are on
+
+
+class FixAvailability(enum.Enum):
+    """Whether a rule offers a fix for its findings (the edits are in fixes.py)."""
+
+    NEVER = "never"
+    SOMETIMES = "sometimes"  # for some of its findings (the message says when not)
+    ALWAYS = "always"
 
 
 class DeclarationError(ValueError):
@@ -122,7 +129,8 @@ def rule(
     top_level: only the top-level Pixel Data element, not icons in sequences.
     deep: Deep.WHOLE (or True) when it reads whole payloads, Deep.PART when some checks do.
     per_frame: its verdict on a frame depends only on the frame's edges (model.FRAME_HEAD).
-    fix: whether it offers a fix (fixes.py); unsafe_fix: its fixes change codestream bytes.
+    fix: whether it offers a fix (an edit of fixes.py); unsafe_fix: its fixes change codestream
+    bytes.
     """
     depth = Deep(int(deep)) if isinstance(deep, bool) else deep
     depth = Deep.WHOLE if deep is True else depth

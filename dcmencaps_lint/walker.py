@@ -51,7 +51,7 @@ MAX_BOT_ENTRIES = 1 << 20
 
 _ITEM_HEADER = struct.Struct("<HHI")
 _TAG_AND_LENGTH = struct.Struct("<II")
-_ITEM_TAG_LE = 0xE000FFFE  # FFFE,E000 read as one little-endian 32-bit number
+_ITEM_TAG_LE = (ITEM_TAG & 0xFFFF) << 16 | ITEM_TAG >> 16  # as one little-endian 32-bit word
 
 
 def _header(reader: ByteReader, offset: int) -> tuple[int, int] | None:

@@ -135,9 +135,8 @@ def add_rule(args: argparse.Namespace) -> list[Path]:
     for module_name, names in (
         ("collections.abc", ["Iterator"]),
         ("dcmencaps_lint.context", context_names),
-        ("dcmencaps_lint.fixes", ["FixAvailability"]),
         ("dcmencaps_lint.model", ["Problem", "Severity"]),
-        ("dcmencaps_lint.registry", ["rule"]),
+        ("dcmencaps_lint.registry", ["FixAvailability", "rule"]),
         ("dcmencaps_lint.transfer_syntax", _syntax_names(args.codecs or "", source)),
     ):
         source = _ensure_imports(source, module_name, names)

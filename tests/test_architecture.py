@@ -5,9 +5,12 @@ codec sets declarations use agreeing with the transfer syntax table."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from builders import encapsulated, jpeg_frame
 
 import dcmencaps_lint
 from dcmencaps_lint import transfer_syntax
@@ -181,3 +184,23 @@ def test_the_plugin_api_is_exported() -> None:
     for name in ("Context", "PixelContext", "ItemsContext", "EncapsulatedContext"):
         assert getattr(dcmencaps_lint, name).__module__ == "dcmencaps_lint.context"
     assert transfer_syntax.Codec is dcmencaps_lint.Codec
+
+
+def test_a_lint_that_fixes_nothing_does_not_import_the_fix_vocabulary(tmp_path: Path) -> None:
+    """fixes.py is for the rules that offer fixes and for the fixer: its classes cost
+    start-up time (see its docstring)."""
+    path = tmp_path / "broken.dcm"
+    path.write_bytes(encapsulated([jpeg_frame(), jpeg_frame()[:-2] + b"\x00\x00"]).data)
+    child = (
+        "import sys\n"
+        "from dcmencaps_lint.cli import main\n"
+        f"sys.argv = ['encaps-lint', {str(path)!r}, '--format', 'json']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('dcmencaps_lint.fixes' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True)
+    assert '"CSM002"' in done.stdout
+    assert done.stderr.strip() == "False"

@@ -9,9 +9,9 @@ import pytest
 
 from dcmencaps_lint import fixes
 from dcmencaps_lint.context import Needs
-from dcmencaps_lint.fixes import Edit, FixAvailability
+from dcmencaps_lint.fixes import Edit
 from dcmencaps_lint.model import Problem, Severity
-from dcmencaps_lint.registry import DeclarationError, Deep, rule
+from dcmencaps_lint.registry import DeclarationError, Deep, FixAvailability, rule
 
 EDITS = [
     fixes.EmptyBot(),

@@ -1,4 +1,4 @@
-"""BOT001-BOT010: the Basic Offset Table item (RULES.md "BOT")."""
+"""BOT001-BOT010: the Basic Offset Table item (rules/README.md, "BOT")."""
 
 from __future__ import annotations
 

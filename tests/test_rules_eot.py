@@ -1,4 +1,4 @@
-"""EOT001-EOT011: the Extended Offset Table and its Lengths (RULES.md "EOT")."""
+"""EOT001-EOT011: the Extended Offset Table and its Lengths (rules/README.md, "EOT")."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 
 from dcmencaps_lint.transfer_syntax import TRANSFER_SYNTAXES, Codec, lookup
 
-# RULES.md TSX003: syntaxes pydicom 3.0 does not know, which must not be "unknown" here.
+# TSX003 (rules/TSX003.md): syntaxes pydicom 3.0 does not know, which must not be "unknown" here.
 NOT_IN_PYDICOM_3_0 = [
     "1.2.840.10008.1.2.1.98",
     "1.2.840.10008.1.2.4.110",

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dcmencaps_lint.context import EncapsulatedContext
-from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.model import UNDEFINED_LENGTH, FrameMapSource, Item, Problem, Severity, Walk
-from dcmencaps_lint.registry import rule
+from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.transfer_syntax import FRAME_BASED, VIDEO
 
 OFFSET_LIMIT = 1 << 32

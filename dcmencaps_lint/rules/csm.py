@@ -33,9 +33,8 @@ from dcmencaps_lint.codestream import (
     rle_defects,
 )
 from dcmencaps_lint.context import EncapsulatedContext
-from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.model import FILL, FILL_HEAD, FRAME_TAIL, Frame, Problem, Severity
-from dcmencaps_lint.registry import Deep, rule
+from dcmencaps_lint.registry import Deep, FixAvailability, rule
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec
 
 HEAD_BYTES = 16  # a frame's first bytes read to judge its start

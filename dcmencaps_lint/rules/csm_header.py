@@ -14,9 +14,8 @@ from typing import NamedTuple
 
 from dcmencaps_lint.codestream import DAC, LOSSLESS_SOF, SOF55, J2kHeader, JpegHeader
 from dcmencaps_lint.context import EncapsulatedContext
-from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.model import Frame, Problem, Severity
-from dcmencaps_lint.registry import rule
+from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec, syntaxes_where
 
 _TS = "1.2.840.10008.1.2.4."

@@ -12,10 +12,9 @@ from operator import lt
 
 from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.dataset import Element
-from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.frames import frames_from_offsets
 from dcmencaps_lint.model import Frame, FrameMapSource, Problem, Severity, SingleFragmentFrames
-from dcmencaps_lint.registry import rule
+from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.transfer_syntax import FRAME_BASED, VIDEO
 
 EOT = "(7FE0,0001)"

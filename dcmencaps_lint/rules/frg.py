@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from dcmencaps_lint.context import EncapsulatedContext
-from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.model import FrameMapSource, Problem, Severity
-from dcmencaps_lint.registry import Deep, rule
+from dcmencaps_lint.registry import Deep, FixAvailability, rule
 from dcmencaps_lint.rules.payload import frame_of, payload_scan, start_marker
 from dcmencaps_lint.transfer_syntax import (
     FRAME_BASED,

@@ -7,7 +7,6 @@ from functools import reduce
 from operator import or_
 
 from dcmencaps_lint.context import ItemsContext, Needs
-from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.model import (
     ITEM_DELIMITER_TAG,
     UNDEFINED_LENGTH,
@@ -18,7 +17,7 @@ from dcmencaps_lint.model import (
     Walk,
     format_tag,
 )
-from dcmencaps_lint.registry import Deep, rule
+from dcmencaps_lint.registry import Deep, FixAvailability, rule
 from dcmencaps_lint.rules.payload import frame_of, payload_scan
 
 NEVER = FixAvailability.NEVER

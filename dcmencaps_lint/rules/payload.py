@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from dcmencaps_lint.codestream import SOC_SIZ, START_OF_IMAGE
+from dcmencaps_lint.codestream import END_OF_IMAGE, SOC_SIZ, START_OF_IMAGE
 from dcmencaps_lint.context import ItemsContext
 from dcmencaps_lint.model import Item
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
@@ -20,7 +20,7 @@ DELIMITER_TAG_BYTES = b"\xfe\xff\xdd\xe0"
 _DELIMITER = re.compile(re.escape(DELIMITER_TAG_BYTES))
 #: A frame boundary: EOI/EOC (FF D9), at most one pad byte (00, or FF as JPEG fill),
 #: then the start of the next codestream.
-_END_THEN = rb"\xff\xd9[\x00\xff]?"
+_END_THEN = re.escape(END_OF_IMAGE) + rb"[\x00\xff]?"
 # Chunks overlap by one byte less than the longest pattern (FF D9, pad, FF 4F FF 51),
 # so a match that straddles two chunks is whole in the second.
 OVERLAP = 6

@@ -13,9 +13,8 @@ from dcmencaps_lint.context import (
     PixelContext,
 )
 from dcmencaps_lint.dataset import parse_number_of_frames
-from dcmencaps_lint.fixes import FixAvailability
 from dcmencaps_lint.model import Frame, Problem, Severity
-from dcmencaps_lint.registry import rule
+from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, RETIRED, Codec
 
 LOSSY_IMAGE_COMPRESSION = "(0028,2110)"
