@@ -12,8 +12,8 @@ matching class, whose attributes are never None where the need says they exist:
 
 Rules never open files. A rule that needs bytes asks the context for a frame's head or
 tail, and the context reads just those bytes. A per-frame rule gets a context that reads
-no more than the frame-edge contract of model.py allows (FRAME_HEAD, FRAME_TAIL), and payloads
-are read only for deep rules, when deep reads are on.
+no more than the frame-edge contract of model.py allows (FRAME_HEAD, FRAME_TAIL), and
+payloads are read only for deep rules, when deep reads are on.
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ class Context:
         For what several rules (or one rule on every frame) would otherwise work out
         again: a parsed header, a frame's start, a payload scan. `compute` must be a
         function of the context and the key alone (module-level, so that it names itself).
+        Per-frame rules share the results, so a function that reads a frame keeps to
+        the frame-edge contract itself.
         """
         results = self._memo
         try:

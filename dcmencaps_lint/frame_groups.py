@@ -6,9 +6,10 @@ bytes, and every frame ends the same way. The per-frame rules see only what the
 frame-edge contract allows (model.FRAME_HEAD leading bytes, FRAME_TAIL trailing bytes,
 the parsed header, the fragment structure; the context refuses them anything else) and
 the data set, so frames whose leading bytes, trailing bytes and fragment structure are
-equal get equal verdicts. The engine runs such a rule on one representative per group, and on every
-member of a group only when its representative has a finding, so a valid file costs one
-header parse per distinct header instead of one per frame.
+equal get equal verdicts. The engine runs such a rule on one representative per group,
+and on every member of a group only when its representative has a finding, so a valid
+file costs one header parse per distinct header instead of one per frame. Frames that
+start with fill bytes (model.FILL) may be read further and are never grouped.
 
 The grouping is exact, not a sample: a group is formed only where the representative's
 header parse looked at no byte beyond the compared leading bytes.

@@ -132,8 +132,7 @@ def rule(
     fix: whether it offers a fix (an edit of fixes.py); unsafe_fix: its fixes change codestream
     bytes.
     """
-    depth = Deep(int(deep)) if isinstance(deep, bool) else deep
-    depth = Deep.WHOLE if deep is True else depth
+    depth = (Deep.WHOLE if deep else Deep.NO) if isinstance(deep, bool) else deep
     if needs is Needs.ENGINE:
         raise DeclarationError(f"{code}: needs=ENGINE is for engine_rule(), which has no check")
     if per_frame and (needs is not Needs.ENCAPSULATED or depth is not Deep.NO):

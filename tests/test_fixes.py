@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -74,10 +75,10 @@ class TestDeclarations:
         [{"needs": Needs.ITEMS}, {"needs": Needs.DATASET}, {"deep": Deep.PART}, {"deep": True}],
     )
     def test_per_frame_rules_need_the_frame_map_and_read_no_payloads(
-        self, keywords: dict[str, object]
+        self, keywords: dict[str, Any]
     ) -> None:
         with pytest.raises(DeclarationError, match="per-frame"):
-            rule("ZZZ001", "z", Severity.INFO, ref="-", summary="z", per_frame=True, **keywords)  # type: ignore[arg-type]
+            rule("ZZZ001", "z", Severity.INFO, ref="-", summary="z", per_frame=True, **keywords)
 
     def test_engine_rules_are_not_declared_with_rule(self) -> None:
         with pytest.raises(DeclarationError, match="engine_rule"):

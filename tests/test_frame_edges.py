@@ -17,6 +17,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import (
@@ -66,16 +67,16 @@ def no_end(stream: bytes) -> bytes:
     return stream[:end] + b"\x00\x00" + stream[end + 2 :]
 
 
-def jpeg_variants(good: dict[str, object]) -> dict[str, Variant]:
+def jpeg_variants(good: dict[str, Any]) -> dict[str, Variant]:
     """The good frame of a JPEG-family syntax and its defective or unusual relatives."""
 
-    def make(**changes: object) -> Variant:
-        return lambda rng: coded(jpeg(**{**good, **changes}).data, rng)  # type: ignore[arg-type]
+    def make(**changes: Any) -> Variant:
+        return lambda rng: coded(jpeg(**{**good, **changes}).data, rng)
 
     app = good.get("app", b"")
     return {
         "good": make(),
-        "commented": lambda rng: make(app=app + comment(rng))(rng),  # type: ignore[operator]
+        "commented": lambda rng: make(app=app + comment(rng))(rng),
         "rows": make(rows=8),
         "components": make(components=3),
         "precision": make(precision=12),
@@ -87,9 +88,9 @@ def jpeg_variants(good: dict[str, object]) -> dict[str, Variant]:
     }
 
 
-def j2k_variants(good: dict[str, object]) -> dict[str, Variant]:
-    def make(**changes: object) -> Variant:
-        return lambda rng: coded(j2k(**{**good, **changes}).data, rng)  # type: ignore[arg-type]
+def j2k_variants(good: dict[str, Any]) -> dict[str, Variant]:
+    def make(**changes: Any) -> Variant:
+        return lambda rng: coded(j2k(**{**good, **changes}).data, rng)
 
     return {
         "good": make(),
@@ -120,16 +121,21 @@ def frames_of(variants: dict[str, Variant], seed: int, bad: dict[str, Variant]) 
 def with_ts(uid: str, frames: list[bytes], **kw: object) -> Built:
     """An encapsulated file under `uid`, even one pydicom will not write (same length)."""
     stand_in = "1.2." + "9" * (len(uid) - 4)
-    built = encapsulated(frames, ts=stand_in, **kw)  # type: ignore[arg-type]
+    built = encapsulated(frames, ts=stand_in, **kw)
     return replace(built, data=built.data.replace(stand_in.encode(), uid.encode()))
 
 
 def _corpus() -> dict[str, Built]:
-    lossless_jpeg = {"sof": SOF3, "dqt": False, "ss": 1}
+    lossless_jpeg: dict[str, Any] = {"sof": SOF3, "dqt": False, "ss": 1}
     # an application segment makes the header longer than the parser's first read (32
     # bytes): frames whose first 32 bytes hold coded data cannot be alike
-    jpeg_ls = {"sof": SOF55, "dqt": False, "dht": False, "app": b"\xff\xe8\x00\x10SPIFF" + bytes(9)}
-    lossy_j2k = {"reversible": False, "sqcd": SCALAR_EXPOUNDED}
+    jpeg_ls: dict[str, Any] = {
+        "sof": SOF55,
+        "dqt": False,
+        "dht": False,
+        "app": b"\xff\xe8\x00\x10SPIFF" + bytes(9),
+    }
+    lossy_j2k: dict[str, Any] = {"reversible": False, "sqcd": SCALAR_EXPOUNDED}
     files = {
         "jpeg-baseline": encapsulated(
             frames_of(
@@ -163,7 +169,7 @@ def _corpus() -> dict[str, Built]:
             frames_of(
                 jpeg_variants(lossless_jpeg),
                 4,
-                {"predictor-7": lambda rng: coded(jpeg(**{**lossless_jpeg, "ss": 7}).data, rng)},  # type: ignore[arg-type]
+                {"predictor-7": lambda rng: coded(jpeg(**{**lossless_jpeg, "ss": 7}).data, rng)},
             ),
             ts=JPEG_LOSSLESS_SV1,
             bot="empty",
@@ -173,7 +179,7 @@ def _corpus() -> dict[str, Built]:
             frames_of(
                 jpeg_variants(jpeg_ls),
                 5,
-                {"near": lambda rng: coded(jpeg(**jpeg_ls, ss=2).data, rng)},  # type: ignore[arg-type]
+                {"near": lambda rng: coded(jpeg(**jpeg_ls, ss=2).data, rng)},
             ),
             ts=JPEG_LS_LOSSLESS,
             bot="empty",
@@ -182,7 +188,7 @@ def _corpus() -> dict[str, Built]:
             frames_of(
                 j2k_variants({}),
                 6,
-                {"irreversible": lambda rng: coded(j2k(**lossy_j2k).data, rng)},  # type: ignore[arg-type]
+                {"irreversible": lambda rng: coded(j2k(**lossy_j2k).data, rng)},
             ),
             ts=J2K,
             extra={"LossyImageCompression": "00"},
@@ -191,7 +197,7 @@ def _corpus() -> dict[str, Built]:
             frames_of(
                 j2k_variants({}),
                 7,
-                {"irreversible": lambda rng: coded(j2k(**lossy_j2k).data, rng)},  # type: ignore[arg-type]
+                {"irreversible": lambda rng: coded(j2k(**lossy_j2k).data, rng)},
             ),
             ts=J2K,
             bot="empty",
@@ -203,7 +209,7 @@ def _corpus() -> dict[str, Built]:
                 8,
                 {
                     "mct": lambda rng: coded(j2k(components=3, mct=1).data, rng),
-                    "irreversible": lambda rng: coded(j2k(components=3, **lossy_j2k).data, rng),  # type: ignore[arg-type]
+                    "irreversible": lambda rng: coded(j2k(components=3, **lossy_j2k).data, rng),
                 },
             ),
             ts=J2K_LOSSLESS,
@@ -287,7 +293,7 @@ def test_alike_frames_are_grouped(name: str, monkeypatch: pytest.MonkeyPatch) ->
     group = frame_groups.group_frames
 
     def recorded(ctx: object) -> list[frame_groups.FrameGroup] | None:
-        formed.append(group(ctx))  # type: ignore[arg-type]
+        formed.append(group(ctx))
         return formed[-1]
 
     monkeypatch.setattr("dcmencaps_lint.engine.group_frames", recorded)

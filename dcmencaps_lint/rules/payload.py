@@ -8,15 +8,18 @@ chunk), and the context of that Pixel Data element keeps what it found (`ctx.mem
 from __future__ import annotations
 
 import re
+import struct
 from typing import NamedTuple
 
 from dcmencaps_lint.codestream import END_OF_IMAGE, SOC_SIZ, START_OF_IMAGE
 from dcmencaps_lint.context import ItemsContext
-from dcmencaps_lint.model import Item
+from dcmencaps_lint.model import SEQUENCE_DELIMITER_TAG, Item
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
 #: The Sequence Delimitation Item's tag (FFFE,E0DD) as it is written: little endian.
-DELIMITER_TAG_BYTES = b"\xfe\xff\xdd\xe0"
+DELIMITER_TAG_BYTES = struct.pack(
+    "<HH", SEQUENCE_DELIMITER_TAG >> 16, SEQUENCE_DELIMITER_TAG & 0xFFFF
+)
 _DELIMITER = re.compile(re.escape(DELIMITER_TAG_BYTES))
 #: A frame boundary: EOI/EOC (FF D9), at most one pad byte (00, or FF as JPEG fill),
 #: then the start of the next codestream.
