@@ -20,18 +20,20 @@ and the fixer import it: a lint run that fixes nothing does not pay for its clas
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import ClassVar
 
 
 @dataclass(frozen=True)
-class Edit:
-    """One edit of the Pixel Data's structure. Subclasses say what they change."""
+class Edit(abc.ABC):
+    """One edit of the Pixel Data's structure. Each kind says what it changes."""
 
     safe: ClassVar[bool] = True  # the frames' codestream bytes stay as they are
 
+    @abc.abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """What the edit does, in a few words (for --diff and the report)."""
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,11 @@ def test_an_edit_describes_itself_and_travels(edit: Edit) -> None:
         edit.safe = not edit.safe  # type: ignore[misc]
 
 
+def test_an_edit_says_what_it_is() -> None:
+    with pytest.raises(TypeError, match="abstract"):
+        Edit()  # type: ignore[abstract]
+
+
 def test_the_numbers_say_which_part() -> None:
     assert fixes.PadFragment(3).describe() == "pad fragment 3 with one trailing 00 byte"
     assert fixes.JoinFragments(2, 4).describe() == "join fragments 2-4 into one"
