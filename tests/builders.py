@@ -119,7 +119,8 @@ def dataset_prefix(
     """Preamble, File Meta Information and the data set up to (not including) Pixel Data.
 
     Lossy transfer syntaxes get Lossy Image Compression "01", as a conformant writer
-    would. `extra` sets attributes by keyword; a value of None removes one.
+    would. `extra` sets attributes by keyword; a value of None removes one. Any
+    transfer syntax UID is written, even one pydicom does not know.
     """
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SOP_CLASS_SC
@@ -153,8 +154,21 @@ def dataset_prefix(
         ds.add_new(0x7FE00001, eot_vr, eot)
     if eot_lengths is not None:
         ds.add_new(0x7FE00002, eot_vr, eot_lengths)
-    buffer = io.BytesIO()
     implicit = ts == IMPLICIT_LE
+    try:
+        return _written(ds, implicit)
+    except ValueError:  # a syntax pydicom does not know (JPEG XL, Deflated Image Frame...)
+        pass
+    # written under a stand-in UID of the same length, swapped: every offset holds
+    stand_in = "1.2." + "9" * (len(ts) - 4)
+    meta.TransferSyntaxUID = UID(stand_in)
+    data = _written(ds, implicit)
+    assert data.count(stand_in.encode()) == 1
+    return data.replace(stand_in.encode(), ts.encode())
+
+
+def _written(ds: Dataset, implicit: bool) -> bytes:
+    buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True, implicit_vr=implicit, little_endian=True)
     return buffer.getvalue()
 

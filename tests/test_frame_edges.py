@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 import struct
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,13 +117,6 @@ def frames_of(variants: dict[str, Variant], seed: int, bad: dict[str, Variant]) 
     return [choices[name](rng) for name, length in runs for _ in range(length)]
 
 
-def with_ts(uid: str, frames: list[bytes], **kw: object) -> Built:
-    """An encapsulated file under `uid`, even one pydicom will not write (same length)."""
-    stand_in = "1.2." + "9" * (len(uid) - 4)
-    built = encapsulated(frames, ts=stand_in, **kw)
-    return replace(built, data=built.data.replace(stand_in.encode(), uid.encode()))
-
-
 def _corpus() -> dict[str, Built]:
     lossless_jpeg: dict[str, Any] = {"sof": SOF3, "dqt": False, "ss": 1}
     # an application segment makes the header longer than the parser's first read (32
@@ -148,22 +140,22 @@ def _corpus() -> dict[str, Built]:
             ),
             extra={"LossyImageCompression": "01"},
         ),
-        "jpeg-extended": with_ts(
-            JPEG_EXTENDED,
+        "jpeg-extended": encapsulated(
             frames_of(
                 jpeg_variants({"sof": SOF1}),
                 2,
                 {"baseline": lambda rng: coded(jpeg(sof=SOF0).data, rng)},
             ),
+            ts=JPEG_EXTENDED,
             extra={"LossyImageCompression": "01"},
         ),
-        "jpeg-lossless": with_ts(
-            JPEG_LOSSLESS,
+        "jpeg-lossless": encapsulated(
             frames_of(
                 jpeg_variants(lossless_jpeg),
                 3,
                 {"dct": lambda rng: coded(jpeg(sof=SOF0).data, rng)},
             ),
+            ts=JPEG_LOSSLESS,
         ),
         "jpeg-lossless-sv1": encapsulated(
             frames_of(
@@ -223,8 +215,7 @@ def _corpus() -> dict[str, Built]:
             ),
             ts=HTJ2K_LOSSLESS,
         ),
-        "htj2k-rpcl": with_ts(
-            HTJ2K_RPCL,
+        "htj2k-rpcl": encapsulated(
             frames_of(
                 j2k_variants({"cap": True, "progression": RPCL, "tlm": True}),
                 10,
@@ -233,6 +224,7 @@ def _corpus() -> dict[str, Built]:
                     "no-tlm": lambda rng: coded(j2k(cap=True, progression=RPCL).data, rng),
                 },
             ),
+            ts=HTJ2K_RPCL,
         ),
     }
     return files

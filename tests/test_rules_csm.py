@@ -74,15 +74,6 @@ def truncated(frames: list[bytes], ts: str, cut: int) -> bytes:
     return encapsulated(frames, ts=ts, end=b"").data[:-cut]
 
 
-def with_ts(frames: list, uid: str, **kw: object) -> Built:
-    """encapsulated() under a TS pydicom will not write: a same-length stand-in, swapped."""
-    stand_in = "1.2." + "9" * (len(uid) - 4)
-    built = encapsulated(frames, ts=stand_in, **kw)  # type: ignore[arg-type]
-    assert built.data.count(stand_in.encode()) == 1
-    built.data = built.data.replace(stand_in.encode(), uid.encode())
-    return built
-
-
 def rle(segments: int, offsets: list[int], size: int = 80) -> bytes:
     """An RLE frame: the header as given (unlisted offsets are 0), then zeros to `size`."""
     words = [*offsets, *[0] * (15 - len(offsets))]
@@ -534,18 +525,18 @@ class TestUnrecognisedCodestream:
     @pytest.mark.parametrize("ts", [JPEG_XL, JPEG_XL_RECOMPRESSION])
     @pytest.mark.parametrize("frame", [JPEG, J2K, ZEROS], ids=["jpeg", "j2k", "zeros"])
     def test_jpeg_xl(self, ts: str, frame: bytes) -> None:
-        built = with_ts([frame], ts)
+        built = encapsulated([frame], ts=ts)
         found = findings(built, "CSM014")
         assert where(found) == [("CSM014", Severity.ERROR, built.fragment_value(1), 1, 1)]
         assert "not a JPEG XL signature" in found[0].message
 
     @pytest.mark.parametrize("frame", [JXL_CODESTREAM, JXL_CONTAINER], ids=["bare", "container"])
     def test_jpeg_xl_valid(self, frame: bytes) -> None:
-        assert findings(with_ts([frame, frame], JPEG_XL), "CSM014") == []
+        assert findings(encapsulated([frame, frame], ts=JPEG_XL), "CSM014") == []
 
     @pytest.mark.parametrize("ts", [DEFLATED_FRAMES, ENCAPSULATED_UNCOMPRESSED])
     def test_no_signature_to_check(self, ts: str) -> None:
-        assert findings(with_ts([ZEROS, JPEG], ts), "CSM014") == []
+        assert findings(encapsulated([ZEROS, JPEG], ts=ts), "CSM014") == []
 
     def test_only_frame_two_is_bad(self) -> None:
         built = encapsulated([[J2K[:16], J2K[16:]], JPEG, J2K], ts=J2K_LOSSLESS)
@@ -572,20 +563,20 @@ class TestDeflateStreamInvalid:
     )
     @pytest.mark.parametrize("deep", [False, True])
     def test_wrapped_stream(self, frame: bytes, wrapper: str, deep: bool) -> None:
-        built = with_ts([frame], DEFLATED_FRAMES)
+        built = encapsulated([frame], ts=DEFLATED_FRAMES)
         found = findings(built, "CSM022", deep=deep)
         assert where(found) == [("CSM022", Severity.ERROR, built.fragment_value(1), 1, 1)]
         assert found[0].length == 2
         assert f"a {wrapper} header ({frame[:2].hex(' ').upper()})" in found[0].message
 
     def test_only_frame_two_is_wrapped(self) -> None:
-        built = with_ts([DEFLATE, ZLIB_WRAPPED, DEFLATE], DEFLATED_FRAMES)
+        built = encapsulated([DEFLATE, ZLIB_WRAPPED, DEFLATE], ts=DEFLATED_FRAMES)
         assert_findings(built, "CSM022", [(Severity.ERROR, built.fragment_value(2), 2, 2)])
 
     def test_trailing_bytes_with_deep(self) -> None:
         stream = raw_deflate(PIXELS)
         frame = even(stream + b"\x00\x00\x00")
-        built = with_ts([DEFLATE, frame], DEFLATED_FRAMES)
+        built = encapsulated([DEFLATE, frame], ts=DEFLATED_FRAMES)
         found = findings(built, "CSM022", deep=True)
         end = built.fragment_value(2) + len(stream)
         assert where(found) == [("CSM022", Severity.ERROR, end, 2, 2)]
@@ -611,7 +602,7 @@ class TestDeflateStreamInvalid:
         rule is selected by its code or name (not by its family or a prefix)."""
         stream = raw_deflate(PIXELS)
         frame = even(stream + b"\x00\x00\x00")
-        built = with_ts([frame], DEFLATED_FRAMES)
+        built = encapsulated([frame], ts=DEFLATED_FRAMES)
         expected = [("CSM022", Severity.ERROR, built.fragment_value(1) + len(stream), 1, 1)]
         assert where(findings(built, "CSM022", select=select, deep=deep)) == (
             expected if found else []
@@ -620,7 +611,7 @@ class TestDeflateStreamInvalid:
     def test_selected_by_code_on_the_command_line(self, tmp_path: Path) -> None:
         frame = even(raw_deflate(PIXELS) + b"\x00\x00\x00")
         path = tmp_path / "deflate.dcm"
-        path.write_bytes(with_ts([frame], DEFLATED_FRAMES).data)
+        path.write_bytes(encapsulated([frame], ts=DEFLATED_FRAMES).data)
         named = CliRunner().invoke(main, ["--select", "CSM022", str(path)])
         family = CliRunner().invoke(main, ["--select", "CSM", str(path)])
         assert (named.exit_code, family.exit_code) == (1, 0)
@@ -631,7 +622,7 @@ class TestDeflateStreamInvalid:
         pixels = random.Random(0).randbytes(PAYLOAD_CHUNK * 2 + 1000)
         stream = raw_deflate(pixels)
         frame = even(stream + b"\x00" * 6)
-        built = with_ts([frame], DEFLATED_FRAMES)
+        built = encapsulated([frame], ts=DEFLATED_FRAMES)
         found = findings(built, "CSM022", deep=True)
         assert where(found) == [
             ("CSM022", Severity.ERROR, built.fragment_value(1) + len(stream), 1, 1)
@@ -646,7 +637,7 @@ class TestDeflateStreamInvalid:
         ids=["garbage", "cut-short"],
     )
     def test_not_one_deflate_stream(self, frame: bytes, words: str) -> None:
-        built = with_ts([frame], DEFLATED_FRAMES)
+        built = encapsulated([frame], ts=DEFLATED_FRAMES)
         found = findings(built, "CSM022", deep=True)
         assert where(found) == [("CSM022", Severity.ERROR, built.fragment_value(1), 1, 1)]
         assert found[0].length == len(frame)
@@ -655,7 +646,7 @@ class TestDeflateStreamInvalid:
 
     def test_split_frame_is_frg003_not_inflated(self) -> None:
         stream = raw_deflate(PIXELS)
-        built = with_ts([[stream[:40], even(stream[40:])]], DEFLATED_FRAMES)
+        built = encapsulated([[stream[:40], even(stream[40:])]], ts=DEFLATED_FRAMES)
         assert findings(built, "CSM022", deep=True) == []
         assert findings(built, "FRG003") != []
 
@@ -666,11 +657,11 @@ class TestDeflateStreamInvalid:
         )
         frame = even(stream)
         assert len(frame) - len(stream) == odd
-        built = with_ts([frame, DEFLATE], DEFLATED_FRAMES)
+        built = encapsulated([frame, DEFLATE], ts=DEFLATED_FRAMES)
         assert findings(built, "CSM022", deep=True) == []
 
     def test_not_checked_for_other_syntaxes(self) -> None:
-        assert findings(with_ts([ZLIB_WRAPPED], ENCAPSULATED_UNCOMPRESSED), "CSM022") == []
+        assert findings(encapsulated([ZLIB_WRAPPED], ts=ENCAPSULATED_UNCOMPRESSED), "CSM022") == []
 
 
 class TestFillBeforeSoi:
