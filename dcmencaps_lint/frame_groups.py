@@ -38,7 +38,7 @@ from dcmencaps_lint.model import (
     NumberedFrames,
 )
 from dcmencaps_lint.reader import WINDOW_SIZE, ByteReader
-from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
+from dcmencaps_lint.transfer_syntax import JPEG_FAMILY, MARKER_CODED, TransferSyntax
 from dcmencaps_lint.walker import DENSE_SPACING, HeadSize
 
 MIN_FRAMES = 16  # below this, grouping costs more than it saves
@@ -70,7 +70,7 @@ class _Members(NumberedFrames):
 def group_frames(ctx: EncapsulatedContext) -> list[FrameGroup] | None:
     """Groups of alike frames, or None when grouping does not apply to this element."""
     frames = ctx.frame_map.frames
-    if ctx.ts.codec not in JPEG_FAMILY | J2K_FAMILY or len(frames) < MIN_FRAMES:
+    if ctx.ts.codec not in MARKER_CODED or len(frames) < MIN_FRAMES:
         return None
     head_bytes = _head_bytes(ctx, frames[0])
     if head_bytes is None:
@@ -211,7 +211,7 @@ def _keyed_columns(
 def head_size_probe(reader: ByteReader, ts: TransferSyntax | None) -> HeadSize | None:
     """For the walker: how many leading bytes of each item to compare (`Walk.alike`),
     the `head_bytes` `group_frames` will use, from the first fragment's header."""
-    if ts is None or ts.codec not in JPEG_FAMILY | J2K_FAMILY:
+    if ts is None or ts.codec not in MARKER_CODED:
         return None
     parse = parse_jpeg if ts.codec in JPEG_FAMILY else parse_j2k
 

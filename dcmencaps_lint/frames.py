@@ -23,7 +23,7 @@ from dcmencaps_lint.model import (
     new_frame,
 )
 from dcmencaps_lint.reader import ByteReader
-from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
+from dcmencaps_lint.transfer_syntax import MARKER_CODED, TransferSyntax
 
 MARKER_TAIL = 3  # EOI/EOC plus one pad byte
 
@@ -85,7 +85,7 @@ def build_frame_map(
         return FrameMap(FrameMapSource.SINGLE_FRAME, (Frame(1, 1, count),))
     if count == expected:
         return FrameMap(FrameMapSource.ONE_PER_FRAGMENT, SingleFragmentFrames(count))
-    if count > expected and ts.codec in JPEG_FAMILY | J2K_FAMILY:
+    if count > expected and ts.codec in MARKER_CODED:
         frames = frames_from_markers(reader, walk)
         if len(frames) > 1:
             return FrameMap(FrameMapSource.MARKERS, frames)

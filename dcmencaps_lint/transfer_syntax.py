@@ -39,6 +39,9 @@ class Codec(enum.Enum):
 JPEG_FAMILY = frozenset({Codec.JPEG, Codec.JPEG_LS})
 #: Codecs whose frames start with SOC + SIZ and end with EOC.
 J2K_FAMILY = frozenset({Codec.JPEG_2000, Codec.HTJ2K})
+#: Codecs whose frames are marker-delimited codestreams (SOI or SOC ... FF D9) with a
+#: header the linter parses: frames can be told apart by their markers and grouped.
+MARKER_CODED = JPEG_FAMILY | J2K_FAMILY
 #: Codecs whose whole video is one stream, not frames (TransferSyntax.video).
 VIDEO = frozenset({Codec.MPEG2, Codec.H264, Codec.HEVC})
 #: Encapsulated codecs that encode each frame on its own (TransferSyntax.frame_based).

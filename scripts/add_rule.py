@@ -1,7 +1,7 @@
 """Add a rule: its declaration and check in its family's module, its tests, its page.
 
     python scripts/add_rule.py CSM rle-segment-odd-length --severity warning \\
-        --ref "PS3.5 G.5" --summary "An RLE segment offset is odd" --codecs RLE
+        --ref "PS3.5 G.5" --summary "An RLE segment offset is odd" --codecs "{Codec.RLE}"
 
 takes the family's next free code, appends a skeleton rule to the family's module
 (dcmencaps_lint/rules/<family>.py; --module for another, e.g. csm_header), a test class
@@ -167,7 +167,7 @@ def add_rule(args: argparse.Namespace) -> list[Path]:
 
 def _syntax_names(codecs: str, source: str) -> list[str]:
     """The names in a --codecs expression that transfer_syntax.py defines and the module
-    does not define itself (csm.py's RLE, say)."""
+    does not define itself."""
     from dcmencaps_lint import transfer_syntax
 
     names = re.findall(r"\b[A-Za-z_][A-Za-z_0-9]*\b", codecs)
@@ -183,9 +183,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--ref", required=True, help="the clause of the Standard")
     parser.add_argument("--summary", required=True, help="one line, no final period")
     parser.add_argument("--needs", choices=sorted(NEEDS), default="encapsulated")
-    parser.add_argument(
-        "--codecs", help="a codec set, e.g. JPEG_FAMILY or 'frozenset({Codec.RLE})'"
-    )
+    parser.add_argument("--codecs", help="a codec set, e.g. JPEG_FAMILY or '{Codec.RLE}'")
     parser.add_argument("--module", help="the family's module when not <family>.py")
     add_rule(parser.parse_args(argv))
     return 0

@@ -14,7 +14,6 @@ from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.transfer_syntax import FRAME_BASED, VIDEO
 
 OFFSET_LIMIT = 1 << 32
-NEVER = FixAvailability.NEVER
 
 
 def _bot(ctx: EncapsulatedContext) -> tuple[Walk, Item] | None:
@@ -76,7 +75,7 @@ def _checked_entries(ctx: EncapsulatedContext, bot: Item) -> Iterator[tuple[int,
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="The Basic Offset Table item's length is not a multiple of 4",
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def bot_length_not_multiple_of_4(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -137,7 +136,7 @@ def bot_length_not_multiple_of_4(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="The first Basic Offset Table entry is not 0",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def bot_first_offset_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -198,7 +197,7 @@ def bot_first_offset_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="Basic Offset Table entries are not strictly increasing",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def bot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -272,7 +271,7 @@ def _end_of_fragments(walk: Walk) -> int:
     ref="PS3.5 A.4",
     summary="A Basic Offset Table entry does not point at a fragment's item tag",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def bot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -347,7 +346,7 @@ def bot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="A Basic Offset Table entry points at or past the end of the fragments",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def bot_offset_out_of_range(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -410,7 +409,7 @@ def bot_offset_out_of_range(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="A non-empty Basic Offset Table has not one entry per frame",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def bot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -473,7 +472,7 @@ def bot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.WARNING,
     ref="PS3.5 A.4 note",
     summary="Multi-frame, more fragments than frames, and no offset table",
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def bot_empty_ambiguous_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -548,7 +547,7 @@ def bot_empty_ambiguous_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.5 A.4, PS3.3 C.7.6.3",
     summary="An Extended Offset Table is present and the Basic Offset Table has values",
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -608,7 +607,7 @@ def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="Frames start 2^32 bytes or more into the fragments, yet the BOT has values",
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -693,7 +692,7 @@ def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 8.2.5-8.2.11",
     summary="A video transfer syntax with a non-empty Basic Offset Table",
     codecs=VIDEO,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def bot_not_empty_for_video(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """

@@ -35,18 +35,14 @@ from dcmencaps_lint.codestream import (
 from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.model import FILL, FILL_HEAD, FRAME_TAIL, Frame, Problem, Severity
 from dcmencaps_lint.registry import Deep, FixAvailability, rule
-from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec
+from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, MARKER_CODED, Codec
 
 HEAD_BYTES = 16  # a frame's first bytes read to judge its start
 MAX_FILL = FILL_HEAD  # FF fill bytes before SOI counted; more reads as "no SOI"
 # How far back from a frame's end an end marker still counts as "there, but followed by
 # trailing bytes" (CSM003) rather than missing (CSM002 / CSM005).
 TAIL_BYTES = FRAME_TAIL
-NEVER = FixAvailability.NEVER
-RLE = frozenset({Codec.RLE})
-DEFLATE = frozenset({Codec.DEFLATE})
-END_MARKED = JPEG_FAMILY | J2K_FAMILY  # codecs whose frames end with FF D9
-SIGNED = END_MARKED | {Codec.JPEG_XL, Codec.RLE}  # codecs whose frames' start is judged
+SIGNED = MARKER_CODED | {Codec.JPEG_XL, Codec.RLE}  # codecs whose frames' start is judged
 
 EXPECTED = {
     Codec.JPEG: "SOI (FF D8)",
@@ -198,7 +194,7 @@ def _missing_end_problems(ctx: EncapsulatedContext, marker: str) -> Iterator[Pro
     summary="A JPEG or JPEG-LS frame does not start with SOI (FF D8)",
     per_frame=True,
     codecs=JPEG_FAMILY,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def missing_soi(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -252,7 +248,7 @@ def missing_soi(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="A JPEG or JPEG-LS frame has no EOI (FF D9) at its end",
     per_frame=True,
     codecs=JPEG_FAMILY,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def missing_eoi(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -304,8 +300,8 @@ def missing_eoi(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4 notes",
     summary="Two or more bytes follow the EOI / EOC (FF D9) at the end of a frame",
     per_frame=True,
-    codecs=END_MARKED,
-    fix=NEVER,
+    codecs=MARKER_CODED,
+    fix=FixAvailability.NEVER,
 )
 def trailing_bytes_after_end_marker(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -372,7 +368,7 @@ def trailing_bytes_after_end_marker(ctx: EncapsulatedContext) -> Iterator[Proble
     summary="A JPEG 2000 / HTJ2K frame does not start with SOC + SIZ (FF 4F FF 51)",
     per_frame=True,
     codecs=J2K_FAMILY,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def missing_soc(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -426,7 +422,7 @@ def missing_soc(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="A JPEG 2000 / HTJ2K frame has no EOC (FF D9) at its end",
     per_frame=True,
     codecs=J2K_FAMILY,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def missing_eoc(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -476,7 +472,7 @@ def missing_eoc(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="A JPEG 2000 frame is wrapped in a JP2 file-format header",
     per_frame=True,
     codecs=J2K_FAMILY,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def jp2_wrapper(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -544,8 +540,8 @@ def _rle_frames(ctx: EncapsulatedContext) -> Iterator[tuple[Frame, int, bytes]]:
     Severity.ERROR,
     ref="PS3.5 G.4, G.5",
     summary="An RLE frame's 64-byte header is short or holds an invalid count or offset",
-    codecs=RLE,
-    fix=NEVER,
+    codecs={Codec.RLE},
+    fix=FixAvailability.NEVER,
 )
 def rle_header_invalid(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -624,8 +620,8 @@ def rle_header_invalid(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.5 G.2",
     summary="RLE segments differ from Samples per Pixel x bytes per sample",
-    codecs=RLE,
-    fix=NEVER,
+    codecs={Codec.RLE},
+    fix=FixAvailability.NEVER,
 )
 def rle_segment_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -693,7 +689,7 @@ def rle_segment_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="A frame does not start with the transfer syntax's codestream signature",
     per_frame=True,
     codecs=SIGNED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def unrecognised_codestream(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -756,9 +752,9 @@ def unrecognised_codestream(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.5 A.4.13",
     summary="A Deflated Image Frame is zlib/gzip-wrapped, or not one raw deflate stream",
-    codecs=DEFLATE,
+    codecs={Codec.DEFLATE},
     deep=Deep.PART,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def deflate_stream_invalid(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -851,7 +847,7 @@ def _deflate_end_problems(ctx: EncapsulatedContext, frame: Frame) -> Iterator[Pr
     summary="FF fill bytes before the SOI of a JPEG or JPEG-LS frame",
     per_frame=True,
     codecs=JPEG_FAMILY,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def fill_before_soi(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """

@@ -16,7 +16,13 @@ from dcmencaps_lint.codestream import DAC, LOSSLESS_SOF, SOF55, J2kHeader, JpegH
 from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.model import Frame, Problem, Severity
 from dcmencaps_lint.registry import FixAvailability, rule
-from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec, syntaxes_where
+from dcmencaps_lint.transfer_syntax import (
+    J2K_FAMILY,
+    JPEG_FAMILY,
+    MARKER_CODED,
+    Codec,
+    syntaxes_where,
+)
 
 _TS = "1.2.840.10008.1.2.4."
 JPEG_BASELINE = _TS + "50"
@@ -57,11 +63,8 @@ PROCESS = {
 RPCL = 2
 PROGRESSION = ("LRCP", "RLCP", "RPCL", "PCRL", "CPRL")
 MCT_PHOTOMETRIC = frozenset({"YBR_RCT", "YBR_ICT"})
-NEVER = FixAvailability.NEVER
-HEADERS = JPEG_FAMILY | J2K_FAMILY  # codecs whose frame headers are parsed
-HTJ2K = frozenset({Codec.HTJ2K})
 # Lossless-only syntaxes whose codestream headers say whether the coding is lossy.
-LOSSLESS_ONLY = syntaxes_where(lambda ts: ts.lossy is False and ts.codec in HEADERS)
+LOSSLESS_ONLY = syntaxes_where(lambda ts: ts.lossy is False and ts.codec in MARKER_CODED)
 
 
 def sof_name(marker: int) -> str:
@@ -144,8 +147,8 @@ def _at(frame: Frame, message: str, offset: int | None) -> Problem:
     ref="PS3.5 8.2",
     summary="The codestream's rows or columns (SOF, SOF55, SIZ) differ from Rows / Columns",
     per_frame=True,
-    codecs=HEADERS,
-    fix=NEVER,
+    codecs=MARKER_CODED,
+    fix=FixAvailability.NEVER,
 )
 def codestream_dimensions_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -208,8 +211,8 @@ def codestream_dimensions_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem
     ref="PS3.5 8.2",
     summary="The codestream's component count differs from Samples per Pixel",
     per_frame=True,
-    codecs=HEADERS,
-    fix=NEVER,
+    codecs=MARKER_CODED,
+    fix=FixAvailability.NEVER,
 )
 def codestream_components_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -265,8 +268,8 @@ def codestream_components_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem
     ref="PS3.5 8.2",
     summary="The codestream's precision is below Bits Stored or above Bits Allocated",
     per_frame=True,
-    codecs=HEADERS,
-    fix=NEVER,
+    codecs=MARKER_CODED,
+    fix=FixAvailability.NEVER,
 )
 def codestream_precision_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -358,7 +361,7 @@ def _lossy_part(ctx: EncapsulatedContext, frame: Frame) -> tuple[str, int] | Non
     summary="A lossless transfer syntax holds a lossy codestream",
     per_frame=True,
     syntaxes=LOSSLESS_ONLY,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def lossy_codestream_in_lossless_ts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -425,8 +428,8 @@ def lossy_codestream_in_lossless_ts(ctx: EncapsulatedContext) -> Iterator[Proble
     ref="ISO 15444-15",
     summary="An HTJ2K frame has no CAP marker (FF 50) in its main header",
     per_frame=True,
-    codecs=HTJ2K,
-    fix=NEVER,
+    codecs={Codec.HTJ2K},
+    fix=FixAvailability.NEVER,
 )
 def htj2k_missing_cap(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -480,7 +483,7 @@ def htj2k_missing_cap(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="The JPEG 2000 SIZ sign bit differs from Pixel Representation",
     per_frame=True,
     codecs=J2K_FAMILY,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def codestream_signedness_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -566,7 +569,7 @@ def _process_not_allowed(
     summary="The frame's SOF marker (JPEG process) is not allowed by the transfer syntax",
     per_frame=True,
     syntaxes=ALLOWED_SOF,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def jpeg_process_not_allowed(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -632,7 +635,7 @@ def jpeg_process_not_allowed(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="A baseline (SOF0) frame under JPEG Extended (.51)",
     per_frame=True,
     syntaxes={JPEG_EXTENDED},
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def jpeg_baseline_under_extended(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -685,7 +688,7 @@ def jpeg_baseline_under_extended(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="A JPEG frame has no DQT or no DHT before its first SOS (abbreviated format)",
     per_frame=True,
     codecs=JPEG_FAMILY,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def jpeg_abbreviated_format(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -772,7 +775,7 @@ def _mct_mismatch(j2k: J2kHeader, photometric: str) -> str | None:
     summary="The JPEG 2000 multiple component transform disagrees with Photometric Interpretation",
     per_frame=True,
     codecs=J2K_FAMILY,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def j2k_mct_photometric_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -839,8 +842,8 @@ def j2k_mct_photometric_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.5 8.2.1, 8.2.3, 8.2.4",
     summary="Planar Configuration is 1 under JPEG, JPEG-LS, JPEG 2000 or HTJ2K",
-    codecs=HEADERS,
-    fix=NEVER,
+    codecs=MARKER_CODED,
+    fix=FixAvailability.NEVER,
 )
 def planar_configuration_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -895,7 +898,7 @@ def planar_configuration_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]
     summary="An HTJ2K RPCL (.202) frame is not RPCL or has no TLM marker",
     per_frame=True,
     syntaxes={HTJ2K_RPCL},
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def htj2k_rpcl_requirements(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """

@@ -19,7 +19,6 @@ from dcmencaps_lint.transfer_syntax import FRAME_BASED, VIDEO
 
 EOT = "(7FE0,0001)"
 EOT_LENGTHS = "(7FE0,0002)"
-NEVER = FixAvailability.NEVER
 
 
 def _offset(element: Element | None) -> int | None:
@@ -75,7 +74,7 @@ def _frames_of_several_fragments(ctx: EncapsulatedContext, _: None) -> tuple[Fra
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="Only one of Extended Offset Table and Extended Offset Table Lengths is present",
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_incomplete_pair(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -134,7 +133,7 @@ def eot_incomplete_pair(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table value's length is not a multiple of 8",
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_length_not_multiple_of_8(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -188,7 +187,7 @@ def eot_length_not_multiple_of_8(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table counts differ from each other or from Number of Frames",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -255,7 +254,7 @@ def eot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table offset does not point at a fragment's item tag",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -331,7 +330,7 @@ def eot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table length differs from its fragment's length",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_length_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -408,7 +407,7 @@ def eot_length_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table is present but a frame spans several fragments",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_multi_fragment_frame(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -469,7 +468,7 @@ def eot_multi_fragment_frame(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table offsets are not strictly increasing",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -530,7 +529,7 @@ def eot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.WARNING,
     ref="PS3.6",
     summary="Extended Offset Table or its Lengths has an explicit VR other than OV",
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_wrong_vr(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -581,7 +580,7 @@ def eot_wrong_vr(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.INFO,
     ref="PS3.3 C.7.6.3",
     summary="Multi-frame with more than 2^32-1 bytes of fragments and no Extended Offset Table",
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_recommended(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -641,7 +640,7 @@ def eot_recommended(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table present with zero length",
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_empty(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -685,7 +684,7 @@ def eot_empty(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table with a video transfer syntax",
     codecs=VIDEO,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def eot_not_allowed_for_ts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """

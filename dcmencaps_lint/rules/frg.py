@@ -10,13 +10,10 @@ from dcmencaps_lint.registry import Deep, FixAvailability, rule
 from dcmencaps_lint.rules.payload import frame_of, payload_scan, start_marker
 from dcmencaps_lint.transfer_syntax import (
     FRAME_BASED,
-    J2K_FAMILY,
-    JPEG_FAMILY,
+    MARKER_CODED,
     ONE_FRAGMENT_PER_FRAME,
     UNFRAGMENTABLE_VIDEO,
 )
-
-NEVER = FixAvailability.NEVER
 
 
 def too_few_fragments(ctx: EncapsulatedContext) -> bool:
@@ -35,7 +32,7 @@ def too_few_fragments(ctx: EncapsulatedContext) -> bool:
     ref="PS3.5 8.2",
     summary="Fewer fragments than frames in a frame-based transfer syntax",
     codecs=FRAME_BASED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def fewer_fragments_than_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -94,7 +91,7 @@ def fewer_fragments_than_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="Frame boundaries cannot be determined",
     codecs=FRAME_BASED - ONE_FRAGMENT_PER_FRAME,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def frame_boundaries_undetermined(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -154,7 +151,7 @@ def frame_boundaries_undetermined(ctx: EncapsulatedContext) -> Iterator[Problem]
     ref="PS3.5 A.4.2, A.4.13",
     summary="A frame spans several fragments in a transfer syntax that requires one",
     codecs=ONE_FRAGMENT_PER_FRAME,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def one_fragment_per_frame_required(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -225,7 +222,7 @@ def one_fragment_per_frame_required(ctx: EncapsulatedContext) -> Iterator[Proble
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="The frames found by codestream markers differ from Number of Frames",
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def frame_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -285,8 +282,8 @@ def frame_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4.1, A.4.3, A.4.4",
     summary="A fragment holds data of more than one frame",
     deep=Deep.WHOLE,
-    codecs=JPEG_FAMILY | J2K_FAMILY,
-    fix=NEVER,
+    codecs=MARKER_CODED,
+    fix=FixAvailability.NEVER,
 )
 def fragment_spans_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -370,7 +367,7 @@ def fragment_spans_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 8.2.5-8.2.8",
     summary="A non-fragmentable video stream spans more than one fragment",
     syntaxes=UNFRAGMENTABLE_VIDEO,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def video_stream_fragmented(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """

@@ -20,8 +20,6 @@ from dcmencaps_lint.model import (
 from dcmencaps_lint.registry import Deep, FixAvailability, rule
 from dcmencaps_lint.rules.payload import frame_of, payload_scan
 
-NEVER = FixAvailability.NEVER
-
 
 def numbered_items(walk: Walk) -> Iterator[tuple[int, Item]]:
     """(item number, item): 0 is the BOT, fragments are 1..n."""
@@ -41,7 +39,7 @@ def _what(number: int) -> str:
     ref="PS3.5 A.4",
     summary="The first item is not a Basic Offset Table item",
     needs=Needs.ITEMS,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def first_item_not_bot(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -116,7 +114,7 @@ def first_item_not_bot(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 A.4, 7.5",
     summary="A tag other than Item or Sequence Delimitation inside the sequence",
     needs=Needs.ITEMS,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def unexpected_tag(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -182,7 +180,7 @@ def unexpected_tag(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="An item has an undefined length",
     needs=Needs.ITEMS,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def undefined_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -239,7 +237,7 @@ def undefined_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="An item has an odd length",
     needs=Needs.ITEMS,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def odd_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -298,7 +296,7 @@ def odd_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 7.5",
     summary="An item's length runs past the end of the data",
     needs=Needs.ITEMS,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def item_exceeds_data(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -350,7 +348,7 @@ def item_exceeds_data(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="The data ends without a Sequence Delimitation Item",
     needs=Needs.ITEMS,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def missing_sequence_delimiter(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -409,7 +407,7 @@ def missing_sequence_delimiter(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 7.5.2",
     summary="The Sequence Delimitation Item's length is not 0",
     needs=Needs.ITEMS,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def delimiter_nonzero_length(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -456,7 +454,7 @@ def delimiter_nonzero_length(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="A fragment has length 0",
     needs=Needs.ITEMS,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def empty_fragment(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -507,7 +505,7 @@ def empty_fragment(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 8.2",
     summary="No fragment follows the Basic Offset Table item",
     needs=Needs.ITEMS,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def no_fragments(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -552,7 +550,7 @@ def no_fragments(ctx: ItemsContext) -> Iterator[Problem]:
     summary="A fragment contains the bytes of the Sequence Delimitation Item's tag",
     needs=Needs.ITEMS,
     deep=Deep.WHOLE,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def embedded_delimiter_bytes(ctx: ItemsContext) -> Iterator[Problem]:
     """

@@ -18,7 +18,6 @@ from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, RETIRED, Codec
 
 LOSSY_IMAGE_COMPRESSION = "(0028,2110)"
-NEVER = FixAvailability.NEVER
 # Encapsulated codecs whose Pixel Data is there (JPIP Referenced: it shall be absent).
 ENCAPSULATED = frozenset(Codec) - {Codec.NATIVE, Codec.JPIP}
 
@@ -32,7 +31,7 @@ ENCAPSULATED = frozenset(Codec) - {Codec.NATIVE, Codec.JPIP}
     needs=Needs.PIXEL,
     top_level=True,
     codecs=ENCAPSULATED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def encapsulated_defined_length(ctx: PixelContext) -> Iterator[Problem]:
     """
@@ -103,7 +102,7 @@ def encapsulated_defined_length(ctx: PixelContext) -> Iterator[Problem]:
     summary="Native transfer syntax but Pixel Data has an undefined length",
     needs=Needs.PIXEL,
     codecs={Codec.NATIVE},
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def native_undefined_length(ctx: PixelContext) -> Iterator[Problem]:
     """
@@ -164,7 +163,7 @@ def native_undefined_length(ctx: PixelContext) -> Iterator[Problem]:
     ref="PS3.5 A",
     summary="The Transfer Syntax UID is not a DICOM transfer syntax",
     needs=Needs.DATASET,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def unknown_transfer_syntax(ctx: Context) -> Iterator[Problem]:
     """
@@ -221,7 +220,7 @@ def unknown_transfer_syntax(ctx: Context) -> Iterator[Problem]:
     summary="The transfer syntax is retired",
     needs=Needs.DATASET,
     syntaxes=RETIRED,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def retired_transfer_syntax(ctx: Context) -> Iterator[Problem]:
     """
@@ -312,7 +311,7 @@ def _how(ctx: EncapsulatedContext, frame: Frame) -> str:
     summary="Lossy Image Compression is 00 but the transfer syntax or codestream is lossy",
     per_frame=True,
     top_level=True,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def lossy_flag_contradicts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -394,7 +393,7 @@ def lossy_flag_contradicts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="The transfer syntax or codestream is lossy but Lossy Image Compression is absent",
     per_frame=True,
     top_level=True,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def lossy_flag_absent(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -459,7 +458,7 @@ def lossy_flag_absent(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table present without encapsulated Pixel Data",
     needs=Needs.DATASET,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def offset_table_in_native_ts(ctx: Context) -> Iterator[Problem]:
     """
@@ -519,7 +518,7 @@ def offset_table_in_native_ts(ctx: Context) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.6",
     summary="Number of Frames is empty, zero, negative or not an integer",
     needs=Needs.DATASET,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def number_of_frames_invalid(ctx: Context) -> Iterator[Problem]:
     """
@@ -575,7 +574,7 @@ def number_of_frames_invalid(ctx: Context) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="The explicit VR of encapsulated Pixel Data is not OB",
     needs=Needs.ITEMS,
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def encapsulated_vr_not_ob(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -639,7 +638,7 @@ def encapsulated_vr_not_ob(ctx: ItemsContext) -> Iterator[Problem]:
     needs=Needs.PIXEL,
     top_level=True,
     codecs={Codec.JPIP},
-    fix=NEVER,
+    fix=FixAvailability.NEVER,
 )
 def pixel_data_with_jpip(ctx: PixelContext) -> Iterator[Problem]:
     """
