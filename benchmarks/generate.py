@@ -1,36 +1,50 @@
-"""Write the benchmark workloads: JPEG whole-slide images and a folder of small files.
+"""Write the benchmark workloads: whole-slide images (JPEG, JPEG 2000) and small files.
 
     python benchmarks/generate.py [--workdir /tmp/encaps-lint-bench] [--only wsi-200k]
 
-Every file is a valid JPEG Baseline (1.2.840.10008.1.2.4.50) file: pydicom writes the
-File Meta Information and the attributes (with the Extended Offset Table and its
-lengths, VR OV, for the multi-frame files); the Pixel Data items are written here by
-hand, one frame at a time and in pieces, so even the >4 GiB file never holds a whole
-frame in memory. Every frame is a real baseline JPEG codestream (SOI, DQT, SOF0, DHT,
-SOS, entropy-coded bytes without FF, EOI) with the same header for every frame, as
-whole-slide encoders write them; only the entropy-coded bytes differ between frames.
+Every file is a valid JPEG Baseline (1.2.840.10008.1.2.4.50) or JPEG 2000
+(1.2.840.10008.1.2.4.91) file: pydicom writes the File Meta Information and the
+attributes (with the Extended Offset Table and its lengths, VR OV, for the multi-frame
+files); the Pixel Data items are written here by hand, one frame at a time and in
+pieces, so even the >4 GiB file never holds a whole frame in memory.
 
-A file that already exists with the size it would be written with is kept, so running
-this again is cheap. The work folder must not be inside the repository.
+Every frame is a real codestream, and no two neighbours are alike, as a scanner writes
+them (each tile compressed on its own): a linter that caches what it learnt from one
+frame's header, or compares frames' bytes, gains nothing. Each frame has
+- its own quality: JPEG quantization tables (IJG quality 60-95), JPEG 2000 step sizes;
+- a comment with its own text (JPEG COM after SOI or after DQT, JPEG 2000 COM after
+  SIZ), and, every 7th JPEG frame, an APP segment (APP1 Exif or APP14 Adobe);
+- its own length, within 25 % of the workload's nominal frame size; about half are odd
+  and padded with one 00 byte after the EOI / EOC, so each item's length stays even;
+- its own entropy-coded bytes (without FF).
+All of it drawn from random.Random seeded with the workload and frame number, so a
+file is written with the same bytes on every run.
+
+A file that already exists with the size it would be written with is kept (the size is
+computed up front from the same seeded lengths), so running this again is cheap. The
+work folder must not be inside the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import io
+import itertools
 import math
 import random
 import shutil
 import struct
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from pydicom import dcmwrite
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import JPEGBaseline8Bit, generate_uid
+from pydicom.uid import JPEG2000, JPEGBaseline8Bit, generate_uid
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_WORKDIR = Path("/tmp/encaps-lint-bench")
@@ -44,7 +58,8 @@ ITEM_TAG = b"\xfe\xff\x00\xe0"
 EMPTY_BOT = ITEM_TAG + b"\x00\x00\x00\x00"
 SEQUENCE_DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 ITEM_HEADER = 8
-EOI = b"\xff\xd9"
+EOI = b"\xff\xd9"  # JPEG end of image; the JPEG 2000 end of codestream (EOC) is the same
+PAD = b"\x00"  # after the EOI / EOC of an odd-length codestream: items have even lengths
 MiB = 1 << 20
 
 
@@ -55,11 +70,12 @@ class Workload:
     key: str  # what --only takes
     label: str  # the row name in run.py's table
     frames: int  # frames per file
-    frame_size: int  # bytes per frame (even)
+    frame_size: int  # nominal bytes per frame: each one's length is within 25 % of it
     rows: int
     columns: int
-    samples: int  # 3: YBR_FULL_422 colour tiles; 1: MONOCHROME2
+    samples: int  # 3: colour tiles (YBR_FULL_422, or YBR_ICT for JPEG 2000); 1: MONOCHROME2
     files: int = 1  # > 1: a folder of that many single-frame files
+    codec: str = "jpeg"  # a key of CODECS
 
     @property
     def folder(self) -> bool:
@@ -75,11 +91,59 @@ class Workload:
 WORKLOADS = (
     Workload("wsi-200k", "200,000 fragments, 800 MB, EOT", 200_000, 4_000, 256, 256, 3),
     Workload("wsi-20k", "20,000 fragments, 80 MB, EOT", 20_000, 4_000, 256, 256, 3),
-    # 4 MiB + 8 KiB per frame: 4.3 GiB in all, so the later frames' offsets need 64 bits
+    # 4 MiB + 8 KiB per frame on average: 4.3 GiB in all, so the later frames' offsets
+    # need 64 bits
     Workload("big-4gib", "1,100 frames, 4.3 GiB, EOT", 1_100, 4_202_496, 2048, 2048, 3),
     Workload("small-files", "2,000 single-frame 10 KB files", 1, 9_600, 256, 256, 1, 2_000),
+    Workload("j2k-100k", "100,000 JPEG 2000 tiles, EOT", 100_000, 4_000, 256, 256, 3, codec="j2k"),
 )
 BY_KEY = {w.key: w for w in WORKLOADS}
+
+
+# --- How frames differ ----------------------------------------------------------------------
+
+
+class FramePlan(NamedTuple):
+    """What makes one frame unlike the others; the bytes follow from it."""
+
+    index: int  # the frame's (or single-frame file's) number in its workload, from 0
+    length: int  # of the codestream, EOI / EOC included; odd for about half the frames
+    quality: int  # 60-95: IJG quality of the JPEG tables, or the JPEG 2000 step sizes
+    app: bool  # JPEG: an APP segment after SOI (every 7th frame)
+    comment_first: bool  # JPEG: the COM segment right after SOI, else after DQT
+
+    @property
+    def padded(self) -> bool:
+        """The codestream is odd-length: one 00 byte follows it in its item."""
+        return self.length % 2 == 1
+
+    @property
+    def item_length(self) -> int:
+        return self.length + self.padded
+
+    @property
+    def comment(self) -> bytes:
+        return b"tile %d q%d" % (self.index, self.quality)
+
+
+def frame_plans(key: str, first: int, count: int, nominal: int) -> list[FramePlan]:
+    """Frames `first` to `first + count - 1` of workload `key`, the same on every run.
+
+    Seeded by (key, first), so the sizes can be known before a byte is written and a
+    single-frame file's plan does not depend on the files before it.
+    """
+    rng = random.Random(f"{key}/{first}")
+    spread = nominal // 4
+    return [
+        FramePlan(
+            index,
+            length=rng.randint(nominal - spread, nominal + spread),
+            quality=rng.randrange(60, 96),
+            app=index % 7 == 0,
+            comment_first=rng.random() < 0.5,
+        )
+        for index in range(first, first + count)
+    ]
 
 
 # --- JPEG codestreams (ITU-T T.81) --------------------------------------------------------
@@ -143,8 +207,18 @@ def _segment(marker: int, body: bytes) -> bytes:
     return struct.pack(">BBH", 0xFF, marker, len(body) + 2) + body
 
 
-def jpeg_header(rows: int, columns: int, samples: int, quality: int = 80) -> bytes:
-    """SOI, DQT, SOF0, DHT and SOS of an 8-bit baseline JPEG; entropy-coded data follows.
+# APP segments a scanner may write, with their identifiers: an empty Exif (TIFF header,
+# little endian, one IFD of no entry) and Adobe's (version 100, no flags, transform 1:
+# YCbCr; 0 for grey, where the transform does not apply)
+EXIF_APP1 = _segment(0xE1, b"Exif\x00\x00II*\x00" + struct.pack("<IHI", 8, 0, 0))
+ADOBE_APP14 = {
+    s: _segment(0xEE, b"Adobe" + struct.pack(">HHHB", 100, 0, 0, s == 3)) for s in (1, 3)
+}
+
+
+@functools.cache  # 36 qualities, hundreds of thousands of frames
+def _jpeg_segments(rows: int, columns: int, samples: int, quality: int) -> tuple[bytes, bytes]:
+    """(DQT, SOF0 + DHT + SOS) of an 8-bit baseline JPEG.
 
     3 samples: Y, Cb, Cr with Y sampled 2x1 (YBR_FULL_422), two quantization tables and
     the four typical Huffman tables, as libjpeg writes them. 1 sample: grey, one of each.
@@ -169,13 +243,115 @@ def jpeg_header(rows: int, columns: int, samples: int, quality: int = 80) -> byt
     sos = bytes([len(components)])
     sos += b"".join(bytes((c[0], s)) for c, s in zip(components, selectors, strict=True))
     sos += b"\x00\x3f\x00"  # Ss = 0, Se = 63, Ah = Al = 0: sequential DCT
-    return (
-        b"\xff\xd8"
-        + _segment(0xDB, dqt)
-        + _segment(0xC0, sof)
-        + _segment(0xC4, dht)
-        + _segment(0xDA, sos)
+    return _segment(0xDB, dqt), _segment(0xC0, sof) + _segment(0xC4, dht) + _segment(0xDA, sos)
+
+
+def jpeg_header(
+    rows: int,
+    columns: int,
+    samples: int,
+    quality: int = 80,
+    *,
+    app: bytes = b"",
+    comment: bytes = b"",
+    comment_first: bool = False,
+) -> bytes:
+    """SOI, [APP], [COM], DQT, [COM], SOF0, DHT, SOS: entropy-coded data follows.
+
+    `app` is a whole segment; `comment` the text of a COM segment, right after SOI (and
+    APP) when `comment_first`, else after DQT.
+    """
+    dqt, rest = _jpeg_segments(rows, columns, samples, quality)
+    com = _segment(0xFE, comment) if comment else b""
+    before, after = (com, b"") if comment_first else (b"", com)
+    return b"\xff\xd8" + app + before + dqt + after + rest
+
+
+def jpeg_frame_header(rows: int, columns: int, samples: int, plan: FramePlan) -> bytes:
+    """The header of the JPEG frame `plan` describes."""
+    app = b""
+    if plan.app:  # alternately Exif and Adobe, so the marker sequences vary too
+        app = EXIF_APP1 if plan.index // 7 % 2 == 0 else ADOBE_APP14[samples]
+    return jpeg_header(
+        rows,
+        columns,
+        samples,
+        plan.quality,
+        app=app,
+        comment=plan.comment,
+        comment_first=plan.comment_first,
     )
+
+
+# --- JPEG 2000 codestreams (ITU-T T.800) ----------------------------------------------------
+
+J2K_LEVELS = 5  # wavelet decomposition levels: a 256 x 256 tile's LL band is 8 x 8
+GUARD_BITS = 2
+
+
+def _j2k_step_sizes(levels: int, quality: int) -> bytes:
+    """SPqcd of scalar expounded quantization (Sqcd style 2): one step per subband.
+
+    Subbands in codestream order: LL of the coarsest level, then HL, LH, HH of each level
+    from the coarsest to the finest. The finest level's steps are the largest (its detail
+    matters least), halving at each coarser level, and HH's 1.5 times HL's and LH's, as
+    visual weighting does; a lower quality scales them all up. Each step is written as
+    (exponent, mantissa) relative to the subband's dynamic range, 8 bits + its gain
+    (E.1.1.1: step = 2^(R - exponent) * (1 + mantissa / 2^11)).
+    """
+    finest = (100 - quality) / 4 + 1  # in sample values: 2.25 at quality 95, 11 at 60
+    bands = [(levels, 0)]  # (level, gain): LL's gain is 0, HL's and LH's 1, HH's 2
+    bands += [(level, gain) for level in range(levels, 0, -1) for gain in (1, 1, 2)]
+    steps = b""
+    for level, gain in bands:
+        step = finest / 2 ** (level - 1) * (1.5 if gain == 2 else 1)
+        fraction, exponent = math.frexp(step / 2 ** (8 + gain))  # fraction in [0.5, 1)
+        mantissa = min(2047, round((2 * fraction - 1) * 2048))
+        steps += struct.pack(">H", (1 - exponent) << 11 | mantissa)
+    return steps
+
+
+@functools.cache
+def _j2k_coding(samples: int, quality: int) -> bytes:
+    """COD and QCD of the irreversible (9-7) path, one quality layer, 64 x 64 code-blocks."""
+    mct = 1 if samples == 3 else 0  # the irreversible colour transform: YBR_ICT
+    cod = bytes((0, 0)) + struct.pack(">H", 1) + bytes((mct, J2K_LEVELS, 4, 4, 0, 0))
+    qcd = bytes([GUARD_BITS << 5 | 2]) + _j2k_step_sizes(J2K_LEVELS, quality)
+    return _segment(0x52, cod) + _segment(0x5C, qcd)
+
+
+def j2k_header(rows: int, columns: int, samples: int, plan: FramePlan) -> bytes:
+    """SOC, SIZ, COM, COD, QCD, SOT, SOD of a one-tile codestream `plan.length` long.
+
+    What follows is the tile's data and EOC (FF D9); Psot, the tile-part's length, counts
+    from SOT to the end of the data, so it follows from the codestream's length.
+    """
+    siz = struct.pack(">HIIIIIIIIH", 0, columns, rows, 0, 0, columns, rows, 0, 0, samples)
+    siz += bytes((7, 1, 1)) * samples  # 8-bit unsigned, not subsampled
+    main = b"\xff\x4f" + _segment(0x51, siz)
+    main += _segment(0x64, b"\x00\x01" + plan.comment)  # Rcom 1: Latin-1 text
+    main += _j2k_coding(samples, plan.quality)
+    psot = plan.length - len(main) - len(EOI)
+    return main + b"\xff\x90" + struct.pack(">HHIBB", 10, 0, psot, 0, 1) + b"\xff\x93"
+
+
+# --- Frames -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How a compression's frames are written, and what the data set says of them."""
+
+    transfer_syntax: str
+    method: str  # Lossy Image Compression Method
+    colour: str  # Photometric Interpretation of 3-sample frames
+    header: Callable[[int, int, int, FramePlan], bytes]  # (rows, columns, samples, plan)
+
+
+CODECS = {
+    "jpeg": Codec(JPEGBaseline8Bit, "ISO_10918_1", "YBR_FULL_422", jpeg_frame_header),
+    "j2k": Codec(JPEG2000, "ISO_15444_1", "YBR_ICT", j2k_header),
+}
 
 
 def entropy_pool(size: int = MiB, seed: int = 0x5EED) -> bytes:
@@ -183,11 +359,14 @@ def entropy_pool(size: int = MiB, seed: int = 0x5EED) -> bytes:
     return random.Random(seed).randbytes(size).replace(b"\xff", b"\x7f")
 
 
-def frame_pieces(header: bytes, pool: bytes, index: int, size: int) -> Iterator[bytes]:
-    """Frame `index` of `size` bytes, in pieces: header, entropy-coded bytes, EOI."""
-    remaining = size - len(header) - len(EOI)
+def frame_pieces(
+    header: bytes, pool: bytes, index: int, size: int, padded: bool = False
+) -> Iterator[bytes]:
+    """Frame `index` in an item of `size` bytes, in pieces: header, entropy-coded bytes,
+    EOI (or EOC), and when `padded` a 00 byte after it (the codestream is then odd)."""
+    remaining = size - len(header) - len(EOI) - padded
     if remaining < 0 or size % 2:
-        raise ValueError(f"frame size {size} is odd or shorter than the JPEG header")
+        raise ValueError(f"frame size {size} is odd or shorter than the header")
     yield header
     view = memoryview(pool)
     start = (index * 7_919) % len(pool)  # a different slice of the pool for every frame
@@ -196,7 +375,7 @@ def frame_pieces(header: bytes, pool: bytes, index: int, size: int) -> Iterator[
         yield piece  # type: ignore[misc]
         remaining -= len(piece)
         start = 0
-    yield EOI
+    yield EOI + PAD if padded else EOI
 
 
 # --- DICOM files --------------------------------------------------------------------------
@@ -207,12 +386,12 @@ def _uid(*parts: object) -> str:
     return generate_uid(entropy_srcs=["encaps-lint benchmark", *map(str, parts)])
 
 
-def _base_dataset(sop_class: str, key: str, index: int) -> Dataset:
+def _base_dataset(sop_class: str, key: str, index: int, codec: str = "jpeg") -> Dataset:
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.MediaStorageSOPClassUID = sop_class
     ds.file_meta.MediaStorageSOPInstanceUID = _uid(key, "instance", index)
-    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.file_meta.TransferSyntaxUID = CODECS[codec].transfer_syntax
     ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
     ds.StudyInstanceUID = _uid(key, "study")
@@ -234,7 +413,7 @@ def _base_dataset(sop_class: str, key: str, index: int) -> Dataset:
     ds.HighBit = 7
     ds.PixelRepresentation = 0
     ds.LossyImageCompression = "01"
-    ds.LossyImageCompressionMethod = "ISO_10918_1"
+    ds.LossyImageCompressionMethod = CODECS[codec].method
     return ds
 
 
@@ -245,14 +424,21 @@ def _tiling(frames: int) -> tuple[int, int]:
 
 
 def wsi_dataset(
-    frames: int, frame_size: int, rows: int, columns: int, samples: int = 3, key: str = "wsi"
+    lengths: Sequence[int],
+    rows: int,
+    columns: int,
+    samples: int = 3,
+    key: str = "wsi",
+    codec: str = "jpeg",
 ) -> Dataset:
-    """A whole-slide image's attributes, with an Extended Offset Table (VR OV)."""
-    ds = _base_dataset(WSI_STORAGE, key, 0)
+    """A whole-slide image's attributes, with an Extended Offset Table (VR OV) for items
+    of `lengths` bytes, one per frame."""
+    frames = len(lengths)
+    ds = _base_dataset(WSI_STORAGE, key, 0, codec)
     ds.ImageType = ["DERIVED", "PRIMARY", "VOLUME", "NONE"]
     ds.Modality = "SM"
     ds.SamplesPerPixel = samples
-    ds.PhotometricInterpretation = "YBR_FULL_422" if samples == 3 else "MONOCHROME2"
+    ds.PhotometricInterpretation = CODECS[codec].colour if samples == 3 else "MONOCHROME2"
     if samples > 1:
         ds.PlanarConfiguration = 0
     ds.NumberOfFrames = frames
@@ -262,12 +448,12 @@ def wsi_dataset(
     ds.TotalPixelMatrixColumns = across * columns
     ds.TotalPixelMatrixRows = down * rows
     ds.DimensionOrganizationType = "TILED_FULL"
-    ds.LossyImageCompressionRatio = f"{rows * columns * samples / frame_size:.2f}"
+    ds.LossyImageCompressionRatio = f"{frames * rows * columns * samples / sum(lengths):.2f}"
     _slide_attributes(ds, key, across * columns, down * rows)
     # offsets from the first item after the BOT to each frame's (only) item
-    step = ITEM_HEADER + frame_size
-    ds.add_new(0x7FE00001, "OV", struct.pack(f"<{frames}Q", *range(0, frames * step, step)))
-    ds.add_new(0x7FE00002, "OV", struct.pack(f"<{frames}Q", *([frame_size] * frames)))
+    offsets = itertools.accumulate((ITEM_HEADER + n for n in lengths[:-1]), initial=0)
+    ds.add_new(0x7FE00001, "OV", struct.pack(f"<{frames}Q", *offsets))
+    ds.add_new(0x7FE00002, "OV", struct.pack(f"<{frames}Q", *lengths))
     return ds
 
 
@@ -362,15 +548,19 @@ def _prefix(ds: Dataset) -> bytes:
 
 
 def write_encapsulated(
-    path: Path, ds: Dataset, frames: int, frame_size: int, header: bytes, pool: bytes, first=0
+    path: Path,
+    ds: Dataset,
+    plans: Sequence[FramePlan],
+    header: Callable[[FramePlan], bytes],
+    pool: bytes,
 ) -> tuple[int, bool]:
-    """Write `ds`, then Pixel Data: empty BOT, one item per frame, delimiter.
+    """Write `ds`, then Pixel Data: empty BOT, one item per planned frame, delimiter.
 
     Returns (file size, whether it was written): a file that already has that size is
     kept. Written to a .partial file first, so an interrupted run leaves no bad file.
     """
     prefix = _prefix(ds)
-    items = frames * (ITEM_HEADER + frame_size)
+    items = sum(ITEM_HEADER + plan.item_length for plan in plans)
     size = len(prefix) + len(PIXEL_DATA_HEADER) + len(EMPTY_BOT) + items
     size += len(SEQUENCE_DELIMITER)
     if path.is_file() and path.stat().st_size == size:
@@ -379,13 +569,13 @@ def write_encapsulated(
     if size > 1 << 30 and free < size + 512 * MiB:
         raise SystemExit(f"{path}: needs {size / 1e9:.1f} GB, {free / 1e9:.1f} GB free")
     partial = path.with_name(path.name + ".partial")
-    item = ITEM_TAG + struct.pack("<I", frame_size)
     with partial.open("wb", buffering=MiB) as f:
         f.write(prefix)
         f.write(PIXEL_DATA_HEADER + EMPTY_BOT)
-        for index in range(first, first + frames):
-            f.write(item)
-            for piece in frame_pieces(header, pool, index, frame_size):
+        for plan in plans:
+            f.write(ITEM_TAG + struct.pack("<I", plan.item_length))
+            pieces = frame_pieces(header(plan), pool, plan.index, plan.item_length, plan.padded)
+            for piece in pieces:
                 f.write(piece)
         f.write(SEQUENCE_DELIMITER)
     partial.replace(path)
@@ -400,11 +590,13 @@ def write_wsi(
     columns: int = 256,
     samples: int = 3,
     key: str = "wsi",
+    codec: str = "jpeg",
 ) -> tuple[int, bool]:
-    """A multi-frame JPEG Baseline WSI file with an empty BOT and an EOT."""
-    ds = wsi_dataset(frames, frame_size, rows, columns, samples, key)
-    header = jpeg_header(rows, columns, samples)
-    return write_encapsulated(path, ds, frames, frame_size, header, entropy_pool())
+    """A multi-frame WSI file of unlike frames with an empty BOT and an EOT."""
+    plans = frame_plans(key, 0, frames, frame_size)
+    ds = wsi_dataset([p.item_length for p in plans], rows, columns, samples, key, codec)
+    header = functools.partial(CODECS[codec].header, rows, columns, samples)
+    return write_encapsulated(path, ds, plans, header, entropy_pool())
 
 
 def write_small_files(
@@ -412,13 +604,14 @@ def write_small_files(
 ) -> tuple[int, int]:
     """`count` single-frame JPEG Baseline files in `folder`: (bytes, files written)."""
     folder.mkdir(parents=True, exist_ok=True)
-    header = jpeg_header(rows, columns, 1)
+    header = functools.partial(jpeg_frame_header, rows, columns, 1)
     pool = entropy_pool()
     total = written = 0
     for index in range(count):
         ds = small_dataset(index, rows, columns, key=folder.name)
         path = folder / f"{index:05d}.dcm"
-        size, wrote = write_encapsulated(path, ds, 1, frame_size, header, pool, first=index)
+        plans = frame_plans(folder.name, index, 1, frame_size)
+        size, wrote = write_encapsulated(path, ds, plans, header, pool)
         total += size
         written += wrote
     return total, written
@@ -442,6 +635,7 @@ def generate(workload: Workload, workdir: Path) -> Path:
             workload.columns,
             workload.samples,
             key=workload.key,
+            codec=workload.codec,
         )
         what = "written" if wrote else "kept (already there with the right size)"
     elapsed = time.perf_counter() - started

@@ -3,6 +3,9 @@
     python benchmarks/run.py [--workdir /tmp/encaps-lint-bench] [--runs 7]
                              [--only wsi-200k] [--tools encaps-lint,dciodvfy] [-o table.md]
 
+encaps-lint-python is encaps-lint with ENCAPS_LINT_PUREPYTHON=1: the compiled core's
+pure-Python fallback, so the two columns say what the compiled core gains.
+
 Every measurement is a whole process (start-up included), as a user runs it. The tools
 alternate run by run (A B C A B C ...) so that a slow drift of the machine spreads over
 all of them; each first runs once unmeasured to warm the page cache. A tool whose run
@@ -28,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,11 +41,14 @@ except ImportError:
     import generate  # type: ignore[no-redef]
 
 REFERENCE = "encaps-lint"
+# Set for encaps-lint-python: forces the pure-Python fallback of the compiled core.
+PURE_PYTHON = {"ENCAPS_LINT_PUREPYTHON": "1"}
 
 # Column key -> column title; the legend under the table says what each one runs.
 TOOLS = {
     "encaps-lint": "encaps-lint",
     "encaps-lint-j2": "encaps-lint --jobs 2",
+    "encaps-lint-python": "encaps-lint, pure Python",
     "pydicom-fast": "pydicom fast path",
     "pydicom-frames": "pydicom frames",
     "pydicom-dcmread": "pydicom dcmread",
@@ -70,6 +76,8 @@ FIXED_COST = {"python-startup", "encaps-lint-startup"}
 LEGEND = {
     "encaps-lint": "`encaps-lint PATH -q --jobs 1`",
     "encaps-lint-j2": "`encaps-lint FOLDER -q --jobs 2` (small files only)",
+    "encaps-lint-python": "`ENCAPS_LINT_PUREPYTHON=1 encaps-lint PATH -q --jobs 1`: the "
+    "pure-Python fallback of the compiled core",
     "pydicom-fast": "`dcmread(f, stop_before_pixels=True)`, then `parse_basic_offsets` and "
     "`parse_fragments` on the open file (item headers only), fragments counted",
     "pydicom-frames": "the same, then `generate_fragmented_frames(f, extended_offsets=EOT)`: "
@@ -150,6 +158,7 @@ class Case:
     tool: str
     argv: tuple[str, ...] = ()
     skip: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # (name, value) set on top of this environment
 
 
 @dataclass(frozen=True)
@@ -193,8 +202,11 @@ def _become_subreaper() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
-def time_process(argv: Sequence[str]) -> Sample:
+def time_process(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Sample:
     """Run `argv` once (output discarded): wall time, its own peak RSS and exit code.
+
+    `env`: variables set for the command, on top of this process's environment (given to
+    the shell, which the command inherits through exec: nothing more is timed).
 
     The peak RSS is the ru_maxrss that os.wait4 gives for the command's pid: that process
     with the children it waited for, never the other processes this script ran (as
@@ -214,6 +226,7 @@ def time_process(argv: Sequence[str]) -> Sample:
                 stdin=gate,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
+                env={**os.environ, **env} if env else None,
             )
             pid_text, _ = shell.communicate()
             started = time.perf_counter()
@@ -254,7 +267,7 @@ def measure(
             tool = result.case.tool
             if round_ >= warmup and len(result.samples) >= planned[tool]:
                 continue
-            sample = time_process(result.case.argv)
+            sample = time_process(result.case.argv, dict(result.case.env))
             if round_ >= warmup:  # a warm-up run may be slow only for a cold page cache
                 result.samples.append(sample)
                 if sample.wall > slow:
@@ -295,6 +308,7 @@ def cases_for(workload: generate.Workload, path: Path, tools: Sequence[str]) -> 
     available = memory_available()
     commands: dict[str, list[str]] = {
         "encaps-lint": [*lint, target, "-q", "--jobs", "1"],
+        "encaps-lint-python": [*lint, target, "-q", "--jobs", "1"],  # with PURE_PYTHON
         "pydicom-fast": [python, "-c", PYDICOM_FAST, target],
         "pydicom-frames": [python, "-c", PYDICOM_FRAMES, target],
         "pydicom-dcmread": [python, "-c", PYDICOM_DCMREAD, target],
@@ -324,7 +338,8 @@ def cases_for(workload: generate.Workload, path: Path, tools: Sequence[str]) -> 
         elif not workload.folder and available and needs > available:
             cases.append(Case(tool, skip=f"skipped (needs ~{needs / 1e9:.0f} GB of memory)"))
         else:
-            cases.append(Case(tool, tuple(argv)))
+            env = tuple(PURE_PYTHON.items()) if tool == "encaps-lint-python" else ()
+            cases.append(Case(tool, tuple(argv), env=env))
     return cases
 
 

@@ -50,11 +50,11 @@ def _explain(key: str) -> None:
 
 
 def _version() -> str:
-    from dcmencaps_lint import __version__
+    from dcmencaps_lint import __version__, core
     from dcmencaps_lint.registry import load_rules
 
     rules = load_rules()
-    lines = [f"encaps-lint {__version__} ({len(rules.rules)} rules)"]
+    lines = [f"encaps-lint {__version__} ({len(rules.rules)} rules, {core.description()})"]
     lines += [f"plugin: {p}" for p in rules.plugins]
     return "\n".join(lines)
 

@@ -11,9 +11,10 @@ matching class, whose attributes are never None where the need says they exist:
 | `ENCAPSULATED` | `EncapsulatedContext` | a known transfer syntax `ts`, the frame map  |
 
 Rules never open files. A rule that needs bytes asks the context for a frame's head or
-tail, and the context reads just those bytes. A per-frame rule gets a context that reads
-no more than the frame-edge contract of model.py allows (FRAME_HEAD, FRAME_TAIL), and
-payloads are read only for deep rules, when deep reads are on.
+tail, and the context reads just those bytes. A per-frame rule sees a frame through its
+facts only (`frame_facts`, and the headers among them: facts.py); its context refuses
+raw reads, so frames with equal facts can share its verdict. Payloads are read only for
+deep rules, when deep reads are on.
 """
 
 from __future__ import annotations
@@ -23,24 +24,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, TypeVar
 
-from dcmencaps_lint.codestream import (
-    J2kHeader,
-    JpegHeader,
-    j2k_is_lossy,
-    jpeg_is_lossy,
-    parse_j2k,
-    parse_jpeg,
-)
+from dcmencaps_lint.codestream import J2kHeader, JpegHeader, j2k_is_lossy, jpeg_is_lossy
 from dcmencaps_lint.dataset import Element, ParsedDataset, parse_number_of_frames, parse_u64_list
-from dcmencaps_lint.model import (
-    FRAME_HEAD,
-    FRAME_TAIL,
-    Frame,
-    FrameMap,
-    Item,
-    Walk,
-    head_allowance,
-)
+from dcmencaps_lint.facts import FrameFacts, frame_facts
+from dcmencaps_lint.model import Frame, FrameMap, Item, Walk
 from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
@@ -78,7 +65,7 @@ class Context:
     frame_map: FrameMap | None = None
     element: str = PIXEL_DATA  # the Pixel Data element's path, for nested ones
     deep: bool = False  # deep reads are on: this rule may read whole payloads
-    edges_only: bool = False  # a per-frame rule: frame edges and headers only
+    facts_only: bool = False  # a per-frame rule: frames through their facts only
     # Results of `memo`, shared by every copy of the context of one element.
     _memo: dict[tuple[object, object], object] = field(
         default_factory=dict, compare=False, repr=False
@@ -103,9 +90,9 @@ class Context:
             return value
 
     def with_frames(self: C, frames: Sequence[Frame]) -> C:
-        """This context for a per-frame rule: only `frames`, and only their edges."""
+        """This context for a per-frame rule: only `frames`, and only their facts."""
         assert self.frame_map is not None
-        return replace(self, frame_map=self.frame_map._replace(frames=frames), edges_only=True)
+        return replace(self, frame_map=self.frame_map._replace(frames=frames), facts_only=True)
 
     def with_deep_reads(self: C) -> C:
         """This context for a deep rule that may read whole payloads now."""
@@ -150,42 +137,46 @@ class Context:
         return self.dataset.eot is not None
 
     def read(self, offset: int, count: int) -> bytes:
-        """Any bytes of the file; not for per-frame rules (see `frame_head`)."""
-        if self.edges_only:
-            raise ContractError("a per-frame rule reads frames through frame_head/frame_tail")
+        """Any bytes of the file; not for per-frame rules (see `frame_facts`)."""
+        self._refuse_raw_reads()
         return self.reader.read(offset, count)
 
+    def _refuse_raw_reads(self) -> None:
+        if self.facts_only:
+            raise ContractError("a per-frame rule sees frames through frame_facts only")
+
     def fragment(self, number: int) -> Item:
-        """Fragment by its 1-based item number."""
+        """Fragment by its 1-based item number (not for per-frame rules: their frames'
+        fragments are in the facts)."""
         assert self.walk is not None, "the engine gives fragments only to ITEMS rules"
+        self._refuse_raw_reads()
         return self.walk.fragments[number - 1]
 
     def frame_head(self, frame: Frame, count: int) -> tuple[int, bytes]:
-        """(absolute offset, bytes) of the first `count` bytes of a frame. A per-frame
-        rule gets at most model.FRAME_HEAD (FILL_HEAD when the frame starts with fill):
-        what frame grouping compares."""
+        """(absolute offset, bytes) of the first `count` bytes of a frame."""
         first = self.fragment(frame.first_fragment)
-        head = self.reader.read(first.value_offset, min(count, first.available))
-        if self.edges_only and count > head_allowance(head):
-            raise ContractError(f"{count} bytes of a frame's head: FRAME_HEAD is {FRAME_HEAD}")
-        return first.value_offset, head
+        return first.value_offset, self.reader.read(first.value_offset, min(count, first.available))
 
     def frame_tail(self, frame: Frame, count: int) -> tuple[int, bytes]:
-        """(absolute offset, bytes) of the last `count` bytes of a frame's last fragment
-        (for a per-frame rule, at most model.FRAME_TAIL)."""
-        if self.edges_only and count > FRAME_TAIL:
-            raise ContractError(f"{count} bytes of a frame's tail: FRAME_TAIL is {FRAME_TAIL}")
+        """(absolute offset, bytes) of the last `count` bytes of a frame's last fragment."""
         last = self.fragment(frame.last_fragment)
         start = max(last.value_offset, last.end - count)
         return start, self.reader.read(start, last.end - start)
 
+    def frame_facts(self, frame: Frame) -> FrameFacts:
+        """How the frame starts and ends, its codestream header, its fragment count
+        (facts.py); computed once per frame. All a per-frame rule sees of a frame."""
+        return self.memo(_frame_facts, frame)
+
     def jpeg_header(self, frame: Frame) -> JpegHeader | None:
-        """The frame's JPEG / JPEG-LS header (parsed once per frame), or None."""
-        return self.memo(_jpeg_header, frame)
+        """The frame's JPEG / JPEG-LS header, under a JPEG-family TS; else None."""
+        header = self.frame_facts(frame).header
+        return header if isinstance(header, JpegHeader) else None
 
     def j2k_header(self, frame: Frame) -> J2kHeader | None:
-        """The frame's JPEG 2000 main header (parsed once per frame), or None."""
-        return self.memo(_j2k_header, frame)
+        """The frame's JPEG 2000 main header, under a JPEG 2000-family TS; else None."""
+        header = self.frame_facts(frame).header
+        return header if isinstance(header, J2kHeader) else None
 
     def codestream_lossy(self, frame: Frame) -> bool | None:
         """Whether the frame's codestream header says lossy; None when unknown."""
@@ -205,7 +196,7 @@ class Context:
         Consecutive chunks share `overlap` bytes, so a pattern shorter than that is
         found even when it straddles two chunks; memory stays one chunk.
         """
-        if not self.deep or self.edges_only:
+        if not self.deep or self.facts_only:
             raise ContractError("whole payloads are read by deep rules, with deep reads on")
         position = item.value_offset
         while position < item.end:
@@ -249,11 +240,6 @@ def _eot_lengths(ctx: Context, _: None) -> tuple[int, ...]:
     return parse_u64_list(ctx.dataset.eot_lengths_value)
 
 
-def _jpeg_header(ctx: Context, frame: Frame) -> JpegHeader | None:
-    first = ctx.fragment(frame.first_fragment)
-    return parse_jpeg(ctx.reader.read, first.value_offset, first.end)
-
-
-def _j2k_header(ctx: Context, frame: Frame) -> J2kHeader | None:
-    first = ctx.fragment(frame.first_fragment)
-    return parse_j2k(ctx.reader.read, first.value_offset, first.end)
+def _frame_facts(ctx: Context, frame: Frame) -> FrameFacts:
+    assert ctx.walk is not None and ctx.ts is not None, "frames exist under a known TS"
+    return frame_facts(ctx.reader, ctx.walk.fragments, ctx.ts.codec, frame)

@@ -31,7 +31,7 @@ from dcmencaps_lint.context import (
 )
 from dcmencaps_lint.dataset import DatasetError, NotDicomError, ParsedDataset
 from dcmencaps_lint.details import add_details
-from dcmencaps_lint.frame_groups import group_frames, head_size_probe
+from dcmencaps_lint.facts import group_frames
 from dcmencaps_lint.frames import build_frame_map
 from dcmencaps_lint.model import (
     FileReport,
@@ -468,7 +468,7 @@ def _pixel_context(
     walkable = ts is None or (ts.encapsulated and ts.codec is not Codec.JPIP)
     if not (pixel.undefined_length and walkable):
         return PixelContext(reader, dataset, ts, pixel, element=element, deep=deep)
-    item_walk = walk(reader, pixel.value_offset, head_size=head_size_probe(reader, ts))
+    item_walk = walk(reader, pixel.value_offset)
     items = ItemsContext(reader, dataset, ts, pixel, item_walk, element=element, deep=deep)
     if ts is None:
         return items
@@ -497,15 +497,16 @@ def _run_rules(run: _Run, ctx: Context, name: str, *, top_level: bool) -> list[F
 
 
 class _FramePasses:
-    """How per-frame rules run on one element: each sees only frame edges (the context
-    refuses other reads), and where alike frames are grouped, first only one frame per
-    group, then every member of a group whose representative has a finding."""
+    """How per-frame rules run on one element: each sees frames through their facts only
+    (the context refuses other reads), and where frames are grouped by their facts
+    (facts.py), first only one frame per group, then every member of a group whose
+    representative has a finding."""
 
     def __init__(self, ctx: Context) -> None:
         assert isinstance(ctx, EncapsulatedContext), "per-frame rules need ENCAPSULATED"
         self.ctx = ctx
-        self.groups = group_frames(ctx)
         frames = ctx.frame_map.frames
+        self.groups = group_frames(ctx.reader, ctx.walk.fragments, ctx.ts.codec, frames)
         if self.groups:
             frames = tuple(g.representative for g in self.groups)
         self.first = ctx.with_frames(frames)

@@ -28,26 +28,6 @@ SEQUENCE_DELIMITER_TAG = 0xFFFEE0DD
 UNDEFINED_LENGTH = 0xFFFFFFFF
 ITEM_HEADER_SIZE = 8
 
-# The frame-edge contract. A per-frame rule (declared per_frame=True) sees of a frame
-# only its first FRAME_HEAD bytes, its last FRAME_TAIL bytes (fewer where the frame is
-# shorter), the codestream header as codestream.py parses it (which records how far it
-# read), and how many fragments the frame has and whether they are whole; the context
-# refuses it any other read. frame_groups.py compares exactly that much of each frame,
-# so frames alike in it share the verdict of one of them; the walker notes the same
-# while it has an item in memory. One exception, for JPEG's fill bytes (any number of FF
-# may precede a marker): a frame that starts with FILL may be read up to FILL_HEAD
-# bytes, to find its SOI, and such frames are never grouped.
-FRAME_HEAD = 32
-FRAME_TAIL = 64
-FILL = b"\xff\xff"
-FILL_HEAD = 256
-
-
-def head_allowance(head: bytes) -> int:
-    """How many leading bytes of a frame that starts with `head` a per-frame rule may
-    read (the frame-edge contract above)."""
-    return FILL_HEAD if head.startswith(FILL) else FRAME_HEAD
-
 
 class Severity(enum.IntEnum):
     """Ordered so that `--fail-on` is a comparison."""
@@ -218,11 +198,6 @@ class Walk:
     bot_missing: bool = False  # the first item's value is codestream data (ITM001)
     skipped: tuple[Item, ...] = ()  # zero-length Item Delimitation Items walked past
     bot_offsets: tuple[int, ...] = ()  # BOT entries as read (whole 4-byte words)
-    # Per fragment, 1 when its first `alike_head` bytes (fewer if it is shorter) and its
-    # last FRAME_TAIL bytes from their last FF D9 on are those of the fragment before;
-    # 0: they differ, or were not compared. Empty when nothing was compared.
-    alike: bytes = b""
-    alike_head: int | None = None
 
     @property
     def first_fragment_offset(self) -> int:

@@ -46,6 +46,15 @@ class ByteReader:
                 self._fd = None
 
     @property
+    def fileno(self) -> int | None:
+        """The file descriptor reads go to; None when they go through `fileobj`."""
+        return self._fd
+
+    @property
+    def fileobj(self) -> BinaryIO:
+        return self._file
+
+    @property
     def on_disk(self) -> bool:
         """Reads go straight to a file descriptor, not through a caller's file object."""
         return self._fd is not None
@@ -139,7 +148,11 @@ def open_path(path: str | os.PathLike[str]) -> tuple[BinaryIO, int]:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise _special(st.st_mode)
-        return os.fdopen(fd, "rb"), st.st_size
+        fileobj = os.fdopen(fd, "rb")
+        # Named by its path, as open() names a file: pydicom puts the name into its error
+        # messages and fails (TypeError) on a file named by a descriptor number.
+        fileobj.raw.name = os.fspath(path)  # type: ignore[attr-defined]
+        return fileobj, st.st_size
     except BaseException:
         os.close(fd)
         raise

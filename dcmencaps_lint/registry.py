@@ -3,7 +3,7 @@
 A rule is one declaration (`@rule(...)` on its check function): its code, name, severity,
 reference, what it needs (the context class it gets), where it applies (codecs, transfer
 syntaxes, top-level Pixel Data only), whether it reads whole payloads (`deep`), whether
-its verdict on a frame depends only on the frame's edges (`per_frame`) and whether it
+its verdict on a frame depends only on the frame's facts (`per_frame`) and whether it
 offers a fix. The function's docstring is its page. The engine runs a rule only where
 its declaration says it applies, so rule bodies hold no such guards.
 
@@ -83,8 +83,8 @@ class Rule:
     deep: Deep = Deep.NO
     doc: str = ""
     origin: str = "dcmencaps_lint"
-    # The rule's verdict on a frame depends only on what model.FRAME_HEAD / FRAME_TAIL
-    # allow it to see, so alike frames share it (frame_groups.py).
+    # The rule's verdict on a frame depends only on the frame's facts (facts.py), so
+    # frames with equal facts share it.
     per_frame: bool = False
     codecs: frozenset[Codec] | None = None  # None: any (a known TS where given)
     syntaxes: frozenset[str] | None = None  # transfer syntax UIDs; None: any
@@ -128,7 +128,7 @@ def rule(
     codecs / syntaxes: the transfer syntaxes it applies to, by codec or by UID.
     top_level: only the top-level Pixel Data element, not icons in sequences.
     deep: Deep.WHOLE (or True) when it reads whole payloads, Deep.PART when some checks do.
-    per_frame: its verdict on a frame depends only on the frame's edges (model.FRAME_HEAD).
+    per_frame: its verdict on a frame depends only on the frame's facts (facts.py).
     fix: whether it offers a fix (an edit of fixes.py); unsafe_fix: its fixes change codestream
     bytes.
     """

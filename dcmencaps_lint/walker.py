@@ -6,27 +6,26 @@ stops: a delimiter, the end of the data, a tag that is not an item, an undefined
 length or an item that runs past the end. pydicom's `encaps` module raises at the
 first problem; a linter must walk on and say what it met.
 
-Three loops share the work: `_plain_items` reads ordinary items one pread each;
-`_dense_items` takes over where items lie a few KB apart (whole-slide images: hundreds
-of thousands of them) and reads them through the reader's memory-mapped window; the
-careful loop in `walk` handles everything else (delimiters, bad tags and lengths, the
-end). Items are kept as columns (model.Items), not a tuple each.
+Three loops share the work: the ordinary items (tag FFFE,E000, a length that fits) are
+walked by the compiled core (core.py) when it is there, else by `_plain_items`, one pread
+each, and `_dense_items` where items lie a few KB apart (whole-slide images: hundreds of
+thousands of them), through the reader's memory-mapped window; the careful loop in
+`walk` handles everything else (delimiters, bad tags and lengths, the end). Items are
+kept as columns (model.Items), not a tuple each.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 
+from dcmencaps_lint import core
 from dcmencaps_lint.codestream import (
-    END_OF_IMAGE,
     JP2_SIGNATURE,
     JXL_CODESTREAM,
     SOC_SIZ,
     START_OF_IMAGE,
 )
 from dcmencaps_lint.model import (
-    FRAME_TAIL,
     ITEM_DELIMITER_TAG,
     ITEM_HEADER_SIZE,
     ITEM_TAG,
@@ -66,63 +65,36 @@ def _header(reader: ByteReader, offset: int) -> tuple[int, int] | None:
 # DENSE_SPACING bytes on average goes on through the reader's memory-mapped window.
 DENSE_PROBE = 64
 DENSE_SPACING = 64 << 10
-# While a dense item is in memory, its first `head_size` bytes and its last FRAME_TAIL
-# bytes from their last end marker on are compared with the item before's (Walk.alike):
-# all the per-frame rules see of a frame (model.FRAME_HEAD, FRAME_TAIL), so
-# frame_groups.py groups alike frames without reading them again.
-EDGE_ITEM_MAX = 1 << 20  # larger items are not compared (a window would not hold them)
-# Frames are grouped only from 16 on (frame_groups.MIN_FRAMES): before that many items,
-# the one-by-one loop does not pay for a header parse to learn what to compare.
-EDGE_AFTER = 16
-
-# Given the first fragment, how many leading bytes of each item to compare; None: none.
-HeadSize = Callable[[Item], int | None]
 
 
 def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -> int:
-    """Walk ordinary items (tag FFFE,E000, a length that fits) as fast as Python can and
+    """Walk ordinary items (tag FFFE,E000, a length that fits) as fast as can be and
     return where the first other thing starts; 0 when there is nothing to gain.
 
     Whole-slide images have hundreds of thousands of items, so these loops avoid every
-    call they can; anything unusual is left to the careful loop in `walk`. Once the
-    first fragment is known, each pread also takes the end of the item before and the
-    head of this one, for the `alike` flags (Walk.alike): one read per item, where
-    frame grouping would otherwise read each frame's two ends again.
+    call they can; anything unusual is left to the careful loop in `walk`.
     """
+    walked = core.items(reader, position, end)
+    if walked is not None:
+        offsets, lengths, position_after = walked
+        run.extend(offsets, lengths)
+        return position_after if position_after != position else 0
     if not reader.on_disk:  # a caller's file object: the careful loop alone, no read twice
         return 0
     unpack_from, pread = _ITEM_HEADER.unpack_from, reader.unchecked_pread()
-    offsets, lengths, alike = run.offsets, run.lengths, run.alike
-    alike.extend(bytes(len(offsets) - len(alike)))  # items walked before: not compared
+    offsets, lengths = run.offsets, run.lengths
     last_header = end - ITEM_HEADER_SIZE
     start = position
     probe_end = len(offsets) + DENSE_PROBE
-    head_size = None  # known once EDGE_AFTER items (a fragment among them) are walked
-    before = 0  # bytes of the item before read in front of each header: its end
-    head: bytes | None = None  # the first bytes of the item before
-    edges = previous = None  # (head, end) of the last two items compared
     while position <= last_header:
-        if head_size is None and run.asking and len(offsets) >= EDGE_AFTER:
-            head_size = run.edge_head()
-        chunk = pread(before + ITEM_HEADER_SIZE + (head_size or 0), position - before)
-        if len(chunk) < before + ITEM_HEADER_SIZE:  # the file was cut short while being read
+        chunk = pread(ITEM_HEADER_SIZE, position)
+        if len(chunk) < ITEM_HEADER_SIZE:  # the file was cut short while being read
             break
-        if head is not None:  # the item before is now whole: compare it
-            marker = chunk.rfind(END_OF_IMAGE, 0, before)
-            edges = (head, chunk[max(marker, 0) : before])
-            if edges == previous:
-                alike[-1] = 1
-            previous = edges
-        group, element, length = unpack_from(chunk, before)
+        group, element, length = unpack_from(chunk)
         if group != 0xFFFE or element != 0xE000 or length > end - position - ITEM_HEADER_SIZE:
-            return position if position != start else 0
+            break
         offsets.append(position)
         lengths.append(length)
-        alike.append(0)
-        if head_size:
-            head = chunk[before + ITEM_HEADER_SIZE : before + ITEM_HEADER_SIZE + head_size]
-            head = head[:length]
-            before = min(length, FRAME_TAIL)
         position += ITEM_HEADER_SIZE + length
         if len(offsets) == probe_end and position - start < DENSE_SPACING * DENSE_PROBE:
             position = _dense_items(reader, position, end, run)
@@ -132,16 +104,10 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
 
 def _dense_items(reader: ByteReader, position: int, end: int, run: _Collected) -> int:
     """The loop of `_plain_items` over the reader's window: items a few KB apart cost a
-    slice of mapped memory each instead of a system call. It also notes the `alike`
-    flags (Walk.alike). Every operation here runs once per item: names are local,
-    and conditional expressions stand for min() and max()."""
+    slice of mapped memory each instead of a system call. Every operation here runs
+    once per item: names are local."""
     unpack_from = _TAG_AND_LENGTH.unpack_from
     add_offset, add_length = run.offsets.append, run.lengths.append
-    run.alike.extend(bytes(len(run.offsets) - len(run.alike)))  # items walked before: unknown
-    add_flag = run.alike.append
-    head_size = run.edge_head()
-    end_marker, edge_tail, item_max = END_OF_IMAGE, FRAME_TAIL, EDGE_ITEM_MAX
-    head = tail = None
     last_header = end - ITEM_HEADER_SIZE
     window, base = reader.window(position, ITEM_HEADER_SIZE)
     window_end = base + len(window)
@@ -156,39 +122,17 @@ def _dense_items(reader: ByteReader, position: int, end: int, run: _Collected) -
             break
         add_offset(position)
         add_length(length)
-        value_start = position + ITEM_HEADER_SIZE
-        position = value_start + length
-        if not head_size:
-            continue
-        if position > window_end and length <= item_max:  # the whole item, and more
-            window, base = reader.window(value_start, length + ITEM_HEADER_SIZE)
-            window_end = base + len(window)
-        if position <= window_end:
-            at = value_start - base
-            to = position - base
-            previous_head, previous_tail = head, tail
-            head = window[at : at + head_size if length > head_size else to]
-            # from the last end marker on: the bytes before it differ from frame to frame
-            low = to - edge_tail if length > edge_tail else at
-            marker = window.rfind(end_marker, low, to)
-            tail = window[marker if marker >= 0 else low : to]
-            add_flag(head == previous_head and tail == previous_tail)
-        else:
-            head = tail = None
-            add_flag(0)
+        position += ITEM_HEADER_SIZE + length
     return position
 
 
 class _Collected:
-    """The items walked so far, as columns, and how to compare their edges."""
+    """The items walked so far, as columns."""
 
-    def __init__(self, reader: ByteReader, head_size: HeadSize | None) -> None:
+    def __init__(self) -> None:
         self.offsets: list[int] = []
         self.lengths: list[int] = []
         self.availables: list[int] | None = None  # made when an item is cut short
-        self.alike = bytearray()  # per item: begins and ends like the item before
-        self._reader, self._head_size = reader, head_size
-        self.head: int | None = None  # the leading bytes compared, once known
 
     def add(self, position: int, length: int, available: int) -> None:
         """An item met by the careful loop."""
@@ -199,38 +143,21 @@ class _Collected:
         if self.availables is not None:
             self.availables.append(available)
 
+    def extend(self, offsets: list[int], lengths: list[int]) -> None:
+        """Whole items met by the compiled core."""
+        self.offsets.extend(offsets)
+        self.lengths.extend(lengths)
+        if self.availables is not None:
+            self.availables.extend(lengths)
+
     def items(self) -> Items:
         return Items(self.offsets, self.lengths, self.availables)
 
-    @property
-    def asking(self) -> bool:
-        """`edge_head` may still give a size: the callback has not been asked yet."""
-        return self._head_size is not None
 
-    def edge_head(self) -> int | None:
-        """The leading bytes to compare, from the first fragment (asked once there is
-        one: the first item may be the Basic Offset Table)."""
-        if self._head_size is None:
-            return self.head
-        _, fragments, _ = _split_bot(self._reader, self.items())
-        if not fragments:
-            return None
-        self.head, self._head_size = self._head_size(fragments[0]), None
-        return self.head
-
-
-def walk(
-    reader: ByteReader,
-    value_offset: int,
-    data_end: int | None = None,
-    head_size: HeadSize | None = None,
-) -> Walk:
-    """Walk the items of an encapsulated Pixel Data value starting at `value_offset`.
-
-    `head_size`: how many leading bytes of dense items to compare for `Walk.alike`.
-    """
+def walk(reader: ByteReader, value_offset: int, data_end: int | None = None) -> Walk:
+    """Walk the items of an encapsulated Pixel Data value starting at `value_offset`."""
     end = reader.size if data_end is None else min(data_end, reader.size)
-    run = _Collected(reader, head_size)
+    run = _Collected()
     skipped: list[Item] = []
     position = value_offset
     stop = StopReason.END_OF_DATA
@@ -275,12 +202,6 @@ def walk(
     stop_offset = position
     items = run.items()
     bot, fragments, bot_missing = _split_bot(reader, items)
-    alike = run.alike
-    alike.extend(bytes(len(items) - len(alike)))
-    if bot is not None:
-        del alike[0]
-    if alike:
-        alike[0] = 0  # the first fragment has no fragment before it
     return Walk(
         value_offset=value_offset,
         data_end=end,
@@ -293,8 +214,6 @@ def walk(
         bot_missing=bot_missing,
         skipped=tuple(skipped),
         bot_offsets=_read_bot_offsets(reader, bot),
-        alike=bytes(alike) if run.head else b"",
-        alike_head=run.head,
     )
 
 

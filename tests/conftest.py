@@ -24,3 +24,17 @@ if os.environ.get("ENCAPS_LINT_RECORD"):
     import record_reports
 
     record_reports.install(os.environ["ENCAPS_LINT_RECORD"])
+
+
+import pytest  # noqa: E402
+
+from dcmencaps_lint import core  # noqa: E402
+
+
+@pytest.fixture(params=["compiled", "python"])
+def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test runs twice: on the compiled core (core.py; the same as "python" in a run
+    with ENCAPS_LINT_PUREPYTHON=1) and on the pure-Python twin."""
+    if request.param == "python":
+        monkeypatch.setattr(core, "_core", None)
+    return str(request.param)

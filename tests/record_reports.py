@@ -6,12 +6,18 @@ keyed by what decides it (the file's bytes and the options), with the path left 
 (tests write to fresh temporary folders). `python tests/record_reports.py BEFORE AFTER`
 then compares two such runs: every input linted in both must have the same reports.
 Worker processes are forked, so their reports are recorded too.
+
+Recording must not change what the tests observe: a caller's file object is not read
+(reads through it are counted by some tests; such inputs are not recorded), a file is
+digested through a descriptor of its own, a chunk at a time, and the records are
+written with os.write to a descriptor opened before any test runs (tests that audit
+every open see no write). .ci/run records both of its runs (the compiled core, the pure
+Python path) and compares them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import sys
@@ -25,34 +31,34 @@ SAMPLED = 16 << 20  # larger inputs (sparse test files of several GiB) are keyed
 def _digest(target: object) -> str | None:
     """SHA-256 of the input's bytes (head, tail and size beyond SAMPLED); None if unknown."""
     digest = hashlib.sha256()
+    if isinstance(target, bytes | bytearray):
+        data = memoryview(target)
+        digest.update(data if len(data) <= SAMPLED else data[: 1 << 20])
+        if len(data) > SAMPLED:
+            digest.update(data[-(1 << 20) :])
+        digest.update(str(len(data)).encode())
+        return digest.hexdigest()
+    if not isinstance(target, str | os.PathLike):
+        return None  # a caller's file object: reading it would change what tests count
     try:
-        if isinstance(target, bytes | bytearray):
-            data = bytes(target)
-            digest.update(data if len(data) <= SAMPLED else data[: 1 << 20] + data[-(1 << 20) :])
-            digest.update(str(len(data)).encode())
-            return digest.hexdigest()
-        if isinstance(target, str | os.PathLike):
-            fileobj: Any = open(target, "rb")  # noqa: SIM115
-            position = None
-        else:
-            fileobj, position = target, target.tell()  # type: ignore[attr-defined]
-        try:
-            size = fileobj.seek(0, io.SEEK_END)
-            fileobj.seek(0)
-            if size <= SAMPLED:
-                digest.update(fileobj.read())
-            else:
-                digest.update(fileobj.read(1 << 20))
-                fileobj.seek(size - (1 << 20))
-                digest.update(fileobj.read())
-            digest.update(str(size).encode())
-        finally:
-            if position is None:
-                fileobj.close()
-            else:
-                fileobj.seek(position)
-    except (OSError, ValueError):
+        fd = os.open(target, os.O_RDONLY)
+    except OSError:
         return None
+    try:
+        size = os.fstat(fd).st_size
+        spans = [(0, size)] if size <= SAMPLED else [(0, 1 << 20), (size - (1 << 20), size)]
+        for start, end in spans:
+            while start < end:
+                chunk = os.pread(fd, min(1 << 20, end - start), start)
+                if not chunk:
+                    break
+                digest.update(chunk)
+                start += len(chunk)
+        digest.update(str(size).encode())
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     return digest.hexdigest()
 
 
@@ -78,6 +84,7 @@ def install(path: str) -> None:
     from dcmencaps_lint import engine
 
     original: Callable[..., Any] = engine._lint_one
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def recorded(run: Any, target: Any, **kw: Any) -> Any:
         digest = _digest(target)
@@ -91,8 +98,7 @@ def install(path: str) -> None:
                     "report": repr(replace(report, path="")),
                 }
             )
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+            os.write(out, (line + "\n").encode())  # one append per line: atomic
         return report
 
     engine._lint_one = recorded  # type: ignore[assignment]

@@ -17,7 +17,7 @@ from dcmencaps_lint.context import (
     PixelContext,
 )
 from dcmencaps_lint.engine import _pixel_context
-from dcmencaps_lint.model import FILL, FILL_HEAD, FRAME_HEAD, FRAME_TAIL
+from dcmencaps_lint.facts import End, Start, Verdict
 from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.source import parse_dataset
 from dcmencaps_lint.transfer_syntax import lookup
@@ -94,33 +94,32 @@ class TestPerFrameContract:
         assert isinstance(ctx, EncapsulatedContext)
         return ctx.with_frames(ctx.frame_map.frames)
 
-    def test_edges_are_served(self) -> None:
+    def test_facts_are_served(self) -> None:
         frame = jpeg_frame(200)
         ctx = self.frame_context([frame])
         first = ctx.frame_map.frames[0]
-        assert ctx.frame_head(first, FRAME_HEAD)[1] == frame[:FRAME_HEAD]
-        assert ctx.frame_tail(first, FRAME_TAIL)[1] == frame[-FRAME_TAIL:]
-        assert ctx.jpeg_header(first) is not None
+        offset = ctx.walk.fragments[0].value_offset
+        facts = ctx.frame_facts(first)
+        assert facts.start == Start(offset, b"\xff\xd8", Verdict.OK)
+        end = offset + len(frame)
+        assert facts.end == End(end - 2, b"\xff\xd9", end, end - 2)
+        assert ctx.jpeg_header(first) is facts.header is not None
+        assert ctx.j2k_header(first) is None
 
-    def test_more_than_the_contract_is_refused(self) -> None:
+    def test_raw_reads_are_refused(self) -> None:
         ctx = self.frame_context([jpeg_frame(200)])
         first = ctx.frame_map.frames[0]
-        with pytest.raises(ContractError, match="FRAME_HEAD"):
-            ctx.frame_head(first, FRAME_HEAD + 1)
-        with pytest.raises(ContractError, match="FRAME_TAIL"):
-            ctx.frame_tail(first, FRAME_TAIL + 1)
+        with pytest.raises(ContractError, match="frame_facts"):
+            ctx.frame_head(first, 2)
+        with pytest.raises(ContractError, match="frame_facts"):
+            ctx.frame_tail(first, 2)
         with pytest.raises(ContractError):
             ctx.read(0, 4)
-        item = ctx.fragment(1)
+        with pytest.raises(ContractError):
+            ctx.fragment(1)
+        item = ctx.walk.fragments[0]
         with pytest.raises(ContractError):
             next(ctx.with_deep_reads().payload_chunks(item))
-
-    def test_a_frame_that_starts_with_fill_may_be_read_further(self) -> None:
-        ctx = self.frame_context([FILL * 20 + jpeg_frame(200)])
-        first = ctx.frame_map.frames[0]
-        assert ctx.frame_head(first, FILL_HEAD)[1].startswith(FILL * 20 + b"\xff\xd8")
-        with pytest.raises(ContractError):
-            ctx.frame_head(first, FILL_HEAD + 1)
 
     def test_other_rules_read_what_they_need(self) -> None:
         ctx = context_of(encapsulated([jpeg_frame(200)], ts=RLE_LOSSLESS))

@@ -1,9 +1,9 @@
 """The fast paths give exactly the results of the careful ones.
 
-Two optimisations must never change a finding: the walker's fast loop over ordinary
-items (used when the file is read from disk, i.e. linted from a path) and the grouping
-of alike frames for the per-frame rules (frame_groups.py). Each test lints the same
-bytes both ways and compares the whole report.
+Two optimisations must never change a finding: the walker's fast loops over ordinary
+items (the compiled core's, or Python's over a file on disk) and the grouping of frames
+by their facts for the per-frame rules (facts.py). Each test lints the same bytes both
+ways and compares the whole report, on the compiled core and on its Python twin.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from builders import (
     jpeg_frame,
 )
 
-from dcmencaps_lint import engine, frame_groups, reader, source, walker
+from dcmencaps_lint import core, engine, facts, reader, source, walker
+from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import StopReason
 from dcmencaps_lint.transfer_syntax import lookup
@@ -71,7 +72,9 @@ CASES: dict[str, Built] = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_memory_mapped_walk_equals_careful_walk(name: str, tmp_path: Path) -> None:
+def test_memory_mapped_walk_equals_careful_walk(
+    name: str, tmp_path: Path, implementation: str
+) -> None:
     built = CASES[name]
     path = tmp_path / "file.dcm"
     path.write_bytes(built.data)
@@ -82,21 +85,23 @@ def test_memory_mapped_walk_equals_careful_walk(name: str, tmp_path: Path) -> No
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_grouped_frames_give_the_findings_of_every_frame(
-    name: str, monkeypatch: pytest.MonkeyPatch
+    name: str, monkeypatch: pytest.MonkeyPatch, implementation: str
 ) -> None:
     data = CASES[name].data
     grouped = lint_file(data)
-    monkeypatch.setattr(frame_groups, "MIN_FRAMES", 10**9)  # every frame on its own
+    monkeypatch.setattr(facts, "MIN_FRAMES", 10**9)  # every frame on its own
     one_by_one = lint_file(data)
     assert grouped == one_by_one
 
 
 def test_grouping_is_used_and_flags_only_the_broken_frames(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, implementation: str
 ) -> None:
-    formed: list[list[frame_groups.FrameGroup] | None] = []
-    group = frame_groups.group_frames
-    monkeypatch.setattr(engine, "group_frames", lambda ctx: formed.append(group(ctx)) or formed[-1])
+    formed: list[list[facts.FrameGroup] | None] = []
+    group = facts.group_frames
+    monkeypatch.setattr(
+        engine, "group_frames", lambda *args: formed.append(group(*args)) or formed[-1]
+    )
     report = lint_file(CASES["broken-jpeg-40"].data)
     frames = sorted({f.frame for f in report.findings if f.code.startswith("CSM")})
     assert frames == [6, 18, 26, 31]  # 26 is alike 6: found when 6's group is re-checked
@@ -134,39 +139,38 @@ READ_MODES = ["windowed", "pread"]
 
 
 def _fast_loops(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
-    """The fast loops from the second item on: through 4 KiB windows, or (items never
-    dense) one pread per item with the alike flags."""
+    """Python's fast loops from the second item on: through 4 KiB windows, or (items
+    never dense) one pread per item. (The compiled core's windows are its own.)"""
     monkeypatch.setattr(walker, "DENSE_PROBE", 2)
-    monkeypatch.setattr(walker, "EDGE_AFTER", 2)
     monkeypatch.setattr(reader, "WINDOW_SIZE", 4096)  # items straddle window edges
     if mode == "pread":
         monkeypatch.setattr(walker, "DENSE_SPACING", 0)
-        monkeypatch.setattr(frame_groups, "DENSE_SPACING", 0)
 
 
 @pytest.mark.parametrize("mode", READ_MODES)
 @pytest.mark.parametrize("name", list(DENSE_CASES))
 def test_windowed_reads_equal_careful_reads(
-    name: str, mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, implementation: str
 ) -> None:
-    """The walker's and the grouping's fast loops (whole-slide images: through the
-    reader's memory-mapped window, or one pread per item) give what the careful reads
-    give, across window edges."""
+    """The walker's fast loops and the grouping (whole-slide images: through memory-
+    mapped windows, or one pread per item) give what the careful reads give, across
+    window edges."""
     _fast_loops(monkeypatch, mode)
-    monkeypatch.setattr(frame_groups, "MIN_FRAMES", 2)
+    monkeypatch.setattr(facts, "MIN_FRAMES", 2)
     built = DENSE_CASES[name]
     path = tmp_path / "file.dcm"
     path.write_bytes(built.data)
     windowed = lint_file(path, path="x")
     assert windowed == lint_file(built.data, path="x")
-    monkeypatch.setattr(frame_groups, "MIN_FRAMES", 10**9)
+    monkeypatch.setattr(facts, "MIN_FRAMES", 10**9)
     assert windowed == lint_file(built.data, path="x")
 
 
 def test_windowed_walk_reads_through_windows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The windowed loops are really taken (so the test above tests something)."""
+    """Python's windowed loop is really taken (so the test above tests something)."""
+    monkeypatch.setattr(core, "_core", None)
     monkeypatch.setattr(walker, "DENSE_PROBE", 2)
     monkeypatch.setattr(reader, "WINDOW_SIZE", 4096)
     callers: list[str] = []
@@ -180,9 +184,8 @@ def test_windowed_walk_reads_through_windows(
     path = tmp_path / "file.dcm"
     path.write_bytes(DENSE_CASES["jpeg-300-eot"].data)
     lint_file(path)
-    # ~75 KB of items through 4 KiB windows, once by the walker, once by the grouping
+    # ~75 KB of items through 4 KiB windows
     assert callers.count("_dense_items") > 10
-    assert callers.count("_keyed_columns") > 10
 
 
 def _groups(target: Path | bytes) -> list[tuple[int, list[int]]]:
@@ -196,18 +199,25 @@ def _groups(target: Path | bytes) -> list[tuple[int, list[int]]]:
         dataset = source.parse_dataset(fileobj, byte_reader)
         ts = lookup(dataset.transfer_syntax_uid or "")
         ctx = engine._pixel_context(byte_reader, dataset, ts, deep=False)
-        groups = frame_groups.group_frames(ctx) or []
+        assert isinstance(ctx, EncapsulatedContext)
+        frames = ctx.frame_map.frames
+        groups = facts.group_frames(byte_reader, ctx.walk.fragments, ctx.ts.codec, frames) or []
         byte_reader.close()
     return [(g.representative.number, [f.number for f in g.members]) for g in groups]
 
 
 @pytest.mark.parametrize("mode", READ_MODES)
 @pytest.mark.parametrize("first_distinct", [0, 5, 40])
-def test_a_run_of_alike_frames_is_grouped_unread_as_when_read(
-    first_distinct: int, mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_frames_are_grouped_from_a_file_as_from_bytes(
+    first_distinct: int,
+    mode: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    implementation: str,
 ) -> None:
-    """After the last frame that differs from the one before, the walker's alike flags
-    put every frame in that frame's group without reading it (the whole-slide case)."""
+    """Frames that differ from the one before, then a run of alike frames (Python's
+    grouping compares leading bytes before it parses): the same groups from a file and
+    from bytes, and the run in one group."""
     _fast_loops(monkeypatch, mode)
     frames = [jpeg_frame(64) + bytes(2 * n) for n in range(first_distinct)]  # distinct ends
     frames[1:2] = [b"\x00\x00" + jpeg_frame(64)[2:]] if first_distinct > 1 else []
@@ -217,7 +227,8 @@ def test_a_run_of_alike_frames_is_grouped_unread_as_when_read(
     path.write_bytes(built.data)
     unread = _groups(path)
     assert unread == _groups(built.data)
-    assert unread[-1][1][-100:] == list(range(len(frames) - 99, len(frames) + 1))
+    run = next(members for _, members in unread if len(frames) in members)
+    assert run[-100:] == list(range(len(frames) - 99, len(frames) + 1))
 
 
 @pytest.mark.parametrize("cut_at", [0.3, 0.6, 0.95])
@@ -237,7 +248,7 @@ def test_a_file_cut_short_while_linted_is_read_not_mapped(
         byte_reader = reader.ByteReader(fileobj, size)
         cut = int(size * cut_at)
         os.truncate(path, cut)
-        result = walker.walk(byte_reader, built.items[0], head_size=lambda first: 32)
+        result = walker.walk(byte_reader, built.items[0])
         window, _ = byte_reader.window(cut - 100, 8)  # would reach past the new end
         byte_reader.close()
     assert isinstance(window, bytes)  # read, not mapped
@@ -251,13 +262,13 @@ DENSE_MUTANTS = int(os.environ.get("ENCAPS_LINT_DENSE_MUTANTS", "150"))
 
 @pytest.mark.parametrize("mode", READ_MODES)
 def test_mutants_of_dense_files_lint_the_same_windowed_and_careful(
-    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, implementation: str
 ) -> None:
     """Seeded mutants (bit flips, marker bytes, end markers, cuts) of whole-slide-like
-    files: the fast walks, the alike flags and the grouping give the careful reads'
-    report, and nothing raises. ENCAPS_LINT_DENSE_MUTANTS=N for a longer run."""
+    files: the fast walks and the grouping give the careful reads' report, and nothing
+    raises. ENCAPS_LINT_DENSE_MUTANTS=N for a longer run."""
     _fast_loops(monkeypatch, mode)
-    monkeypatch.setattr(frame_groups, "MIN_FRAMES", 2)
+    monkeypatch.setattr(facts, "MIN_FRAMES", 2)
     bases = [
         encapsulated([jpeg_frame(64 + 37 * (n % 11)) for n in range(120)], bot="empty", eot="auto"),
         encapsulated([jpeg_frame(200)] * 120),

@@ -21,7 +21,7 @@ from builders import (
 
 from dcmencaps_lint.dataset import parse_u64_list
 from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.frame_groups import _Members
+from dcmencaps_lint.facts import _Members
 from dcmencaps_lint.frames import build_frame_map, ends_with_end_marker
 from dcmencaps_lint.model import Frame, FrameMap, FrameMapSource, SingleFragmentFrames
 from dcmencaps_lint.reader import ByteReader

@@ -2,12 +2,13 @@
 (signature, start marker, wrapper, RLE header), its last bytes (end marker, trailing
 bytes) and, for Deflated Image Frames, where the deflate stream ends.
 
-These rules read a few bytes at each frame's head and tail (within the frame-edge
-contract of model.py); only CSM022's trailing-byte check reads whole payloads, and only
-when deep reads are on for it (--deep, or CSM022 selected by code or name).
+The per-frame rules here judge each frame by its facts (facts.py: how it starts and
+ends); the RLE and deflate rules read a few bytes at each frame's head, and only
+CSM022's trailing-byte check reads whole payloads, when deep reads are on for it
+(--deep, or CSM022 selected by code or name).
 The rules that compare a codestream's header with the data set are in csm_header.py.
 
-A frame's start is judged once (`_start`) and every rule here uses that verdict, so a
+A frame's start is judged once (facts.judge) and every rule here uses that verdict, so a
 frame is blamed for its start under one code only: CSM001 / CSM004 (a marker of the
 right family, but the wrong one), CSM006 (a JP2 file) or CSM014 (not this codec at all).
 The end-marker rules skip frames that are not this codec's codestream (CSM006, CSM014).
@@ -15,33 +16,22 @@ The end-marker rules skip frames that are not this codec's codestream (CSM006, C
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator
-from typing import NamedTuple
 
 from dcmencaps_lint.codestream import (
-    END_OF_IMAGE,
     RLE_HEADER_SIZE,
-    SOC,
     SOC_SIZ,
-    START_OF_IMAGE,
     deflate_stream_end,
     deflate_wrapper,
-    is_jp2,
-    is_jxl,
     parse_rle,
     rle_defects,
 )
 from dcmencaps_lint.context import EncapsulatedContext
-from dcmencaps_lint.model import FILL, FILL_HEAD, FRAME_TAIL, Frame, Problem, Severity
+from dcmencaps_lint.facts import End, Start, Verdict
+from dcmencaps_lint.model import Frame, Problem, Severity
 from dcmencaps_lint.registry import Deep, FixAvailability, rule
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, MARKER_CODED, Codec
 
-HEAD_BYTES = 16  # a frame's first bytes read to judge its start
-MAX_FILL = FILL_HEAD  # FF fill bytes before SOI counted; more reads as "no SOI"
-# How far back from a frame's end an end marker still counts as "there, but followed by
-# trailing bytes" (CSM003) rather than missing (CSM002 / CSM005).
-TAIL_BYTES = FRAME_TAIL
 SIGNED = MARKER_CODED | {Codec.JPEG_XL, Codec.RLE}  # codecs whose frames' start is judged
 
 EXPECTED = {
@@ -54,74 +44,8 @@ EXPECTED = {
 }
 
 
-class Verdict(enum.Enum):
-    """How a frame starts, for the codec of the TS."""
-
-    OK = "ok"
-    WRONG_MARKER = "wrong-marker"  # a marker of the codec's family, not the start one
-    JP2 = "jp2"  # a JP2 file-format signature box, under a JPEG 2000 TS
-    FOREIGN = "foreign"  # another codec's signature, or no marker at all
-
-
-class Start(NamedTuple):
-    offset: int  # absolute offset of the frame's first byte
-    head: bytes
-    verdict: Verdict
-    fill: int = 0  # FF fill bytes before SOI
-    other: str | None = None  # the other codec recognised (FOREIGN)
-
-
 def hexed(data: bytes) -> str:
     return data.hex(" ").upper()
-
-
-def other_codec(head: bytes) -> str | None:
-    """What codestream the bytes start with, whatever the TS says; None if none known."""
-    if head[:1] == b"\xff" and head.lstrip(b"\xff")[:1] == START_OF_IMAGE[1:]:
-        return "a JPEG or JPEG-LS codestream (SOI)"
-    if head.startswith(SOC):
-        return "a JPEG 2000 codestream (SOC)"
-    if is_jp2(head):
-        return "a JP2 file (signature box)"
-    if is_jxl(head):
-        return "a JPEG XL codestream"
-    return None
-
-
-def _judge(codec: Codec, offset: int, head: bytes) -> Start:
-    if codec in JPEG_FAMILY:
-        fill = len(head) - len(head.lstrip(b"\xff"))
-        if fill and head[fill : fill + 1] == START_OF_IMAGE[1:]:
-            return Start(offset, head, Verdict.OK, fill=fill - 1)
-        marker = fill > 0 and head[fill : fill + 1] != b"\x00"  # FF 00 is data, not a marker
-        if marker and other_codec(head) is None:
-            return Start(offset, head, Verdict.WRONG_MARKER)
-    elif codec in J2K_FAMILY:
-        if head.startswith(SOC_SIZ):
-            return Start(offset, head, Verdict.OK)
-        if is_jp2(head):
-            return Start(offset, head, Verdict.JP2)
-        marker = head[:1] == b"\xff" and head[1:2] not in (b"", b"\x00")
-        if head.startswith(SOC) or (marker and other_codec(head) is None):
-            return Start(offset, head, Verdict.WRONG_MARKER)
-    elif codec is Codec.JPEG_XL:
-        if is_jxl(head):
-            return Start(offset, head, Verdict.OK)
-    elif codec is Codec.RLE and other_codec(head) is None:  # an RLE header has no signature
-        return Start(offset, head, Verdict.OK)
-    return Start(offset, head, Verdict.FOREIGN, other=other_codec(head))
-
-
-def _judged_start(ctx: EncapsulatedContext, frame: Frame) -> Start:
-    offset, head = ctx.frame_head(frame, HEAD_BYTES)
-    if head.startswith(FILL):  # fill bytes: look far enough for the SOI
-        offset, head = ctx.frame_head(frame, MAX_FILL)
-    return _judge(ctx.ts.codec, offset, head)
-
-
-def _start(ctx: EncapsulatedContext, frame: Frame) -> Start:
-    """How the frame starts (judged once per frame, shared by the rules here)."""
-    return ctx.memo(_judged_start, frame)
 
 
 def _frames(ctx: EncapsulatedContext) -> Iterator[Frame]:
@@ -131,11 +55,16 @@ def _frames(ctx: EncapsulatedContext) -> Iterator[Frame]:
             yield frame
 
 
+def _start(ctx: EncapsulatedContext, frame: Frame) -> Start | None:
+    """How the frame starts (facts.py); None when it has fewer than 2 bytes."""
+    return ctx.frame_facts(frame).start
+
+
 def _started(ctx: EncapsulatedContext, verdict: Verdict) -> Iterator[tuple[Frame, Start]]:
     """The frames whose start got this verdict."""
-    for frame in _frames(ctx):
+    for frame in ctx.frame_map.frames:
         start = _start(ctx, frame)
-        if start.verdict is verdict:
+        if start is not None and start.verdict is verdict:
             yield frame, start
 
 
@@ -149,29 +78,14 @@ def _start_problem(frame: Frame, start: Start, text: str, size: int) -> Problem:
     )
 
 
-class End(NamedTuple):
-    tail_offset: int  # absolute offset of the tail read
-    tail: bytes  # the last bytes of the frame's last fragment
-    end: int  # absolute offset just past the frame's last byte
-    marker: int | None  # absolute offset of the last FF D9 in the tail
-
-    @property
-    def trailing(self) -> int:
-        """Bytes after the end marker."""
-        return 0 if self.marker is None else self.end - self.marker - 2
-
-
 def _ends(ctx: EncapsulatedContext) -> Iterator[tuple[Frame, End]]:
-    """The tail of every frame that is a codestream of the TS's codec and ends in the file."""
-    for frame in _frames(ctx):
-        if _start(ctx, frame).verdict not in (Verdict.OK, Verdict.WRONG_MARKER):
-            continue  # not this codec's codestream at all: CSM006 / CSM014 say so
-        last = ctx.fragment(frame.last_fragment)
-        if last.truncated or last.available < 2:
-            continue  # ITM005 / ITM008 report the cause
-        offset, tail = ctx.frame_tail(frame, TAIL_BYTES)
-        index = tail.rfind(END_OF_IMAGE)
-        yield frame, End(offset, tail, last.end, None if index < 0 else offset + index)
+    """How every frame that is a codestream of the TS's codec ends, when it ends in the
+    file: a frame that is no such codestream is CSM006's / CSM014's, and ITM005 / ITM008
+    report a last fragment cut short or empty."""
+    for frame in ctx.frame_map.frames:
+        end = ctx.frame_facts(frame).end
+        if end is not None:
+            yield frame, end
 
 
 def _missing_end_problems(ctx: EncapsulatedContext, marker: str) -> Iterator[Problem]:

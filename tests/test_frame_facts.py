@@ -1,17 +1,18 @@
-"""The frame-edge contract (model.FRAME_HEAD, FRAME_TAIL): every per-frame rule gives the
-same findings whether alike frames share a verdict (frame_groups.py) or every frame is
-judged on its own.
+"""The per-frame facts (facts.py): every per-frame rule gives the same findings whether
+frames with equal facts share a verdict or every frame is judged on its own, with the
+compiled core's grouping and with the pure-Python one.
 
 The files are whole-slide-like: 48 frames each, in runs written by one "encoder" and
 runs that differ (tables, comment segments, lengths, odd codestreams with a pad byte,
 fill bytes, defects of every kind a per-frame rule reports), each frame with entropy-
 coded bytes of its own. Each per-frame rule is run alone and all of them together, on
 the bytes (the careful walk) and on a file (the windowed walk and the walker's alike
-flags), grouped and ungrouped.
+grouped and ungrouped.
 """
 
 from __future__ import annotations
 
+import io
 import random
 import struct
 from collections.abc import Callable
@@ -29,11 +30,15 @@ from builders import (
 )
 from test_codestream import RPCL, SCALAR_EXPOUNDED, SOF0, SOF1, SOF2, SOF3, j2k, jpeg
 
-from dcmencaps_lint import frame_groups
+from dcmencaps_lint import facts
 from dcmencaps_lint.codestream import SOF55
-from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.model import FILL, FileReport
+from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.engine import _pixel_context, lint_file
+from dcmencaps_lint.model import FileReport
+from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.registry import load_rules
+from dcmencaps_lint.source import parse_dataset
+from dcmencaps_lint.transfer_syntax import lookup
 
 PER_FRAME = sorted(r.code for r in load_rules() if r.per_frame)
 FRAMES = 48
@@ -242,7 +247,7 @@ def grouped_and_not(
 ) -> tuple[FileReport, FileReport]:
     grouped = lint(target, select)
     with monkeypatch.context() as patched:
-        patched.setattr(frame_groups, "MIN_FRAMES", 10**9)  # every frame on its own
+        patched.setattr(facts, "MIN_FRAMES", 10**9)  # every frame on its own
         alone = lint(target, select)
     return grouped, alone
 
@@ -260,7 +265,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize("read", ["bytes", "file"])
 @pytest.mark.parametrize("code", [*PER_FRAME, "all"])
 def test_every_per_frame_rule_gives_the_same_findings_grouped(
-    code: str, read: str, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    code: str,
+    read: str,
+    files: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    implementation: str,
 ) -> None:
     select = PER_FRAME if code == "all" else [code]
     for name, built in CORPUS.items():
@@ -277,24 +286,44 @@ def test_the_corpus_makes_every_per_frame_rule_fire() -> None:
 
 
 @pytest.mark.parametrize("name", list(CORPUS))
-def test_alike_frames_are_grouped(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frames_are_grouped_by_their_facts(
+    name: str, monkeypatch: pytest.MonkeyPatch, implementation: str
+) -> None:
     """Guards the comparison against grouping that never happens: in every file, frames
-    written alike share a verdict (fewer groups than frames), and frames that start
-    with fill bytes never share one."""
-    formed: list[list[frame_groups.FrameGroup] | None] = []
-    group = frame_groups.group_frames
+    share a verdict (fewer groups than frames), frames whose bytes differ among them;
+    and the members of a group have equal facts."""
+    formed: list[list[facts.FrameGroup] | None] = []
+    group = facts.group_frames
 
-    def recorded(ctx: object) -> list[frame_groups.FrameGroup] | None:
-        formed.append(group(ctx))
+    def recorded(*args: object) -> list[facts.FrameGroup] | None:
+        formed.append(group(*args))  # type: ignore[arg-type]
         return formed[-1]
 
     monkeypatch.setattr("dcmencaps_lint.engine.group_frames", recorded)
-    report = lint(CORPUS[name].data, PER_FRAME)
+    built = CORPUS[name]
+    report = lint(built.data, PER_FRAME)
     assert len(formed) == 1 and formed[0] is not None
     assert 1 < len(formed[0]) < report.frames_found
-    assert any(len(g.members) > 1 for g in formed[0])
-    data = CORPUS[name].data
+    heads = {
+        built.data[built.fragment_value(f.first_fragment) :][:64]
+        for g in formed[0]
+        for f in g.members
+        if len(g.members) > 1
+    }
+    assert len(heads) > 1  # frames unlike in their bytes share a verdict
+    ctx = _context(built.data)
     for g in formed[0]:
-        first = g.representative.first_fragment
-        if data[CORPUS[name].fragment_value(first) :].startswith(FILL):
-            assert len(g.members) == 1
+        keys = {facts.facts_key(ctx.frame_facts(f)) for f in g.members}
+        assert len(keys) == 1, (name, g.representative)
+    distinct = {facts.facts_key(ctx.frame_facts(g.representative)) for g in formed[0]}
+    assert len(distinct) == len(formed[0])  # and groups do not share facts
+
+
+def _context(data: bytes) -> EncapsulatedContext:
+    fileobj = io.BytesIO(data)
+    reader = ByteReader(fileobj, len(data))
+    dataset = parse_dataset(fileobj, reader)
+    ts = lookup(dataset.transfer_syntax_uid or "")
+    ctx = _pixel_context(reader, dataset, ts, deep=False)
+    assert isinstance(ctx, EncapsulatedContext)
+    return ctx

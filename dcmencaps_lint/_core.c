@@ -1,0 +1,786 @@
+/*
+ * The compiled core of encaps-lint: the loops that run once per item or per frame of a
+ * whole-slide image (hundreds of thousands of times), in C.
+ *
+ *   items(fd, size, buffer, position, end)
+ *       The ordinary items (tag FFFE,E000, a length that fits) from `position` on:
+ *       (offsets, lengths, position where something else starts). walker.py's careful
+ *       loop handles whatever comes next, as it does after its own Python loop.
+ *
+ *   frame_groups(fd, size, buffer, family, offsets, lengths, availables, firsts, lasts)
+ *       Frame numbers grouped by their facts (facts.py: facts_key), in order of first
+ *       appearance: the same partition as the Python twin, frame by frame.
+ *
+ * The data is a file descriptor (`fd` >= 0; read through memory-mapped windows where
+ * items are dense, else pread) or a buffer (`fd` -1). Everything read is hostile: every
+ * read is clipped to the data's size and to the fragment it belongs to, lengths are
+ * never trusted for an allocation, and loops are bounded as in the Python code they
+ * mirror (codestream.py, facts.py, walker.py). Change one, change the other: the
+ * differential tests compare both on every input of the test suite and every fuzz
+ * mutant.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ITEM_HEADER 8
+#define WINDOW_SIZE ((uint64_t)8 << 20) /* reader.WINDOW_SIZE */
+#define DENSE_PROBE 64                  /* walker.DENSE_PROBE */
+#define DENSE_SPACING ((uint64_t)64 << 10)
+#define UNDEFINED_LENGTH 0xFFFFFFFFu
+
+/* facts.py */
+#define HEAD_BYTES 16
+#define FILL_HEAD 256
+#define TAIL_BYTES 64
+#define HEADER_READ 1024
+/* codestream.py */
+#define MAX_SEGMENTS 256
+#define FILL_LIMIT 30
+#define SHORT_APP 64
+
+#define FAMILY_JPEG 1
+#define FAMILY_J2K 2
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+typedef struct {
+    int fd;                 /* -1: all the data is in `memory` */
+    const uint8_t *memory;
+    uint64_t size;          /* bytes of data; nothing at or past it is read */
+    int dense;              /* map windows of the file rather than pread */
+    uint8_t *window;        /* a mapped window of the file, or NULL */
+    uint64_t window_start;
+    uint64_t window_length;
+    int error;              /* errno of a failed read, 0 if none */
+    uint8_t scratch[HEADER_READ];
+} Source;
+
+static void source_unmap(Source *s) {
+    if (s->window != NULL) {
+        munmap(s->window, (size_t)s->window_length);
+        s->window = NULL;
+    }
+}
+
+/* Map the window holding [offset, offset + count); 0 on success. A file that shrank
+ * since it was opened is never mapped: touching a page past its end kills the process. */
+static int source_map(Source *s, uint64_t offset, uint64_t count) {
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t start, end;
+    struct stat st;
+    void *mapped;
+    int flags = MAP_SHARED;
+    source_unmap(s);
+    if (page <= 0)
+        return -1;
+    start = offset - offset % (uint64_t)page;
+    end = offset + (count > WINDOW_SIZE ? count : WINDOW_SIZE);
+    if (end > s->size)
+        end = s->size;
+    if (fstat(s->fd, &st) != 0 || (uint64_t)st.st_size < end || end <= start)
+        return -1;
+#ifdef MAP_POPULATE
+    flags |= MAP_POPULATE; /* one call maps the window: cheaper than a fault per page */
+#endif
+    mapped = mmap(NULL, (size_t)(end - start), PROT_READ, flags, s->fd, (off_t)start);
+    if (mapped == MAP_FAILED)
+        return -1;
+    s->window = (uint8_t *)mapped;
+    s->window_start = start;
+    s->window_length = end - start;
+    return 0;
+}
+
+/* Up to `count` (<= HEADER_READ) bytes at `offset`: how many there are, and where
+ * (`*out`, valid until the next read). Fewer at the end of the data; -1 on a read error. */
+static int64_t source_read(Source *s, uint64_t offset, uint64_t count, const uint8_t **out) {
+    uint64_t got = 0;
+    *out = s->scratch;
+    if (offset >= s->size || count == 0)
+        return 0;
+    if (count > s->size - offset)
+        count = s->size - offset;
+    if (count > HEADER_READ)
+        count = HEADER_READ;
+    if (s->fd < 0) {
+        *out = s->memory + offset;
+        return (int64_t)count;
+    }
+    if (s->dense && !(s->window != NULL && offset >= s->window_start &&
+                      offset + count <= s->window_start + s->window_length))
+        source_map(s, offset, count);
+    if (s->window != NULL && offset >= s->window_start &&
+        offset + count <= s->window_start + s->window_length) {
+        *out = s->window + (offset - s->window_start);
+        return (int64_t)count;
+    }
+    while (got < count) {
+        ssize_t n = pread(s->fd, s->scratch + got, (size_t)(count - got), (off_t)(offset + got));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            s->error = errno;
+            return -1;
+        }
+        if (n == 0)
+            break; /* the file was cut short while being read */
+        got += (uint64_t)n;
+    }
+    return (int64_t)got;
+}
+
+static int source_open(Source *s, int fd, unsigned long long size, Py_buffer *buffer) {
+    memset(s, 0, offsetof(Source, scratch));
+    s->fd = fd;
+    s->size = size;
+    if (fd < 0) {
+        if (buffer == NULL || buffer->buf == NULL) {
+            PyErr_SetString(PyExc_ValueError, "a buffer is needed when fd is -1");
+            return -1;
+        }
+        s->memory = (const uint8_t *)buffer->buf;
+        if ((uint64_t)buffer->len < s->size)
+            s->size = (uint64_t)buffer->len;
+    }
+    return 0;
+}
+
+static int source_close(Source *s) {
+    source_unmap(s);
+    if (s->error) {
+        errno = s->error;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* ---- items -------------------------------------------------------------------------- */
+
+static PyObject *core_items(PyObject *self, PyObject *args) {
+    int fd;
+    unsigned long long size, position, end, start;
+    Py_buffer buffer = {0};
+    PyObject *memory = Py_None, *offsets = NULL, *lengths = NULL, *result = NULL;
+    Source s;
+    Py_ssize_t count = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "iKOKK", &fd, &size, &memory, &position, &end))
+        return NULL;
+    if (memory != Py_None && PyObject_GetBuffer(memory, &buffer, PyBUF_SIMPLE) != 0)
+        return NULL;
+    if (source_open(&s, fd, size, memory != Py_None ? &buffer : NULL) != 0)
+        goto done;
+    if (end > s.size)
+        end = s.size;
+    offsets = PyList_New(0);
+    lengths = PyList_New(0);
+    if (offsets == NULL || lengths == NULL)
+        goto done;
+    start = position;
+    while (end >= ITEM_HEADER && position <= end - ITEM_HEADER) {
+        const uint8_t *header;
+        uint32_t length;
+        PyObject *value;
+        int64_t got = source_read(&s, position, ITEM_HEADER, &header);
+        if (got < ITEM_HEADER)
+            break; /* cut short, or a read error (reported below) */
+        length = le32(header + 4);
+        if (le32(header) != 0xE000FFFEu || length > end - position - ITEM_HEADER)
+            break;
+        value = PyLong_FromUnsignedLongLong(position);
+        if (value == NULL || PyList_Append(offsets, value) != 0) {
+            Py_XDECREF(value);
+            goto done;
+        }
+        Py_DECREF(value);
+        value = PyLong_FromUnsignedLong(length);
+        if (value == NULL || PyList_Append(lengths, value) != 0) {
+            Py_XDECREF(value);
+            goto done;
+        }
+        Py_DECREF(value);
+        position += ITEM_HEADER + (uint64_t)length;
+        /* after a probe of items read one by one, items close together are read
+         * through mapped windows: a slice of memory each instead of a system call */
+        if (++count == DENSE_PROBE && position - start < DENSE_SPACING * DENSE_PROBE)
+            s.dense = 1;
+    }
+    if (source_close(&s) != 0)
+        goto done;
+    result = Py_BuildValue("OOK", offsets, lengths, position);
+done:
+    source_unmap(&s);
+    Py_XDECREF(offsets);
+    Py_XDECREF(lengths);
+    if (memory != Py_None)
+        PyBuffer_Release(&buffer);
+    return result;
+}
+
+/* ---- keys --------------------------------------------------------------------------- */
+
+#define KEY_MAX 1024 /* a key is at most ~400 bytes (a 256-byte head, a 64-byte tail) */
+
+typedef struct {
+    uint8_t bytes[KEY_MAX];
+    size_t length;
+} Key;
+
+static void put(Key *k, const void *data, size_t n) {
+    if (k->length + n <= KEY_MAX) {
+        memcpy(k->bytes + k->length, data, n);
+        k->length += n;
+    }
+}
+static void put_u8(Key *k, uint8_t v) { put(k, &v, 1); }
+static void put_i64(Key *k, int64_t v) { put(k, &v, sizeof v); }
+/* An optional field: present or not, then its value. */
+static void put_opt(Key *k, int present, int64_t v) {
+    put_u8(k, (uint8_t)(present != 0));
+    if (present)
+        put_i64(k, v);
+}
+
+/* A frame's first fragment, as the header parse sees it: reads clipped to its end,
+ * served from its first bytes when they hold them. */
+typedef struct {
+    Source *source;
+    const uint8_t *first; /* the fragment's first bytes */
+    uint64_t first_length;
+    uint64_t start;       /* absolute offset of the fragment's value */
+    uint64_t end;         /* absolute offset just past it */
+} Fragment;
+
+static int64_t fragment_read(Fragment *f, uint64_t offset, uint64_t count, const uint8_t **out) {
+    *out = f->first;
+    if (offset >= f->end)
+        return 0;
+    if (count > f->end - offset)
+        count = f->end - offset;
+    if (offset >= f->start && offset - f->start + count <= f->first_length) {
+        *out = f->first + (offset - f->start);
+        return (int64_t)count;
+    }
+    return source_read(f->source, offset, count, out);
+}
+
+static int is_alpha(uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+/* codestream.parse_jpeg, reduced to facts_key's fields. */
+static void jpeg_key(Fragment *f, Key *k) {
+    const uint8_t *p;
+    int64_t got = fragment_read(f, f->start, FILL_LIMIT + 2, &p);
+    int64_t fill = 0, segments;
+    uint64_t position;
+    int has_sof = 0, has_geometry = 0, has_dqt = 0, has_dht = 0, has_near = 0;
+    int has_predictor = 0, complete = 0;
+    uint8_t sof = 0, precision = 0, components = 0, near = 0, predictor = 0;
+    uint16_t rows = 0, columns = 0;
+    while (fill < got && p[fill] == 0xFF)
+        fill++;
+    if (fill < 1 || fill >= got || p[fill] != 0xD8) {
+        put_u8(k, 0); /* no SOI: no header */
+        return;
+    }
+    position = f->start + (uint64_t)fill + 1;
+    for (segments = 0; segments < MAX_SEGMENTS; segments++) {
+        uint8_t marker;
+        uint16_t length;
+        int go_on = 1;
+        got = fragment_read(f, position, 4, &p);
+        if (got < 2 || p[0] != 0xFF)
+            break;
+        marker = p[1];
+        if (marker == 0xFF) { /* a fill byte between segments */
+            position += 1;
+            continue;
+        }
+        if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) { /* TEM, RSTn */
+            position += 2;
+            continue;
+        }
+        if (got < 4 || marker == 0xD9)
+            break;
+        length = be16(p + 2);
+        if (length < 2)
+            break;
+        if ((marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
+             marker != 0xCC) ||
+            marker == 0xF7) {
+            if (!has_sof) { /* a hierarchical stream's later frames do not count */
+                has_sof = 1;
+                sof = marker;
+                if (fragment_read(f, position + 4, 6, &p) == 6) {
+                    has_geometry = 1;
+                    precision = p[0];
+                    rows = be16(p + 1);
+                    columns = be16(p + 3);
+                    components = p[5];
+                }
+            }
+        } else if (marker == 0xDB) {
+            has_dqt = 1;
+        } else if (marker == 0xC4) {
+            has_dht = 1;
+        } else if (marker == 0xDA) {
+            uint64_t want = (uint64_t)(length - 2) < 64 ? (uint64_t)(length - 2) : 64;
+            complete = 1;
+            got = fragment_read(f, position + 4, want, &p);
+            if (got > 0) {
+                int64_t index = 1 + 2 * (int64_t)p[0];
+                if (index < got) {
+                    if (has_sof && sof == 0xF7) {
+                        has_near = 1;
+                        near = p[index];
+                    } else {
+                        has_predictor = 1;
+                        predictor = p[index];
+                    }
+                }
+            }
+            go_on = 0;
+        } else if (marker >= 0xE0 && marker <= 0xEF && length > SHORT_APP) {
+            go_on = fragment_read(f, position + 4, 1, &p) == 1 && is_alpha(p[0]);
+        }
+        if (!go_on)
+            break;
+        position += 2 + (uint64_t)length;
+    }
+    put_u8(k, 1);
+    put_i64(k, fill - 1);
+    put_opt(k, has_sof, sof);
+    put_opt(k, has_geometry, precision);
+    put_opt(k, has_geometry, rows);
+    put_opt(k, has_geometry, columns);
+    put_opt(k, has_geometry, components);
+    put_u8(k, (uint8_t)has_dqt);
+    put_u8(k, (uint8_t)has_dht);
+    put_opt(k, has_near, near);
+    put_opt(k, has_predictor, predictor);
+    put_u8(k, (uint8_t)complete);
+}
+
+/* codestream.parse_j2k, reduced to facts_key's fields. */
+static void j2k_key(Fragment *f, Key *k) {
+    const uint8_t *p;
+    uint64_t position;
+    int segments, has_siz = 0, has_geometry = 0, has_cod = 0, has_coding = 0, has_qcd = 0;
+    int has_quantization = 0, has_cap = 0, has_tlm = 0, complete = 0;
+    int64_t rows = 0, columns = 0;
+    uint16_t components = 0;
+    uint8_t precision = 0, is_signed = 0, progression = 0, mct = 0, levels = 0;
+    uint8_t reversible = 0, quantization = 0;
+    if (fragment_read(f, f->start, 2, &p) != 2 || p[0] != 0xFF || p[1] != 0x4F) {
+        put_u8(k, 0); /* no SOC: no header */
+        return;
+    }
+    position = f->start + 2;
+    for (segments = 0; segments < MAX_SEGMENTS; segments++) {
+        uint8_t marker;
+        uint16_t length;
+        uint64_t body = position + 4;
+        int go_on = 1;
+        if (fragment_read(f, position, 4, &p) < 4 || p[0] != 0xFF)
+            break;
+        marker = p[1];
+        if (marker == 0x90) { /* SOT: the main header is over */
+            complete = 1;
+            break;
+        }
+        length = be16(p + 2);
+        if (length < 2)
+            break;
+        if (marker == 0x51) { /* SIZ */
+            has_siz = 1;
+            go_on = 0;
+            if (fragment_read(f, body, 39, &p) == 39) {
+                uint16_t count = be16(p + 34);
+                /* Lsiz = 38 + 3 Csiz, else bytes that merely look like SIZ: stop */
+                if ((uint32_t)length == 38u + 3u * count) {
+                    has_geometry = 1;
+                    columns = (int64_t)be32(p + 2) - (int64_t)be32(p + 10);
+                    rows = (int64_t)be32(p + 6) - (int64_t)be32(p + 14);
+                    components = count;
+                    precision = (uint8_t)((p[36] & 0x7F) + 1);
+                    is_signed = (p[36] & 0x80) != 0;
+                    go_on = 1;
+                }
+            }
+        } else if (marker == 0x52) { /* COD */
+            has_cod = 1;
+            if (fragment_read(f, body, 10, &p) >= 10) {
+                has_coding = 1;
+                progression = p[1];
+                mct = p[4];
+                levels = p[5];
+                reversible = p[9] == 1;
+            }
+        } else if (marker == 0x5C) { /* QCD */
+            has_qcd = 1;
+            if (fragment_read(f, body, 1, &p) == 1) {
+                has_quantization = 1;
+                quantization = p[0] & 0x1F;
+            }
+        } else if (marker == 0x50) {
+            has_cap = 1;
+        } else if (marker == 0x55) {
+            has_tlm = 1;
+        }
+        if (!go_on)
+            break;
+        position += 2 + (uint64_t)length;
+    }
+    put_u8(k, 1);
+    put_u8(k, (uint8_t)has_siz);
+    put_opt(k, has_geometry, rows);
+    put_opt(k, has_geometry, columns);
+    put_opt(k, has_geometry, components);
+    put_opt(k, has_geometry, precision);
+    put_opt(k, has_geometry, is_signed);
+    put_u8(k, (uint8_t)has_cod);
+    put_opt(k, has_coding, progression);
+    put_opt(k, has_coding, mct);
+    put_opt(k, has_coding, levels);
+    put_opt(k, has_coding, reversible);
+    put_u8(k, (uint8_t)has_qcd);
+    put_opt(k, has_quantization, quantization);
+    put_u8(k, (uint8_t)has_cap);
+    put_u8(k, (uint8_t)has_tlm);
+    put_u8(k, (uint8_t)complete);
+}
+
+enum { VERDICT_OK = 1, VERDICT_WRONG_MARKER, VERDICT_JP2, VERDICT_FOREIGN };
+
+static int starts_with(const uint8_t *p, int64_t n, const char *prefix, int64_t m) {
+    return n >= m && memcmp(p, prefix, (size_t)m) == 0;
+}
+
+/* facts.other_codec(head) is not None */
+static int other_codec(const uint8_t *p, int64_t n) {
+    int64_t fill = 0;
+    while (fill < n && p[fill] == 0xFF)
+        fill++;
+    return (fill > 0 && fill < n && p[fill] == 0xD8) || starts_with(p, n, "\xff\x4f", 2) ||
+           starts_with(p, n, "\x00\x00\x00\x0cjP", 6) || starts_with(p, n, "\xff\x0a", 2) ||
+           starts_with(p, n, "\x00\x00\x00\x0cJXL ", 8);
+}
+
+/* facts.judge for the marker-coded codecs: the verdict, and the fill before SOI. */
+static int judge(int family, const uint8_t *p, int64_t n, int64_t *fill_before) {
+    if (family == FAMILY_JPEG) {
+        int64_t fill = 0;
+        int marker;
+        while (fill < n && p[fill] == 0xFF)
+            fill++;
+        if (fill > 0 && fill < n && p[fill] == 0xD8) {
+            *fill_before = fill - 1;
+            return VERDICT_OK;
+        }
+        marker = fill > 0 && !(fill < n && p[fill] == 0x00); /* FF 00 is data */
+        return marker && !other_codec(p, n) ? VERDICT_WRONG_MARKER : VERDICT_FOREIGN;
+    }
+    if (starts_with(p, n, "\xff\x4f\xff\x51", 4))
+        return VERDICT_OK;
+    if (starts_with(p, n, "\x00\x00\x00\x0cjP", 6))
+        return VERDICT_JP2;
+    if (starts_with(p, n, "\xff\x4f", 2) || (n >= 2 && p[0] == 0xFF && p[1] != 0x00 &&
+                                             !other_codec(p, n)))
+        return VERDICT_WRONG_MARKER;
+    return VERDICT_FOREIGN;
+}
+
+/* facts.facts_key of one frame, as bytes. */
+static void frame_key(Source *s, int family, uint64_t first_offset, uint64_t first_available,
+                      uint64_t last_offset, uint64_t last_length, uint64_t last_available,
+                      uint64_t fragments, Key *k) {
+    const uint8_t *data;
+    int64_t got = 0, head, fill = 0;
+    int verdict;
+    uint8_t first[HEADER_READ];
+    Fragment f;
+    k->length = 0;
+    put_i64(k, (int64_t)fragments);
+    if (first_available > 0) {
+        got = source_read(s, first_offset + ITEM_HEADER,
+                          first_available < HEADER_READ ? first_available : HEADER_READ, &data);
+        if (got < 0)
+            got = 0;
+        memcpy(first, data, (size_t)got); /* `data` is valid until the next read only */
+    }
+    f.source = s;
+    f.first = first;
+    f.first_length = (uint64_t)got;
+    f.start = first_offset + ITEM_HEADER;
+    f.end = f.start + first_available;
+    if (family == FAMILY_JPEG)
+        jpeg_key(&f, k);
+    else
+        j2k_key(&f, k);
+    if (first_available < 2) {
+        put_u8(k, 0); /* no start, no end */
+        return;
+    }
+    head = got < HEAD_BYTES ? got : HEAD_BYTES;
+    if (head >= 2 && first[0] == 0xFF && first[1] == 0xFF) /* fill: look for the SOI */
+        head = got < FILL_HEAD ? got : FILL_HEAD;
+    verdict = judge(family, first, head, &fill);
+    put_u8(k, (uint8_t)verdict);
+    if (verdict == VERDICT_OK) {
+        put_i64(k, fill);
+    } else {
+        put_i64(k, head);
+        put(k, first, (size_t)head);
+    }
+    if ((verdict == VERDICT_OK || verdict == VERDICT_WRONG_MARKER) &&
+        !(last_length != UNDEFINED_LENGTH && last_available < last_length) &&
+        last_available >= 2) {
+        uint64_t value = last_offset + ITEM_HEADER, end = value + last_available;
+        uint64_t tail_offset = last_available > TAIL_BYTES ? end - TAIL_BYTES : value;
+        int64_t n = source_read(s, tail_offset, end - tail_offset, &data), i;
+        if (n < 0)
+            n = 0;
+        for (i = n - 2; i >= 0; i--)
+            if (data[i] == 0xFF && data[i + 1] == 0xD9)
+                break;
+        if (i >= 0) {
+            put_u8(k, 1);
+            put_i64(k, n - i);
+            put(k, data + i, (size_t)(n - i));
+        } else {
+            put_u8(k, 2);
+            put_i64(k, n < 2 ? n : 2);
+            put(k, data + (n < 2 ? 0 : n - 2), (size_t)(n < 2 ? n : 2));
+        }
+    } else {
+        put_u8(k, 0);
+    }
+}
+
+/* ---- grouping ----------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t hash;
+    size_t key_at; /* in the arena */
+    size_t key_length;
+    Py_ssize_t group; /* -1: empty slot */
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    size_t capacity; /* a power of two */
+    size_t used;
+    uint8_t *arena;
+    size_t arena_length, arena_capacity;
+} Table;
+
+static uint64_t hash_key(const Key *k) { /* FNV-1a, 64 bits */
+    uint64_t h = 1469598103934665603ull;
+    size_t i;
+    for (i = 0; i < k->length; i++)
+        h = (h ^ k->bytes[i]) * 1099511628211ull;
+    return h;
+}
+
+static int table_grow(Table *t) {
+    size_t capacity = t->capacity ? t->capacity * 2 : 64, i;
+    Slot *slots = PyMem_Calloc(capacity, sizeof(Slot));
+    if (slots == NULL)
+        return -1;
+    for (i = 0; i < capacity; i++)
+        slots[i].group = -1;
+    for (i = 0; i < t->capacity; i++) {
+        if (t->slots[i].group >= 0) {
+            size_t j = (size_t)t->slots[i].hash & (capacity - 1);
+            while (slots[j].group >= 0)
+                j = (j + 1) & (capacity - 1);
+            slots[j] = t->slots[i];
+        }
+    }
+    PyMem_Free(t->slots);
+    t->slots = slots;
+    t->capacity = capacity;
+    return 0;
+}
+
+/* The group of `k`; a new one (number `groups`) when it is not there. -1: no memory. */
+static Py_ssize_t table_find(Table *t, const Key *k, Py_ssize_t groups) {
+    uint64_t h = hash_key(k);
+    size_t j;
+    if ((t->used + 1) * 2 > t->capacity && table_grow(t) != 0)
+        return -1;
+    for (j = (size_t)h & (t->capacity - 1);; j = (j + 1) & (t->capacity - 1)) {
+        Slot *slot = &t->slots[j];
+        if (slot->group < 0)
+            break;
+        if (slot->hash == h && slot->key_length == k->length &&
+            memcmp(t->arena + slot->key_at, k->bytes, k->length) == 0)
+            return slot->group;
+    }
+    if (t->arena_length + k->length > t->arena_capacity) {
+        size_t capacity = (t->arena_capacity + k->length) * 2;
+        uint8_t *arena = PyMem_Realloc(t->arena, capacity);
+        if (arena == NULL)
+            return -1;
+        t->arena = arena;
+        t->arena_capacity = capacity;
+    }
+    memcpy(t->arena + t->arena_length, k->bytes, k->length);
+    t->slots[j].hash = h;
+    t->slots[j].key_at = t->arena_length;
+    t->slots[j].key_length = k->length;
+    t->slots[j].group = groups;
+    t->arena_length += k->length;
+    t->used++;
+    return groups;
+}
+
+/* Column `index` of a list of ints, as an unsigned 64-bit value; -1 on error. */
+static int column(PyObject *list, Py_ssize_t index, uint64_t *value) {
+    PyObject *item;
+    if (index < 0 || index >= PyList_GET_SIZE(list)) {
+        PyErr_SetString(PyExc_IndexError, "fragment number out of range");
+        return -1;
+    }
+    item = PyList_GET_ITEM(list, index);
+    *value = PyLong_AsUnsignedLongLong(item);
+    return *value == (uint64_t)-1 && PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
+    int fd, family;
+    unsigned long long size;
+    Py_buffer buffer = {0};
+    PyObject *memory, *offsets, *lengths, *availables, *firsts, *lasts;
+    PyObject *groups = NULL, *result = NULL;
+    Source s;
+    Table table = {0};
+    Key *key = NULL;
+    Py_ssize_t frames, i;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "iKOiO!O!O!OO", &fd, &size, &memory, &family, &PyList_Type,
+                          &offsets, &PyList_Type, &lengths, &PyList_Type, &availables, &firsts,
+                          &lasts))
+        return NULL;
+    if ((firsts != Py_None && !PyList_Check(firsts)) || (lasts != Py_None && !PyList_Check(lasts)) ||
+        (firsts == Py_None) != (lasts == Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "firsts and lasts: two lists, or both None");
+        return NULL;
+    }
+    if (family != FAMILY_JPEG && family != FAMILY_J2K) {
+        PyErr_SetString(PyExc_ValueError, "unknown codec family");
+        return NULL;
+    }
+    frames = firsts == Py_None ? PyList_GET_SIZE(offsets) : PyList_GET_SIZE(firsts);
+    if (firsts != Py_None && PyList_GET_SIZE(lasts) != frames) {
+        PyErr_SetString(PyExc_ValueError, "firsts and lasts differ in length");
+        return NULL;
+    }
+    if (memory != Py_None && PyObject_GetBuffer(memory, &buffer, PyBUF_SIMPLE) != 0)
+        return NULL;
+    if (source_open(&s, fd, size, memory != Py_None ? &buffer : NULL) != 0)
+        goto done;
+    /* frames are visited in file order: map windows where they lie close together */
+    s.dense = frames > 0 && PyList_GET_SIZE(offsets) > 0;
+    if (s.dense) {
+        uint64_t low, high;
+        if (column(offsets, 0, &low) != 0 ||
+            column(offsets, PyList_GET_SIZE(offsets) - 1, &high) != 0)
+            goto done;
+        s.dense = high >= low && (high - low) < DENSE_SPACING * (uint64_t)frames;
+    }
+    key = PyMem_Malloc(sizeof(Key));
+    groups = PyList_New(0);
+    if (key == NULL || groups == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (i = 0; i < frames; i++) {
+        uint64_t first = (uint64_t)i, last = (uint64_t)i, first_offset, first_available;
+        uint64_t last_offset, last_length, last_available;
+        Py_ssize_t group;
+        PyObject *number;
+        if (firsts != Py_None) {
+            if (column(firsts, i, &first) != 0 || column(lasts, i, &last) != 0)
+                goto done;
+            if (first < 1 || last < first) {
+                PyErr_SetString(PyExc_ValueError, "fragment numbers start at 1, first <= last");
+                goto done;
+            }
+            first -= 1;
+            last -= 1;
+        }
+        if (column(offsets, (Py_ssize_t)first, &first_offset) != 0 ||
+            column(availables, (Py_ssize_t)first, &first_available) != 0 ||
+            column(offsets, (Py_ssize_t)last, &last_offset) != 0 ||
+            column(lengths, (Py_ssize_t)last, &last_length) != 0 ||
+            column(availables, (Py_ssize_t)last, &last_available) != 0)
+            goto done;
+        frame_key(&s, family, first_offset, first_available, last_offset, last_length,
+                  last_available, last - first, key);
+        group = table_find(&table, key, PyList_GET_SIZE(groups));
+        if (group < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (group == PyList_GET_SIZE(groups)) {
+            PyObject *members = PyList_New(0);
+            if (members == NULL || PyList_Append(groups, members) != 0) {
+                Py_XDECREF(members);
+                goto done;
+            }
+            Py_DECREF(members);
+        }
+        number = PyLong_FromSsize_t(i + 1);
+        if (number == NULL || PyList_Append(PyList_GET_ITEM(groups, group), number) != 0) {
+            Py_XDECREF(number);
+            goto done;
+        }
+        Py_DECREF(number);
+    }
+    if (source_close(&s) != 0)
+        goto done;
+    result = groups;
+    groups = NULL;
+done:
+    source_unmap(&s);
+    Py_XDECREF(groups);
+    PyMem_Free(key);
+    PyMem_Free(table.slots);
+    PyMem_Free(table.arena);
+    if (memory != Py_None)
+        PyBuffer_Release(&buffer);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"items", core_items, METH_VARARGS,
+     "items(fd, size, buffer, position, end) -> (offsets, lengths, position)"},
+    {"frame_groups", core_frame_groups, METH_VARARGS,
+     "frame_groups(fd, size, buffer, family, offsets, lengths, availables, firsts, lasts)"
+     " -> frame numbers grouped by their facts"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_core", "The compiled core of encaps-lint (see core.py).", -1,
+    methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&module); }

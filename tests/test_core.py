@@ -1,0 +1,166 @@
+"""The compiled core (core.py, _core.c) against its pure-Python twin.
+
+The two must give the same reports, byte for byte, on every input: every fuzz mutant of
+test_fuzz.py is linted both ways here (from bytes and from a file), and CI also runs the
+whole suite once with ENCAPS_LINT_PUREPYTHON=1 and compares every report of both runs
+(tests/record_reports.py). The core reads hostile bytes: the tests here also call it
+with arguments no caller makes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_fast_paths import DENSE_CASES
+from test_frame_facts import CORPUS
+from test_fuzz import BASE_SEED, MUTANTS, mutants
+
+from dcmencaps_lint import core, facts
+from dcmencaps_lint.cli import main
+from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.engine import _pixel_context, lint_file
+from dcmencaps_lint.formats.json import file_dict
+from dcmencaps_lint.model import FileReport, Items
+from dcmencaps_lint.reader import ByteReader, open_path
+from dcmencaps_lint.source import parse_dataset
+from dcmencaps_lint.transfer_syntax import lookup
+
+SWITCHED_OFF = os.environ.get(core.SWITCH, "") not in ("", "0")
+
+
+def test_the_core_is_built_and_used_unless_switched_off() -> None:
+    """`pip install .` builds the core where gcc is (every machine this runs on); the
+    suite runs on it, and once more with ENCAPS_LINT_PUREPYTHON=1 (.ci/run)."""
+    assert core.enabled() is not SWITCHED_OFF
+    version = CliRunner().invoke(main, ["--version"]).output
+    assert core.description() in version
+    assert ("compiled core (C)" in version) is not SWITCHED_OFF
+
+
+def _json(report: FileReport) -> dict[str, object]:
+    return file_dict(report)
+
+
+class _PurePython:
+    """Inside `with`: the pure-Python path."""
+
+    def __enter__(self) -> None:
+        self.saved, core._core = core._core, None
+
+    def __exit__(self, *exc: object) -> None:
+        core._core = self.saved
+
+
+@pytest.fixture
+def pure_python() -> Iterator[_PurePython]:
+    switch = _PurePython()
+    yield switch
+    assert core._core is getattr(switch, "saved", core._core)  # restored
+
+
+def test_every_fuzz_mutant_gives_the_same_report_on_both_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pure_python: _PurePython
+) -> None:
+    """Each from bytes and from a file. Frames are grouped from 2 on, so that the core's
+    grouping runs on every mutant of more than one frame. ENCAPS_LINT_FUZZ_MUTANTS=N
+    lints more of them."""
+    monkeypatch.setattr(facts, "MIN_FRAMES", 2)
+    path = tmp_path / "mutant.dcm"
+    compared = 0
+    for name, data in mutants(MUTANTS, BASE_SEED):
+        path.write_bytes(data)
+        compiled = [_json(lint_file(data, path="x")), _json(lint_file(path, path="x"))]
+        with pure_python:
+            python = [_json(lint_file(data, path="x")), _json(lint_file(path, path="x"))]
+        assert compiled == python, name
+        assert compiled[0] == compiled[1], name  # from bytes as from a file
+        compared += 1
+    assert compared == MUTANTS
+
+
+def _groups(target: bytes | Path) -> list[list[int]]:
+    """The frame numbers of each group, as group_frames forms them."""
+    if isinstance(target, Path):
+        fileobj, size = open_path(target)
+    else:
+        fileobj, size = io.BytesIO(target), len(target)
+    with fileobj:
+        reader = ByteReader(fileobj, size)
+        dataset = parse_dataset(fileobj, reader)
+        ts = lookup(dataset.transfer_syntax_uid or "")
+        ctx = _pixel_context(reader, dataset, ts, deep=False)
+        assert isinstance(ctx, EncapsulatedContext)
+        frames = ctx.frame_map.frames
+        groups = facts.group_frames(reader, ctx.walk.fragments, ctx.ts.codec, frames) or []
+        reader.close()
+    return [[f.number for f in g.members] for g in groups]
+
+
+CASES = {**{f"facts-{k}": v for k, v in CORPUS.items()}, **DENSE_CASES}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_core_groups_frames_as_python_does(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pure_python: _PurePython
+) -> None:
+    """The same partition of the frames, not only the same reports."""
+    monkeypatch.setattr(facts, "MIN_FRAMES", 2)
+    data = CASES[name].data
+    path = tmp_path / "file.dcm"
+    path.write_bytes(data)
+    compiled = _groups(data), _groups(path)
+    with pure_python:
+        python = _groups(data), _groups(path)
+    assert compiled == python
+
+
+@pytest.mark.skipif(SWITCHED_OFF, reason="the compiled core is switched off in this run")
+class TestHostileCalls:
+    """Arguments no caller makes: errors, never a crash or a read out of bounds."""
+
+    compiled = core._core
+
+    def test_fragment_numbers_out_of_range(self) -> None:
+        offsets, lengths = [0, 100], [50, 50]
+        with pytest.raises(IndexError):
+            self.compiled.frame_groups(-1, 200, bytes(200), 1, offsets, lengths, lengths, [1], [3])
+        with pytest.raises(ValueError):
+            self.compiled.frame_groups(-1, 200, bytes(200), 1, offsets, lengths, lengths, [0], [1])
+        with pytest.raises(ValueError):  # no codec family 7
+            self.compiled.frame_groups(-1, 200, b"", 7, offsets, lengths, lengths, None, None)
+
+    def test_offsets_and_lengths_past_the_data(self) -> None:
+        """Fragments that claim bytes the buffer has not: read as cut short."""
+        huge = 0xFFFF_FFFF
+        offsets, lengths = [0, 10, 1 << 40], [huge, 8, huge]
+        groups = self.compiled.frame_groups(
+            -1, 1 << 50, b"\xff\xd8\xff\xd9" * 4, 1, offsets, lengths, lengths, None, None
+        )
+        assert sorted(n for g in groups for n in g) == [1, 2, 3]
+
+    def test_items_stop_at_the_end_of_the_data(self) -> None:
+        item = b"\xfe\xff\x00\xe0\x04\x00\x00\x00abcd"
+        data = item * 3 + b"\xfe\xff\x00\xe0\xff\xff"  # a last header cut short
+        offsets, lengths, position = self.compiled.items(-1, 1 << 40, data, 0, 1 << 40)
+        assert (offsets, lengths, position) == ([0, 12, 24], [4, 4, 4], 36)
+
+    def test_a_bad_descriptor_is_an_os_error(self) -> None:
+        with pytest.raises(OSError):
+            self.compiled.items(987654, 100, None, 0, 100)
+
+    def test_columns_must_be_lists_of_ints(self) -> None:
+        with pytest.raises(TypeError):
+            self.compiled.frame_groups(-1, 8, bytes(8), 1, (0,), [8], [8], None, None)
+        with pytest.raises(TypeError):
+            self.compiled.frame_groups(-1, 8, bytes(8), 1, ["0"], [8], [8], None, None)
+
+
+def test_items_columns_are_what_the_core_reads() -> None:
+    """facts.group_frames hands the core Items' own columns (lists), no copies."""
+    items = Items([0, 10], [2, 2])
+    assert isinstance(items.offsets, list) and isinstance(items.availables, list)
