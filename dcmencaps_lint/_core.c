@@ -2,14 +2,24 @@
  * The compiled core of encaps-lint: the loops that run once per item or per frame of a
  * whole-slide image (hundreds of thousands of times), in C.
  *
- *   items(fd, size, buffer, position, end)
+ *   items(fd, size, buffer, position, end, family)
  *       The ordinary items (tag FFFE,E000, a length that fits) from `position` on:
- *       (offsets, lengths, position where something else starts). walker.py's careful
- *       loop handles whatever comes next, as it does after its own Python loop.
+ *       (offsets, lengths, position where something else starts, facts). walker.py's
+ *       careful loop handles whatever comes next, as it does after its own Python loop.
+ *       With a codec family, each item's facts too, in the same pass over the file:
+ *       (heads, tails, ends), the ids of what the item's first bytes say should it start
+ *       a frame and of how it ends should it end one (uint32 arrays), and per head id
+ *       whether a frame that starts so has an end to judge.
+ *
+ *   groups_of(heads, tails, ends, base, firsts, lasts, count)
+ *       Frame numbers grouped by those ids: no second pass over the file.
  *
  *   frame_groups(fd, size, buffer, family, offsets, lengths, availables, firsts, lasts)
- *       Frame numbers grouped by their facts (facts.py: facts_key), in order of first
- *       appearance: the same partition as the Python twin, frame by frame.
+ *       The same groups read from the file, frame by frame (frames whose items were not
+ *       all walked in one pass of `items`).
+ *
+ *   Groups are the frames' numbers by their facts (facts.py: facts_key), in order of
+ *   first appearance: the same partition as the Python twin.
  *
  * The data is a file descriptor (`fd` >= 0; read through memory-mapped windows where
  * items are dense, else pread) or a buffer (`fd` -1). Everything read is hostile: every
@@ -61,6 +71,7 @@ typedef struct {
     uint64_t window_length;
     int error;              /* errno of a failed read, 0 if none */
     uint8_t scratch[HEADER_READ];
+    uint8_t aside[HEADER_READ]; /* for source_aside: the window and scratch stay */
 } Source;
 
 static void source_unmap(Source *s) {
@@ -99,10 +110,27 @@ static int source_map(Source *s, uint64_t offset, uint64_t count) {
     return 0;
 }
 
+/* pread `count` (<= HEADER_READ) bytes into `into`: how many there were, -1 on error. */
+static int64_t source_pread(Source *s, uint64_t offset, uint64_t count, uint8_t *into) {
+    uint64_t got = 0;
+    while (got < count) {
+        ssize_t n = pread(s->fd, into + got, (size_t)(count - got), (off_t)(offset + got));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            s->error = errno;
+            return -1;
+        }
+        if (n == 0)
+            break; /* the file was cut short while being read */
+        got += (uint64_t)n;
+    }
+    return (int64_t)got;
+}
+
 /* Up to `count` (<= HEADER_READ) bytes at `offset`: how many there are, and where
  * (`*out`, valid until the next read). Fewer at the end of the data; -1 on a read error. */
 static int64_t source_read(Source *s, uint64_t offset, uint64_t count, const uint8_t **out) {
-    uint64_t got = 0;
     *out = s->scratch;
     if (offset >= s->size || count == 0)
         return 0;
@@ -122,19 +150,29 @@ static int64_t source_read(Source *s, uint64_t offset, uint64_t count, const uin
         *out = s->window + (offset - s->window_start);
         return (int64_t)count;
     }
-    while (got < count) {
-        ssize_t n = pread(s->fd, s->scratch + got, (size_t)(count - got), (off_t)(offset + got));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            s->error = errno;
-            return -1;
-        }
-        if (n == 0)
-            break; /* the file was cut short while being read */
-        got += (uint64_t)n;
+    return source_pread(s, offset, count, s->scratch);
+}
+
+/* source_read that leaves the window and the scratch buffer alone (what an earlier
+ * read returned stays valid): for the few reads of a header beyond its first bytes. */
+static int64_t source_aside(Source *s, uint64_t offset, uint64_t count, const uint8_t **out) {
+    *out = s->aside;
+    if (offset >= s->size || count == 0)
+        return 0;
+    if (count > s->size - offset)
+        count = s->size - offset;
+    if (count > HEADER_READ)
+        count = HEADER_READ;
+    if (s->fd < 0) {
+        *out = s->memory + offset;
+        return (int64_t)count;
     }
-    return (int64_t)got;
+    if (s->window != NULL && offset >= s->window_start &&
+        offset + count <= s->window_start + s->window_length) {
+        *out = s->window + (offset - s->window_start);
+        return (int64_t)count;
+    }
+    return source_pread(s, offset, count, s->aside);
 }
 
 static int source_open(Source *s, int fd, unsigned long long size, Py_buffer *buffer) {
@@ -169,69 +207,6 @@ static uint32_t be32(const uint8_t *p) {
 }
 static uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* ---- items -------------------------------------------------------------------------- */
-
-static PyObject *core_items(PyObject *self, PyObject *args) {
-    int fd;
-    unsigned long long size, position, end, start;
-    Py_buffer buffer = {0};
-    PyObject *memory = Py_None, *offsets = NULL, *lengths = NULL, *result = NULL;
-    Source s;
-    Py_ssize_t count = 0;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "iKOKK", &fd, &size, &memory, &position, &end))
-        return NULL;
-    if (memory != Py_None && PyObject_GetBuffer(memory, &buffer, PyBUF_SIMPLE) != 0)
-        return NULL;
-    if (source_open(&s, fd, size, memory != Py_None ? &buffer : NULL) != 0)
-        goto done;
-    if (end > s.size)
-        end = s.size;
-    offsets = PyList_New(0);
-    lengths = PyList_New(0);
-    if (offsets == NULL || lengths == NULL)
-        goto done;
-    start = position;
-    while (end >= ITEM_HEADER && position <= end - ITEM_HEADER) {
-        const uint8_t *header;
-        uint32_t length;
-        PyObject *value;
-        int64_t got = source_read(&s, position, ITEM_HEADER, &header);
-        if (got < ITEM_HEADER)
-            break; /* cut short, or a read error (reported below) */
-        length = le32(header + 4);
-        if (le32(header) != 0xE000FFFEu || length > end - position - ITEM_HEADER)
-            break;
-        value = PyLong_FromUnsignedLongLong(position);
-        if (value == NULL || PyList_Append(offsets, value) != 0) {
-            Py_XDECREF(value);
-            goto done;
-        }
-        Py_DECREF(value);
-        value = PyLong_FromUnsignedLong(length);
-        if (value == NULL || PyList_Append(lengths, value) != 0) {
-            Py_XDECREF(value);
-            goto done;
-        }
-        Py_DECREF(value);
-        position += ITEM_HEADER + (uint64_t)length;
-        /* after a probe of items read one by one, items close together are read
-         * through mapped windows: a slice of memory each instead of a system call */
-        if (++count == DENSE_PROBE && position - start < DENSE_SPACING * DENSE_PROBE)
-            s.dense = 1;
-    }
-    if (source_close(&s) != 0)
-        goto done;
-    result = Py_BuildValue("OOK", offsets, lengths, position);
-done:
-    source_unmap(&s);
-    Py_XDECREF(offsets);
-    Py_XDECREF(lengths);
-    if (memory != Py_None)
-        PyBuffer_Release(&buffer);
-    return result;
 }
 
 /* ---- keys --------------------------------------------------------------------------- */
@@ -278,7 +253,7 @@ static int64_t fragment_read(Fragment *f, uint64_t offset, uint64_t count, const
         *out = f->first + (offset - f->start);
         return (int64_t)count;
     }
-    return source_read(f->source, offset, count, out);
+    return source_aside(f->source, offset, count, out);
 }
 
 static int is_alpha(uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
@@ -506,36 +481,32 @@ static int judge(int family, const uint8_t *p, int64_t n, int64_t *fill_before) 
     return VERDICT_FOREIGN;
 }
 
-/* facts.facts_key of one frame, as bytes. */
-static void frame_key(Source *s, int family, uint64_t first_offset, uint64_t first_available,
-                      uint64_t last_offset, uint64_t last_length, uint64_t last_available,
-                      uint64_t fragments, Key *k) {
-    const uint8_t *data;
+/* The part of facts.facts_key a frame's first fragment decides: its header and how it
+ * starts. Returns whether a frame that starts so has an end to judge (its start is
+ * OK or a wrong marker). */
+static int head_key(Source *s, int family, uint64_t value, uint64_t available, Key *k) {
+    const uint8_t *first = NULL;
     int64_t got = 0, head, fill = 0;
     int verdict;
-    uint8_t first[HEADER_READ];
     Fragment f;
-    k->length = 0;
-    put_i64(k, (int64_t)fragments);
-    if (first_available > 0) {
-        got = source_read(s, first_offset + ITEM_HEADER,
-                          first_available < HEADER_READ ? first_available : HEADER_READ, &data);
+    if (available > 0) {
+        /* valid while the parse reads aside: until the next source_read */
+        got = source_read(s, value, available < HEADER_READ ? available : HEADER_READ, &first);
         if (got < 0)
             got = 0;
-        memcpy(first, data, (size_t)got); /* `data` is valid until the next read only */
     }
     f.source = s;
     f.first = first;
     f.first_length = (uint64_t)got;
-    f.start = first_offset + ITEM_HEADER;
-    f.end = f.start + first_available;
+    f.start = value;
+    f.end = value + available;
     if (family == FAMILY_JPEG)
         jpeg_key(&f, k);
     else
         j2k_key(&f, k);
-    if (first_available < 2) {
-        put_u8(k, 0); /* no start, no end */
-        return;
+    if (available < 2) {
+        put_u8(k, 0); /* no start, so no end */
+        return 0;
     }
     head = got < HEAD_BYTES ? got : HEAD_BYTES;
     if (head >= 2 && first[0] == 0xFF && first[1] == 0xFF) /* fill: look for the SOI */
@@ -548,29 +519,47 @@ static void frame_key(Source *s, int family, uint64_t first_offset, uint64_t fir
         put_i64(k, head);
         put(k, first, (size_t)head);
     }
-    if ((verdict == VERDICT_OK || verdict == VERDICT_WRONG_MARKER) &&
-        !(last_length != UNDEFINED_LENGTH && last_available < last_length) &&
-        last_available >= 2) {
-        uint64_t value = last_offset + ITEM_HEADER, end = value + last_available;
-        uint64_t tail_offset = last_available > TAIL_BYTES ? end - TAIL_BYTES : value;
-        int64_t n = source_read(s, tail_offset, end - tail_offset, &data), i;
-        if (n < 0)
-            n = 0;
-        for (i = n - 2; i >= 0; i--)
-            if (data[i] == 0xFF && data[i + 1] == 0xD9)
-                break;
-        if (i >= 0) {
-            put_u8(k, 1);
-            put_i64(k, n - i);
-            put(k, data + i, (size_t)(n - i));
-        } else {
-            put_u8(k, 2);
-            put_i64(k, n < 2 ? n : 2);
-            put(k, data + (n < 2 ? 0 : n - 2), (size_t)(n < 2 ? n : 2));
-        }
-    } else {
-        put_u8(k, 0);
+    return verdict == VERDICT_OK || verdict == VERDICT_WRONG_MARKER;
+}
+
+/* The part a frame's last fragment decides, when the frame has an end to judge: its
+ * last end marker and what follows it (facts._end). */
+static void tail_key(Source *s, uint64_t value, uint64_t length, uint64_t available, Key *k) {
+    const uint8_t *data;
+    uint64_t end = value + available, tail_offset;
+    int64_t n, i;
+    if ((length != UNDEFINED_LENGTH && available < length) || available < 2) {
+        put_u8(k, 0); /* cut short, or too short to end in anything */
+        return;
     }
+    tail_offset = available > TAIL_BYTES ? end - TAIL_BYTES : value;
+    n = source_read(s, tail_offset, end - tail_offset, &data);
+    if (n < 0)
+        n = 0;
+    for (i = n - 2; i >= 0; i--)
+        if (data[i] == 0xFF && data[i + 1] == 0xD9)
+            break;
+    if (i >= 0) {
+        put_u8(k, 1);
+        put_i64(k, n - i);
+        put(k, data + i, (size_t)(n - i));
+    } else {
+        put_u8(k, 2);
+        put_i64(k, n < 2 ? n : 2);
+        put(k, data + (n < 2 ? 0 : n - 2), (size_t)(n < 2 ? n : 2));
+    }
+}
+
+/* facts.facts_key of one frame, as bytes. */
+static void frame_key(Source *s, int family, uint64_t first_offset, uint64_t first_available,
+                      uint64_t last_offset, uint64_t last_length, uint64_t last_available,
+                      uint64_t fragments, Key *k) {
+    k->length = 0;
+    put_i64(k, (int64_t)fragments);
+    if (head_key(s, family, first_offset + ITEM_HEADER, first_available, k))
+        tail_key(s, last_offset + ITEM_HEADER, last_length, last_available, k);
+    else
+        put_u8(k, 0);
 }
 
 /* ---- grouping ----------------------------------------------------------------------- */
@@ -590,12 +579,17 @@ typedef struct {
     size_t arena_length, arena_capacity;
 } Table;
 
-static uint64_t hash_key(const Key *k) { /* FNV-1a, 64 bits */
-    uint64_t h = 1469598103934665603ull;
-    size_t i;
-    for (i = 0; i < k->length; i++)
-        h = (h ^ k->bytes[i]) * 1099511628211ull;
-    return h;
+static uint64_t hash_key(const Key *k) { /* multiply-xorshift, 8 bytes at a time */
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ k->length, word;
+    size_t i = 0;
+    for (; i + 8 <= k->length; i += 8) {
+        memcpy(&word, k->bytes + i, 8);
+        h = (h ^ word) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    for (; i < k->length; i++)
+        h = (h ^ k->bytes[i]) * 0x94D049BB133111EBull;
+    return h ^ (h >> 29);
 }
 
 static int table_grow(Table *t) {
@@ -769,9 +763,254 @@ done:
     return result;
 }
 
+/* ---- items ------------------------------------------------------------------------- */
+
+/* A growing array of 32-bit ids. */
+typedef struct {
+    uint32_t *ids;
+    size_t length, capacity;
+} Ids;
+
+static int ids_add(Ids *a, uint32_t id) {
+    if (a->length == a->capacity) {
+        size_t capacity = a->capacity ? a->capacity * 2 : 1024;
+        uint32_t *ids = PyMem_Realloc(a->ids, capacity * sizeof(uint32_t));
+        if (ids == NULL)
+            return -1;
+        a->ids = ids;
+        a->capacity = capacity;
+    }
+    a->ids[a->length++] = id;
+    return 0;
+}
+
+static PyObject *ids_bytes(const Ids *a) {
+    return PyBytes_FromStringAndSize((const char *)a->ids, (Py_ssize_t)(a->length * sizeof(uint32_t)));
+}
+
+/* Each item's head and tail facts, interned (see the top of this file). */
+typedef struct {
+    Table head_table, tail_table;
+    Ids heads, tails;
+    PyObject *ends; /* bytearray: per head id, 1 when a frame starting so has an end */
+    Key *key;
+} ItemFacts;
+
+static int item_facts_add(ItemFacts *facts, Source *s, int family, uint64_t value,
+                          uint32_t length) {
+    Py_ssize_t heads = PyByteArray_GET_SIZE(facts->ends), id;
+    int has_end;
+    Key *k = facts->key;
+    k->length = 0;
+    has_end = head_key(s, family, value, length, k);
+    id = table_find(&facts->head_table, k, heads);
+    if (id < 0 || ids_add(&facts->heads, (uint32_t)id) != 0)
+        return -1;
+    if (id == heads) {
+        char flag = (char)has_end;
+        if (PyByteArray_Resize(facts->ends, heads + 1) != 0)
+            return -1;
+        PyByteArray_AS_STRING(facts->ends)[heads] = flag;
+    }
+    k->length = 0;
+    tail_key(s, value, length, length, k); /* a whole item: available == length */
+    id = table_find(&facts->tail_table, k, (Py_ssize_t)facts->tail_table.used);
+    if (id < 0 || ids_add(&facts->tails, (uint32_t)id) != 0)
+        return -1;
+    return 0;
+}
+
+static PyObject *core_items(PyObject *self, PyObject *args) {
+    int fd, family = 0;
+    unsigned long long size, position, end, start;
+    Py_buffer buffer = {0};
+    PyObject *memory = Py_None, *offsets = NULL, *lengths = NULL, *result = NULL;
+    PyObject *facts_tuple = NULL;
+    Source s;
+    ItemFacts facts;
+    Py_ssize_t count = 0;
+    (void)self;
+    memset(&facts, 0, sizeof facts);
+    if (!PyArg_ParseTuple(args, "iKOKK|i", &fd, &size, &memory, &position, &end, &family))
+        return NULL;
+    if (family != 0 && family != FAMILY_JPEG && family != FAMILY_J2K) {
+        PyErr_SetString(PyExc_ValueError, "unknown codec family");
+        return NULL;
+    }
+    if (memory != Py_None && PyObject_GetBuffer(memory, &buffer, PyBUF_SIMPLE) != 0)
+        return NULL;
+    if (source_open(&s, fd, size, memory != Py_None ? &buffer : NULL) != 0)
+        goto done;
+    if (end > s.size)
+        end = s.size;
+    offsets = PyList_New(0);
+    lengths = PyList_New(0);
+    if (offsets == NULL || lengths == NULL)
+        goto done;
+    if (family) {
+        facts.ends = PyByteArray_FromStringAndSize(NULL, 0);
+        facts.key = PyMem_Malloc(sizeof(Key));
+        if (facts.ends == NULL || facts.key == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    start = position;
+    while (end >= ITEM_HEADER && position <= end - ITEM_HEADER) {
+        const uint8_t *header;
+        uint32_t length;
+        PyObject *value;
+        int64_t got = source_read(&s, position, ITEM_HEADER, &header);
+        if (got < ITEM_HEADER)
+            break; /* cut short, or a read error (reported below) */
+        length = le32(header + 4);
+        if (le32(header) != 0xE000FFFEu || length > end - position - ITEM_HEADER)
+            break;
+        value = PyLong_FromUnsignedLongLong(position);
+        if (value == NULL || PyList_Append(offsets, value) != 0) {
+            Py_XDECREF(value);
+            goto done;
+        }
+        Py_DECREF(value);
+        value = PyLong_FromUnsignedLong(length);
+        if (value == NULL || PyList_Append(lengths, value) != 0) {
+            Py_XDECREF(value);
+            goto done;
+        }
+        Py_DECREF(value);
+        if (family && item_facts_add(&facts, &s, family, position + ITEM_HEADER, length) != 0) {
+            if (!PyErr_Occurred())
+                PyErr_NoMemory();
+            goto done;
+        }
+        position += ITEM_HEADER + (uint64_t)length;
+        /* after a probe of items read one by one, items close together are read
+         * through mapped windows: a slice of memory each instead of a system call */
+        if (++count == DENSE_PROBE && position - start < DENSE_SPACING * DENSE_PROBE)
+            s.dense = 1;
+    }
+    if (source_close(&s) != 0)
+        goto done;
+    if (family) {
+        PyObject *heads = ids_bytes(&facts.heads), *tails = ids_bytes(&facts.tails);
+        PyObject *ends = heads && tails ? PyBytes_FromObject(facts.ends) : NULL;
+        if (ends != NULL)
+            facts_tuple = PyTuple_Pack(3, heads, tails, ends);
+        Py_XDECREF(heads);
+        Py_XDECREF(tails);
+        Py_XDECREF(ends);
+        if (facts_tuple == NULL)
+            goto done;
+    }
+    result = Py_BuildValue("OOKO", offsets, lengths, position,
+                           facts_tuple != NULL ? facts_tuple : Py_None);
+done:
+    source_unmap(&s);
+    Py_XDECREF(offsets);
+    Py_XDECREF(lengths);
+    Py_XDECREF(facts_tuple);
+    Py_XDECREF(facts.ends);
+    PyMem_Free(facts.key);
+    PyMem_Free(facts.heads.ids);
+    PyMem_Free(facts.tails.ids);
+    PyMem_Free(facts.head_table.slots);
+    PyMem_Free(facts.head_table.arena);
+    PyMem_Free(facts.tail_table.slots);
+    PyMem_Free(facts.tail_table.arena);
+    if (memory != Py_None)
+        PyBuffer_Release(&buffer);
+    return result;
+}
+
+/* The id at `index` of an array of 32-bit ids held in bytes; -1 out of range. */
+static int64_t id_at(const Py_buffer *ids, uint64_t index) {
+    if (index >= (uint64_t)ids->len / sizeof(uint32_t))
+        return -1;
+    return ((const uint32_t *)ids->buf)[index];
+}
+
+static PyObject *core_groups_of(PyObject *self, PyObject *args) {
+    Py_buffer heads = {0}, tails = {0}, ends = {0};
+    unsigned long long base;
+    Py_ssize_t frames, i;
+    PyObject *firsts, *lasts, *groups = NULL, *result = NULL;
+    Table table = {0};
+    Key key;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*y*KOOn", &heads, &tails, &ends, &base, &firsts, &lasts,
+                          &frames))
+        return NULL;
+    if ((firsts != Py_None && !PyList_Check(firsts)) || (lasts != Py_None && !PyList_Check(lasts)) ||
+        (firsts == Py_None) != (lasts == Py_None) ||
+        (firsts != Py_None && (PyList_GET_SIZE(firsts) != frames || PyList_GET_SIZE(lasts) != frames))) {
+        PyErr_SetString(PyExc_TypeError, "firsts and lasts: two lists of `count`, or both None");
+        goto done;
+    }
+    groups = PyList_New(0);
+    if (groups == NULL)
+        goto done;
+    for (i = 0; i < frames; i++) {
+        uint64_t first = (uint64_t)i + 1, last = first;
+        int64_t head, tail = -1;
+        Py_ssize_t group;
+        PyObject *number;
+        if (firsts != Py_None &&
+            (column(firsts, i, &first) != 0 || column(lasts, i, &last) != 0))
+            goto done;
+        if (first < 1 || last < first) {
+            PyErr_SetString(PyExc_ValueError, "fragment numbers start at 1, first <= last");
+            goto done;
+        }
+        head = id_at(&heads, base + first - 1);
+        if (head >= 0 && head < ends.len && ((const char *)ends.buf)[head])
+            tail = id_at(&tails, base + last - 1);
+        else if (head >= 0 && head < ends.len)
+            tail = -2; /* no end to judge: whatever the last item's tail */
+        if (tail == -1) {
+            PyErr_SetString(PyExc_IndexError, "a frame's items have no facts");
+            goto done;
+        }
+        key.length = 0;
+        put_i64(&key, (int64_t)(last - first));
+        put_i64(&key, head);
+        put_i64(&key, tail);
+        group = table_find(&table, &key, PyList_GET_SIZE(groups));
+        if (group < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (group == PyList_GET_SIZE(groups)) {
+            PyObject *members = PyList_New(0);
+            if (members == NULL || PyList_Append(groups, members) != 0) {
+                Py_XDECREF(members);
+                goto done;
+            }
+            Py_DECREF(members);
+        }
+        number = PyLong_FromSsize_t(i + 1);
+        if (number == NULL || PyList_Append(PyList_GET_ITEM(groups, group), number) != 0) {
+            Py_XDECREF(number);
+            goto done;
+        }
+        Py_DECREF(number);
+    }
+    result = groups;
+    groups = NULL;
+done:
+    Py_XDECREF(groups);
+    PyMem_Free(table.slots);
+    PyMem_Free(table.arena);
+    PyBuffer_Release(&heads);
+    PyBuffer_Release(&tails);
+    PyBuffer_Release(&ends);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"items", core_items, METH_VARARGS,
-     "items(fd, size, buffer, position, end) -> (offsets, lengths, position)"},
+     "items(fd, size, buffer, position, end, family=0) -> (offsets, lengths, position, facts)"},
+    {"groups_of", core_groups_of, METH_VARARGS,
+     "groups_of(heads, tails, ends, base, firsts, lasts, count) -> frame numbers grouped"},
     {"frame_groups", core_frame_groups, METH_VARARGS,
      "frame_groups(fd, size, buffer, family, offsets, lengths, availables, firsts, lasts)"
      " -> frame numbers grouped by their facts"},

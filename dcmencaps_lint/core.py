@@ -17,9 +17,22 @@ import os
 from collections.abc import Sequence
 from types import ModuleType
 
+from dcmencaps_lint.model import ItemFacts
 from dcmencaps_lint.reader import ByteReader
+from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec
 
 JPEG, J2K = 1, 2  # codec families, as _core.c numbers them
+
+
+def family(codec: Codec | None) -> int:
+    """The core's codec family whose frames' facts it computes; 0 for any other codec."""
+    if codec in JPEG_FAMILY:
+        return JPEG
+    if codec in J2K_FAMILY:
+        return J2K
+    return 0
+
+
 SWITCH = "ENCAPS_LINT_PUREPYTHON"
 
 
@@ -60,17 +73,33 @@ def _source(reader: ByteReader) -> tuple[int, memoryview | None] | None:
     return None  # a caller's file object: only Python can read it
 
 
-def items(reader: ByteReader, position: int, end: int) -> tuple[list[int], list[int], int] | None:
-    """The ordinary items from `position` on (walker.py); None without the core."""
+Walked = tuple[list[int], list[int], int, tuple[bytes, bytes, bytes] | None]
+
+
+def items(reader: ByteReader, position: int, end: int, family: int = 0) -> Walked | None:
+    """The ordinary items from `position` on (walker.py): their offsets and lengths,
+    where something else starts, and with a codec `family` each item's facts (see
+    model.ItemFacts); None without the core."""
     source = _source(reader) if _core is not None else None
     if source is None:
         return None
     fd, buffer = source
     try:
-        return _core.items(fd, reader.size, buffer, position, end)  # type: ignore[union-attr]
+        return _core.items(fd, reader.size, buffer, position, end, family)  # type: ignore[union-attr]
     finally:
         if buffer is not None:
             buffer.release()
+
+
+def groups_of(
+    facts: ItemFacts, base: int, firsts: list[int] | None, lasts: list[int] | None, count: int
+) -> list[list[int]]:
+    """Frame numbers grouped by their items' facts (no file read): frame n spans items
+    base + firsts[n] - 1 .. base + lasts[n] - 1 (frame n is item base + n - 1 when
+    firsts and lasts are None)."""
+    assert _core is not None, "item facts come from the core"
+    _, heads, tails, ends = facts
+    return _core.groups_of(heads, tails, ends, base, firsts, lasts, count)  # type: ignore[no-any-return]
 
 
 def frame_groups(

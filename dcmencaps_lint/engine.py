@@ -468,7 +468,7 @@ def _pixel_context(
     walkable = ts is None or (ts.encapsulated and ts.codec is not Codec.JPIP)
     if not (pixel.undefined_length and walkable):
         return PixelContext(reader, dataset, ts, pixel, element=element, deep=deep)
-    item_walk = walk(reader, pixel.value_offset)
+    item_walk = walk(reader, pixel.value_offset, codec=ts.codec if ts else None)
     items = ItemsContext(reader, dataset, ts, pixel, item_walk, element=element, deep=deep)
     if ts is None:
         return items
@@ -506,7 +506,7 @@ class _FramePasses:
         assert isinstance(ctx, EncapsulatedContext), "per-frame rules need ENCAPSULATED"
         self.ctx = ctx
         frames = ctx.frame_map.frames
-        self.groups = group_frames(ctx.reader, ctx.walk.fragments, ctx.ts.codec, frames)
+        self.groups = group_frames(ctx.reader, ctx.walk, ctx.ts.codec, frames)
         if self.groups:
             frames = tuple(g.representative for g in self.groups)
         self.first = ctx.with_frames(frames)

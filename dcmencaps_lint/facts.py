@@ -36,7 +36,14 @@ from dcmencaps_lint.codestream import (
     parse_j2k,
     parse_jpeg,
 )
-from dcmencaps_lint.model import Frame, Item, Items, NumberedFrames, SingleFragmentFrames
+from dcmencaps_lint.model import (
+    Frame,
+    Item,
+    Items,
+    NumberedFrames,
+    SingleFragmentFrames,
+    Walk,
+)
 from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, MARKER_CODED, Codec
 
@@ -273,13 +280,14 @@ class _Members(NumberedFrames):
 
 
 def group_frames(
-    reader: ByteReader, fragments: Sequence[Item], codec: Codec, frames: Sequence[Frame]
+    reader: ByteReader, walk: Walk, codec: Codec, frames: Sequence[Frame]
 ) -> list[FrameGroup] | None:
     """Frames grouped by their facts, or None when grouping does not apply: a codec
     whose frames are not marker-coded, or too few frames to be worth it."""
     if codec not in MARKER_CODED or len(frames) < MIN_FRAMES:
         return None
-    numbers = _core_groups(reader, fragments, codec, frames)
+    fragments = walk.fragments
+    numbers = _core_groups(reader, walk, codec, frames)
     if numbers is None:
         by_key: dict[tuple[object, ...], list[int]] = {}
         for frame, key in zip(frames, _keys(reader, fragments, codec, frames), strict=True):
@@ -289,9 +297,11 @@ def group_frames(
 
 
 def _core_groups(
-    reader: ByteReader, fragments: Sequence[Item], codec: Codec, frames: Sequence[Frame]
+    reader: ByteReader, walk: Walk, codec: Codec, frames: Sequence[Frame]
 ) -> list[list[int]] | None:
-    """The groups' frame numbers from the compiled core; None without it."""
+    """The groups' frame numbers from the compiled core: from the facts it noted while
+    it walked the items, else read from the file; None without the core."""
+    fragments = walk.fragments
     if not (core.enabled() and isinstance(fragments, Items)):
         return None
     if isinstance(frames, SingleFragmentFrames) and len(frames) == len(fragments):
@@ -299,7 +309,11 @@ def _core_groups(
     else:
         firsts = [frame.first_fragment for frame in frames]
         lasts = [frame.last_fragment for frame in frames]
-    family = core.JPEG if codec in JPEG_FAMILY else core.J2K
+    family = core.family(codec)
+    facts = walk.item_facts
+    if facts is not None and facts.family == family:
+        base = 0 if walk.bot is None else 1  # the facts' first item is the BOT
+        return core.groups_of(facts, base, firsts, lasts, len(frames))
     columns = fragments.offsets, fragments.lengths, fragments.availables
     return core.frame_groups(reader, family, *columns, firsts, lasts)
 

@@ -183,6 +183,19 @@ class StopReason(enum.Enum):
     TRUNCATED = "truncated"  # an item's length runs past the end of the data
 
 
+class ItemFacts(NamedTuple):
+    """Every walked item's facts as the compiled core interned them while it walked
+    (core.py), so that facts.py groups frames without a second pass over the file: for
+    item i, `heads[i]` is the id of what its first bytes say should it start a frame and
+    `tails[i]` the id of how it ends should it end one (native uint32 arrays), and
+    `ends[head]` is 1 when a frame that starts so has an end to judge."""
+
+    family: int  # the codec family the facts are of (core.JPEG, core.J2K)
+    heads: bytes
+    tails: bytes
+    ends: bytes
+
+
 @dataclass(frozen=True)
 class Walk:
     """What the tolerant item walker found in one encapsulated Pixel Data value."""
@@ -198,6 +211,9 @@ class Walk:
     bot_missing: bool = False  # the first item's value is codestream data (ITM001)
     skipped: tuple[Item, ...] = ()  # zero-length Item Delimitation Items walked past
     bot_offsets: tuple[int, ...] = ()  # BOT entries as read (whole 4-byte words)
+    # Every item's facts from the compiled core, when it walked all the items in one
+    # pass; None otherwise (the Python walker, a careful step between items).
+    item_facts: ItemFacts | None = field(default=None, compare=False, repr=False)
 
     @property
     def first_fragment_offset(self) -> int:

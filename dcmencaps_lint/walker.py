@@ -32,11 +32,13 @@ from dcmencaps_lint.model import (
     SEQUENCE_DELIMITER_TAG,
     UNDEFINED_LENGTH,
     Item,
+    ItemFacts,
     Items,
     StopReason,
     Walk,
 )
 from dcmencaps_lint.reader import ByteReader
+from dcmencaps_lint.transfer_syntax import Codec
 
 # A first item whose value starts like a codestream is a fragment, not a BOT (ITM001).
 CODESTREAM_SIGNATURES = (
@@ -74,10 +76,10 @@ def _plain_items(reader: ByteReader, position: int, end: int, run: _Collected) -
     Whole-slide images have hundreds of thousands of items, so these loops avoid every
     call they can; anything unusual is left to the careful loop in `walk`.
     """
-    walked = core.items(reader, position, end)
+    walked = core.items(reader, position, end, run.family)
     if walked is not None:
-        offsets, lengths, position_after = walked
-        run.extend(offsets, lengths)
+        offsets, lengths, position_after, facts = walked
+        run.extend(offsets, lengths, facts)
         return position_after if position_after != position else 0
     if not reader.on_disk:  # a caller's file object: the careful loop alone, no read twice
         return 0
@@ -127,12 +129,15 @@ def _dense_items(reader: ByteReader, position: int, end: int, run: _Collected) -
 
 
 class _Collected:
-    """The items walked so far, as columns."""
+    """The items walked so far, as columns, and their facts when the core computed them
+    for all of them in one pass."""
 
-    def __init__(self) -> None:
+    def __init__(self, family: int) -> None:
         self.offsets: list[int] = []
         self.lengths: list[int] = []
         self.availables: list[int] | None = None  # made when an item is cut short
+        self.family = family  # of the facts the core is to compute (core.family)
+        self.facts: ItemFacts | None = None
 
     def add(self, position: int, length: int, available: int) -> None:
         """An item met by the careful loop."""
@@ -142,9 +147,14 @@ class _Collected:
         self.lengths.append(length)
         if self.availables is not None:
             self.availables.append(available)
+        self.facts = None  # no longer every item's
 
-    def extend(self, offsets: list[int], lengths: list[int]) -> None:
-        """Whole items met by the compiled core."""
+    def extend(
+        self, offsets: list[int], lengths: list[int], facts: tuple[bytes, bytes, bytes] | None
+    ) -> None:
+        """Whole items met by the compiled core, and their facts."""
+        every = not self.offsets and facts is not None
+        self.facts = ItemFacts(self.family, *facts) if every and facts is not None else None
         self.offsets.extend(offsets)
         self.lengths.extend(lengths)
         if self.availables is not None:
@@ -154,10 +164,13 @@ class _Collected:
         return Items(self.offsets, self.lengths, self.availables)
 
 
-def walk(reader: ByteReader, value_offset: int, data_end: int | None = None) -> Walk:
-    """Walk the items of an encapsulated Pixel Data value starting at `value_offset`."""
+def walk(
+    reader: ByteReader, value_offset: int, data_end: int | None = None, codec: Codec | None = None
+) -> Walk:
+    """Walk the items of an encapsulated Pixel Data value starting at `value_offset`;
+    with the compiled core and a marker-coded `codec`, note each item's facts too."""
     end = reader.size if data_end is None else min(data_end, reader.size)
-    run = _Collected()
+    run = _Collected(core.family(codec))
     skipped: list[Item] = []
     position = value_offset
     stop = StopReason.END_OF_DATA
@@ -214,6 +227,7 @@ def walk(reader: ByteReader, value_offset: int, data_end: int | None = None) -> 
         bot_missing=bot_missing,
         skipped=tuple(skipped),
         bot_offsets=_read_bot_offsets(reader, bot),
+        item_facts=run.facts,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -83,8 +84,9 @@ def test_every_fuzz_mutant_gives_the_same_report_on_both_paths(
     assert compared == MUTANTS
 
 
-def _groups(target: bytes | Path) -> list[list[int]]:
-    """The frame numbers of each group, as group_frames forms them."""
+def _groups(target: bytes | Path, noted: bool = True) -> list[list[int]]:
+    """The frame numbers of each group, as group_frames forms them; not `noted`: without
+    the facts the core noted while it walked (read from the file instead)."""
     if isinstance(target, Path):
         fileobj, size = open_path(target)
     else:
@@ -95,8 +97,10 @@ def _groups(target: bytes | Path) -> list[list[int]]:
         ts = lookup(dataset.transfer_syntax_uid or "")
         ctx = _pixel_context(reader, dataset, ts, deep=False)
         assert isinstance(ctx, EncapsulatedContext)
-        frames = ctx.frame_map.frames
-        groups = facts.group_frames(reader, ctx.walk.fragments, ctx.ts.codec, frames) or []
+        frames, walk = ctx.frame_map.frames, ctx.walk
+        if not noted:
+            walk = replace(walk, item_facts=None)
+        groups = facts.group_frames(reader, walk, ctx.ts.codec, frames) or []
         reader.close()
     return [[f.number for f in g.members] for g in groups]
 
@@ -108,15 +112,33 @@ CASES = {**{f"facts-{k}": v for k, v in CORPUS.items()}, **DENSE_CASES}
 def test_the_core_groups_frames_as_python_does(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pure_python: _PurePython
 ) -> None:
-    """The same partition of the frames, not only the same reports."""
+    """The same partition of the frames, not only the same reports: from the facts the
+    core noted while it walked, from the core's reads of the file, and from Python."""
     monkeypatch.setattr(facts, "MIN_FRAMES", 2)
     data = CASES[name].data
     path = tmp_path / "file.dcm"
     path.write_bytes(data)
-    compiled = _groups(data), _groups(path)
+    noted = _groups(data), _groups(path)
+    read = _groups(data, noted=False), _groups(path, noted=False)
     with pure_python:
         python = _groups(data), _groups(path)
-    assert compiled == python
+    assert noted == read == python
+
+
+@pytest.mark.skipif(SWITCHED_OFF, reason="the compiled core is switched off in this run")
+@pytest.mark.parametrize("name", ["valid-jpeg-40", "valid-j2k-40-eot", "jpeg-300-bot"])
+def test_the_core_notes_each_items_facts_as_it_walks(name: str) -> None:
+    """(So the test above compares the noted facts with something.)"""
+    data = CASES[name].data
+    reader = ByteReader(io.BytesIO(data), len(data))
+    dataset = parse_dataset(io.BytesIO(data), reader)
+    ts = lookup(dataset.transfer_syntax_uid or "")
+    ctx = _pixel_context(reader, dataset, ts, deep=False)
+    assert isinstance(ctx, EncapsulatedContext)
+    noted = ctx.walk.item_facts
+    assert noted is not None and noted.family == core.family(ts.codec)
+    items = len(ctx.walk.fragments) + (ctx.walk.bot is not None)
+    assert len(noted.heads) == len(noted.tails) == 4 * items
 
 
 @pytest.mark.skipif(SWITCHED_OFF, reason="the compiled core is switched off in this run")
@@ -143,11 +165,27 @@ class TestHostileCalls:
         )
         assert sorted(n for g in groups for n in g) == [1, 2, 3]
 
-    def test_items_stop_at_the_end_of_the_data(self) -> None:
-        item = b"\xfe\xff\x00\xe0\x04\x00\x00\x00abcd"
+    @pytest.mark.parametrize("family", [0, core.JPEG, core.J2K])
+    def test_items_stop_at_the_end_of_the_data(self, family: int) -> None:
+        item = b"\xfe\xff\x00\xe0\x04\x00\x00\x00\xff\xd8\xff\xd9"
         data = item * 3 + b"\xfe\xff\x00\xe0\xff\xff"  # a last header cut short
-        offsets, lengths, position = self.compiled.items(-1, 1 << 40, data, 0, 1 << 40)
-        assert (offsets, lengths, position) == ([0, 12, 24], [4, 4, 4], 36)
+        walked = self.compiled.items(-1, 1 << 40, data, 0, 1 << 40, family)
+        assert walked[:3] == ([0, 12, 24], [4, 4, 4], 36)
+        if family:
+            heads, tails, ends = walked[3]
+            assert len(heads) == len(tails) == 12 and len(ends) == 1  # three alike items
+        else:
+            assert walked[3] is None
+
+    def test_groups_of_items_without_facts(self) -> None:
+        heads = tails = bytes(8)  # two items' ids
+        with pytest.raises(IndexError):  # frame 2 starts at item 3
+            self.compiled.groups_of(heads, tails, b"\x01", 1, None, None, 2)
+        with pytest.raises(IndexError):  # head id 0 has no `ends` entry
+            self.compiled.groups_of(heads, tails, b"", 0, None, None, 2)
+        with pytest.raises(TypeError):
+            self.compiled.groups_of(heads, tails, b"\x01", 0, [1], None, 1)
+        assert self.compiled.groups_of(heads, tails, b"\x01", 0, None, None, 2) == [[1, 2]]
 
     def test_a_bad_descriptor_is_an_os_error(self) -> None:
         with pytest.raises(OSError):

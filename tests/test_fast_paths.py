@@ -201,7 +201,7 @@ def _groups(target: Path | bytes) -> list[tuple[int, list[int]]]:
         ctx = engine._pixel_context(byte_reader, dataset, ts, deep=False)
         assert isinstance(ctx, EncapsulatedContext)
         frames = ctx.frame_map.frames
-        groups = facts.group_frames(byte_reader, ctx.walk.fragments, ctx.ts.codec, frames) or []
+        groups = facts.group_frames(byte_reader, ctx.walk, ctx.ts.codec, frames) or []
         byte_reader.close()
     return [(g.representative.number, [f.number for f in g.members]) for g in groups]
 
