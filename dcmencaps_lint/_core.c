@@ -218,16 +218,16 @@ typedef struct {
     size_t length;
 } Key;
 
-static void put(Key *k, const void *data, size_t n) {
+static inline void put(Key *k, const void *data, size_t n) {
     if (k->length + n <= KEY_MAX) {
         memcpy(k->bytes + k->length, data, n);
         k->length += n;
     }
 }
-static void put_u8(Key *k, uint8_t v) { put(k, &v, 1); }
-static void put_i64(Key *k, int64_t v) { put(k, &v, sizeof v); }
+static inline void put_u8(Key *k, uint8_t v) { put(k, &v, 1); }
+static inline void put_i64(Key *k, int64_t v) { put(k, &v, sizeof v); }
 /* An optional field: present or not, then its value. */
-static void put_opt(Key *k, int present, int64_t v) {
+static inline void put_opt(Key *k, int present, int64_t v) {
     put_u8(k, (uint8_t)(present != 0));
     if (present)
         put_i64(k, v);
@@ -645,6 +645,32 @@ static Py_ssize_t table_find(Table *t, const Key *k, Py_ssize_t groups) {
     return groups;
 }
 
+/* Frame `number` into the group of its key in `groups` (a list of lists of numbers),
+ * a new group at the end when the key is new; -1 with an exception set on failure. */
+static int add_to_group(Table *table, const Key *key, PyObject *groups, Py_ssize_t number) {
+    Py_ssize_t group = table_find(table, key, PyList_GET_SIZE(groups));
+    PyObject *value;
+    if (group < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (group == PyList_GET_SIZE(groups)) {
+        PyObject *members = PyList_New(0);
+        if (members == NULL || PyList_Append(groups, members) != 0) {
+            Py_XDECREF(members);
+            return -1;
+        }
+        Py_DECREF(members);
+    }
+    value = PyLong_FromSsize_t(number);
+    if (value == NULL || PyList_Append(PyList_GET_ITEM(groups, group), value) != 0) {
+        Py_XDECREF(value);
+        return -1;
+    }
+    Py_DECREF(value);
+    return 0;
+}
+
 /* Column `index` of a list of ints, as an unsigned 64-bit value; -1 on error. */
 static int column(PyObject *list, Py_ssize_t index, uint64_t *value) {
     PyObject *item;
@@ -708,8 +734,6 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
     for (i = 0; i < frames; i++) {
         uint64_t first = (uint64_t)i, last = (uint64_t)i, first_offset, first_available;
         uint64_t last_offset, last_length, last_available;
-        Py_ssize_t group;
-        PyObject *number;
         if (firsts != Py_None) {
             if (column(firsts, i, &first) != 0 || column(lasts, i, &last) != 0)
                 goto done;
@@ -728,25 +752,8 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
             goto done;
         frame_key(&s, family, first_offset, first_available, last_offset, last_length,
                   last_available, last - first, key);
-        group = table_find(&table, key, PyList_GET_SIZE(groups));
-        if (group < 0) {
-            PyErr_NoMemory();
+        if (add_to_group(&table, key, groups, i + 1) != 0)
             goto done;
-        }
-        if (group == PyList_GET_SIZE(groups)) {
-            PyObject *members = PyList_New(0);
-            if (members == NULL || PyList_Append(groups, members) != 0) {
-                Py_XDECREF(members);
-                goto done;
-            }
-            Py_DECREF(members);
-        }
-        number = PyLong_FromSsize_t(i + 1);
-        if (number == NULL || PyList_Append(PyList_GET_ITEM(groups, group), number) != 0) {
-            Py_XDECREF(number);
-            goto done;
-        }
-        Py_DECREF(number);
     }
     if (source_close(&s) != 0)
         goto done;
@@ -952,8 +959,6 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
     for (i = 0; i < frames; i++) {
         uint64_t first = (uint64_t)i + 1, last = first;
         int64_t head, tail = -1;
-        Py_ssize_t group;
-        PyObject *number;
         if (firsts != Py_None &&
             (column(firsts, i, &first) != 0 || column(lasts, i, &last) != 0))
             goto done;
@@ -974,25 +979,8 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
         put_i64(&key, (int64_t)(last - first));
         put_i64(&key, head);
         put_i64(&key, tail);
-        group = table_find(&table, &key, PyList_GET_SIZE(groups));
-        if (group < 0) {
-            PyErr_NoMemory();
+        if (add_to_group(&table, &key, groups, i + 1) != 0)
             goto done;
-        }
-        if (group == PyList_GET_SIZE(groups)) {
-            PyObject *members = PyList_New(0);
-            if (members == NULL || PyList_Append(groups, members) != 0) {
-                Py_XDECREF(members);
-                goto done;
-            }
-            Py_DECREF(members);
-        }
-        number = PyLong_FromSsize_t(i + 1);
-        if (number == NULL || PyList_Append(PyList_GET_ITEM(groups, group), number) != 0) {
-            Py_XDECREF(number);
-            goto done;
-        }
-        Py_DECREF(number);
     }
     result = groups;
     groups = NULL;

@@ -65,6 +65,8 @@ def description() -> str:
 
 def _source(reader: ByteReader) -> tuple[int, memoryview | None] | None:
     """(file descriptor, buffer) for the core: a file on disk, or bytes in memory."""
+    if reader.data is not None:
+        return -1, memoryview(reader.data)
     if reader.fileno is not None:
         return reader.fileno, None
     fileobj = reader.fileobj

@@ -17,6 +17,7 @@ from typing import BinaryIO
 # Loops that touch every item of a dense stretch of items (whole-slide images: hundreds
 # of thousands of frames a few KB apart) read through a memory-mapped window this big.
 WINDOW_SIZE = 8 << 20
+SMALL_FILE = 64 << 10
 # MAP_POPULATE maps the whole window in one call: faulting its pages in one by one cost
 # more than the reads themselves (benchmarks/README.md, "Read strategy").
 _WINDOW_FLAGS = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
@@ -31,6 +32,10 @@ class ByteReader:
     frames brought the whole file into the process's resident memory. Loops over dense
     items read through `window` instead: one populated map of WINDOW_SIZE bytes at a
     time, unmapped before the next, so resident memory stays one window.
+
+    A file of at most SMALL_FILE bytes is read whole, in one pread, and every read is a
+    slice of it (`data`): the kernel reads such a file's few pages at the first read
+    anyway, and a dozen system calls per small file were a tenth of its lint.
     """
 
     def __init__(self, fileobj: BinaryIO, size: int) -> None:
@@ -39,15 +44,21 @@ class ByteReader:
         self._fd: int | None = None
         self._window: mmap.mmap | bytes | None = None
         self._window_start = 0
+        self.data: bytes | None = None  # the whole file, when it is small
         if isinstance(fileobj, io.BufferedReader):
             try:
                 self._fd = fileobj.fileno()
             except (OSError, ValueError):
                 self._fd = None
+        if self._fd is not None and size <= SMALL_FILE:
+            data = os.pread(self._fd, size, 0)
+            if len(data) == size:  # else the file shrank since it was opened: read on
+                self.data, self._fd = data, None
 
     @property
     def fileno(self) -> int | None:
-        """The file descriptor reads go to; None when they go through `fileobj`."""
+        """The file descriptor reads go to; None when they go through `fileobj` or
+        `data`."""
         return self._fd
 
     @property
@@ -70,6 +81,8 @@ class ByteReader:
         if offset < 0 or count <= 0 or offset >= self.size:
             return b""
         count = min(count, self.size - offset)
+        if self.data is not None:
+            return self.data[offset : offset + count]
         if self._fd is not None:
             return os.pread(self._fd, count, offset)
         self._file.seek(offset)

@@ -21,7 +21,7 @@ from test_fast_paths import DENSE_CASES
 from test_frame_facts import CORPUS
 from test_fuzz import BASE_SEED, MUTANTS, mutants
 
-from dcmencaps_lint import core, facts
+from dcmencaps_lint import core, facts, reader
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.engine import _pixel_context, lint_file
@@ -72,14 +72,23 @@ def test_every_fuzz_mutant_gives_the_same_report_on_both_paths(
     lints more of them."""
     monkeypatch.setattr(facts, "MIN_FRAMES", 2)
     path = tmp_path / "mutant.dcm"
+
+    def three_ways(data: bytes) -> list[dict[str, object]]:
+        """From bytes, from a file read whole (it is small), from a file read as needed."""
+        reports = [_json(lint_file(data, path="x")), _json(lint_file(path, path="x"))]
+        with monkeypatch.context() as patched:
+            patched.setattr(reader, "SMALL_FILE", 0)
+            reports.append(_json(lint_file(path, path="x")))
+        return reports
+
     compared = 0
     for name, data in mutants(MUTANTS, BASE_SEED):
         path.write_bytes(data)
-        compiled = [_json(lint_file(data, path="x")), _json(lint_file(path, path="x"))]
+        compiled = three_ways(data)
         with pure_python:
-            python = [_json(lint_file(data, path="x")), _json(lint_file(path, path="x"))]
+            python = three_ways(data)
         assert compiled == python, name
-        assert compiled[0] == compiled[1], name  # from bytes as from a file
+        assert compiled[0] == compiled[1] == compiled[2], name
         compared += 1
     assert compared == MUTANTS
 
@@ -92,16 +101,16 @@ def _groups(target: bytes | Path, noted: bool = True) -> list[list[int]]:
     else:
         fileobj, size = io.BytesIO(target), len(target)
     with fileobj:
-        reader = ByteReader(fileobj, size)
-        dataset = parse_dataset(fileobj, reader)
+        byte_reader = ByteReader(fileobj, size)
+        dataset = parse_dataset(fileobj, byte_reader)
         ts = lookup(dataset.transfer_syntax_uid or "")
-        ctx = _pixel_context(reader, dataset, ts, deep=False)
+        ctx = _pixel_context(byte_reader, dataset, ts, deep=False)
         assert isinstance(ctx, EncapsulatedContext)
         frames, walk = ctx.frame_map.frames, ctx.walk
         if not noted:
             walk = replace(walk, item_facts=None)
-        groups = facts.group_frames(reader, walk, ctx.ts.codec, frames) or []
-        reader.close()
+        groups = facts.group_frames(byte_reader, walk, ctx.ts.codec, frames) or []
+        byte_reader.close()
     return [[f.number for f in g.members] for g in groups]
 
 
@@ -115,6 +124,7 @@ def test_the_core_groups_frames_as_python_does(
     """The same partition of the frames, not only the same reports: from the facts the
     core noted while it walked, from the core's reads of the file, and from Python."""
     monkeypatch.setattr(facts, "MIN_FRAMES", 2)
+    monkeypatch.setattr(reader, "SMALL_FILE", 0)  # the file through its descriptor
     data = CASES[name].data
     path = tmp_path / "file.dcm"
     path.write_bytes(data)
@@ -130,10 +140,10 @@ def test_the_core_groups_frames_as_python_does(
 def test_the_core_notes_each_items_facts_as_it_walks(name: str) -> None:
     """(So the test above compares the noted facts with something.)"""
     data = CASES[name].data
-    reader = ByteReader(io.BytesIO(data), len(data))
-    dataset = parse_dataset(io.BytesIO(data), reader)
+    byte_reader = ByteReader(io.BytesIO(data), len(data))
+    dataset = parse_dataset(io.BytesIO(data), byte_reader)
     ts = lookup(dataset.transfer_syntax_uid or "")
-    ctx = _pixel_context(reader, dataset, ts, deep=False)
+    ctx = _pixel_context(byte_reader, dataset, ts, deep=False)
     assert isinstance(ctx, EncapsulatedContext)
     noted = ctx.walk.item_facts
     assert noted is not None and noted.family == core.family(ts.codec)

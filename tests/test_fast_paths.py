@@ -72,9 +72,12 @@ CASES: dict[str, Built] = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("small_file", [0, reader.SMALL_FILE])
 def test_memory_mapped_walk_equals_careful_walk(
-    name: str, tmp_path: Path, implementation: str
+    name: str, small_file: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, implementation: str
 ) -> None:
+    """From a file (read whole, or as it is needed) as from bytes."""
+    monkeypatch.setattr(reader, "SMALL_FILE", small_file)
     built = CASES[name]
     path = tmp_path / "file.dcm"
     path.write_bytes(built.data)
@@ -142,6 +145,7 @@ def _fast_loops(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     """Python's fast loops from the second item on: through 4 KiB windows, or (items
     never dense) one pread per item. (The compiled core's windows are its own.)"""
     monkeypatch.setattr(walker, "DENSE_PROBE", 2)
+    monkeypatch.setattr(reader, "SMALL_FILE", 0)  # no file read whole: the loops read it
     monkeypatch.setattr(reader, "WINDOW_SIZE", 4096)  # items straddle window edges
     if mode == "pread":
         monkeypatch.setattr(walker, "DENSE_SPACING", 0)
@@ -171,6 +175,7 @@ def test_windowed_walk_reads_through_windows(
 ) -> None:
     """Python's windowed loop is really taken (so the test above tests something)."""
     monkeypatch.setattr(core, "_core", None)
+    monkeypatch.setattr(reader, "SMALL_FILE", 0)
     monkeypatch.setattr(walker, "DENSE_PROBE", 2)
     monkeypatch.setattr(reader, "WINDOW_SIZE", 4096)
     callers: list[str] = []
@@ -238,6 +243,7 @@ def test_a_file_cut_short_while_linted_is_read_not_mapped(
     """A mapped page past the end of a shrunk file would kill the process (SIGBUS): a
     file cut after it was opened (cp over it, say) is read, and the walk says where
     the data ended."""
+    monkeypatch.setattr(reader, "SMALL_FILE", 0)
     monkeypatch.setattr(walker, "DENSE_PROBE", 2)
     monkeypatch.setattr(reader, "WINDOW_SIZE", 4096)
     built = DENSE_CASES["jpeg-300-eot"]

@@ -30,7 +30,7 @@ from builders import (
 )
 from test_codestream import RPCL, SCALAR_EXPOUNDED, SOF0, SOF1, SOF2, SOF3, j2k, jpeg
 
-from dcmencaps_lint import facts
+from dcmencaps_lint import facts, reader
 from dcmencaps_lint.codestream import SOF55
 from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.engine import _pixel_context, lint_file
@@ -272,6 +272,7 @@ def test_every_per_frame_rule_gives_the_same_findings_grouped(
     implementation: str,
 ) -> None:
     select = PER_FRAME if code == "all" else [code]
+    monkeypatch.setattr(reader, "SMALL_FILE", 0)  # a file: read through its descriptor
     for name, built in CORPUS.items():
         target = built.data if read == "bytes" else files[name]
         grouped, alone = grouped_and_not(target, [*select, "PRS"], monkeypatch)
@@ -321,9 +322,9 @@ def test_frames_are_grouped_by_their_facts(
 
 def _context(data: bytes) -> EncapsulatedContext:
     fileobj = io.BytesIO(data)
-    reader = ByteReader(fileobj, len(data))
-    dataset = parse_dataset(fileobj, reader)
+    byte_reader = ByteReader(fileobj, len(data))
+    dataset = parse_dataset(fileobj, byte_reader)
     ts = lookup(dataset.transfer_syntax_uid or "")
-    ctx = _pixel_context(reader, dataset, ts, deep=False)
+    ctx = _pixel_context(byte_reader, dataset, ts, deep=False)
     assert isinstance(ctx, EncapsulatedContext)
     return ctx

@@ -86,12 +86,12 @@ class TestReadOnly:
     def test_dense_items_are_read_through_a_read_only_map(
         self, tmp_path: Path, implementation: str
     ) -> None:
-        """A whole-slide-like file (100 small frames) is walked through memory-mapped
+        """A whole-slide-like file (100 frames of 1 KB) is walked through memory-mapped
         windows: mapped read-only, and the file unchanged. (The compiled core maps its
         windows in C, unseen by the audit hook, from the same read-only descriptor: a
         writable shared map of it would fail with EACCES.)"""
         path = tmp_path / "dense.dcm"
-        encapsulated([jpeg_frame()] * 100, bot="empty", eot="auto").write(path)
+        encapsulated([jpeg_frame(1000)] * 100, bot="empty", eot="auto").write(path)  # > SMALL_FILE
         before = state(path)
         with io_audit.watching() as events:
             report = lint_file(path)
