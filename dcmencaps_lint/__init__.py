@@ -5,7 +5,7 @@
 >>> [f.code for f in report.findings]          # doctest: +SKIP
 
 Rule plugins use the rest of what is exported here: `rule`, `Needs`, `Deep`, the
-contexts, `Problem`, `Severity`, `FixAvailability`, `Codec` (see the README).
+contexts, `Shape`, `Problem`, `Severity`, `FixAvailability`, `Codec` (see the README).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         ItemsContext,
         Needs,
         PixelContext,
+        Shape,
     )
     from dcmencaps_lint.engine import Options, lint_file, lint_paths
     from dcmencaps_lint.model import FileReport, Finding, Problem, Report, Severity, Summary
@@ -43,6 +44,7 @@ __all__ = [
     "Report",
     "Selection",
     "Severity",
+    "Shape",
     "Summary",
     "__version__",
     "lint_file",
@@ -70,6 +72,7 @@ _WHERE = {
     "ItemsContext": "context",
     "EncapsulatedContext": "context",
     "Needs": "context",
+    "Shape": "context",
     "FixAvailability": "registry",
     "Codec": "transfer_syntax",
 }

@@ -49,6 +49,14 @@ class Needs(enum.IntEnum):
     ENCAPSULATED = 4  # an item walk under a known encapsulated TS, and its frame map
 
 
+class Shape(enum.Flag):
+    """What a Pixel Data element has that some rules need before they have anything to
+    check (a rule's `when=`): the engine runs such a rule only where it is there."""
+
+    NONE = 0
+    EOT = enum.auto()  # its data set has an Extended Offset Table or its Lengths
+
+
 class ContractError(Exception):
     """A rule asked the context for bytes its declaration does not allow it."""
 
@@ -135,6 +143,13 @@ class Context:
     @property
     def has_eot(self) -> bool:
         return self.dataset.eot is not None
+
+    @property
+    def shape(self) -> Shape:
+        """What this element has (Shape), for the rules declared with when=."""
+        dataset = self.dataset
+        eot = dataset.eot is not None or dataset.eot_lengths is not None
+        return Shape.EOT if eot else Shape.NONE
 
     def read(self, offset: int, count: int) -> bytes:
         """Any bytes of the file; not for per-frame rules (see `frame_facts`)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from dcmencaps_lint.context import Shape
 from dcmencaps_lint.registry import Deep, FixAvailability, Rule
 
 SECTIONS = ("What it checks", "Why it matters", "Example", "How to fix", "Reference")
@@ -48,6 +49,8 @@ def _facts(rule: Rule) -> list[tuple[str, str]]:
                 "selected by code or name",
             )
         )
+    if rule.when & Shape.EOT:
+        facts.append(("Runs", "where the data set has an Extended Offset Table or its Lengths"))
     facts.append(("Fix", fix_label(rule)))
     if rule.origin != "dcmencaps_lint":
         facts.append(("Plugin", rule.origin))

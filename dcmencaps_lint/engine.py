@@ -28,6 +28,7 @@ from dcmencaps_lint.context import (
     ItemsContext,
     Needs,
     PixelContext,
+    Shape,
 )
 from dcmencaps_lint.dataset import DatasetError, NotDicomError, ParsedDataset
 from dcmencaps_lint.details import add_details
@@ -100,13 +101,13 @@ class _Run:
         for _, selectors in options.per_file_ignores:
             Selection(selectors).validate(rules)
         self._per_path: dict[tuple[int, ...], _Run] = {}
-        self._plans: dict[tuple[Needs, bool, str | None], list[Rule]] = {}
+        self._plans: dict[tuple[Needs, bool, str | None, Shape], list[Rule]] = {}
 
     def rules_for(self, ctx: Context, top_level: bool) -> list[Rule]:
         """The active rules whose declaration applies to this context (cached): what
-        they need is there, and their codecs, syntaxes and scope admit it."""
-        level, ts = ctx.LEVEL, ctx.ts
-        key = (level, top_level, ts.uid if ts is not None else None)
+        they need is there, and their codecs, syntaxes, scope and shape admit it."""
+        level, ts, shape = ctx.LEVEL, ctx.ts, ctx.shape
+        key = (level, top_level, ts.uid if ts is not None else None, shape)
         found = self._plans.get(key)
         if found is None:
             found = [
@@ -116,6 +117,7 @@ class _Run:
                 and r.needs <= level
                 and (top_level or (r.needs is not Needs.DATASET and not r.top_level))
                 and r.applies_to(ts)
+                and r.when & shape == r.when
             ]
             self._plans[key] = found
         return found

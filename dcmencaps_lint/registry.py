@@ -28,7 +28,7 @@ from functools import lru_cache
 from importlib.machinery import PathFinder
 from typing import Any
 
-from dcmencaps_lint.context import Needs
+from dcmencaps_lint.context import Needs, Shape
 from dcmencaps_lint.model import Problem, Severity
 from dcmencaps_lint.transfer_syntax import Codec, TransferSyntax
 
@@ -91,6 +91,7 @@ class Rule:
     top_level: bool = False  # not for Pixel Data nested in sequences (icons)
     fix: FixAvailability = FixAvailability.NEVER
     unsafe_fix: bool = False  # its fixes change codestream bytes (--unsafe-fixes)
+    when: Shape = Shape.NONE  # runs only on elements that have all of this (context.Shape)
 
     @property
     def family(self) -> str:
@@ -121,6 +122,7 @@ def rule(
     top_level: bool = False,
     fix: FixAvailability = FixAvailability.NEVER,
     unsafe_fix: bool = False,
+    when: Shape = Shape.NONE,
 ) -> Callable[[Check], Rule]:
     """Declare a rule; the decorated function's docstring is its documentation.
 
@@ -129,6 +131,7 @@ def rule(
     top_level: only the top-level Pixel Data element, not icons in sequences.
     deep: Deep.WHOLE (or True) when it reads whole payloads, Deep.PART when some checks do.
     per_frame: its verdict on a frame depends only on the frame's facts (facts.py).
+    when: what an element must have for the rule to have anything to check (context.Shape).
     fix: whether it offers a fix (an edit of fixes.py); unsafe_fix: its fixes change codestream
     bytes.
     """
@@ -157,6 +160,7 @@ def rule(
             top_level=top_level,
             fix=fix,
             unsafe_fix=unsafe_fix,
+            when=when,
         )
 
     return declare

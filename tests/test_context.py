@@ -1,10 +1,13 @@
-"""What a rule sees: the context class its needs name, the memo, and the reads the
-context refuses (the frame-edge contract of model.py, payloads outside deep reads)."""
+"""What a rule sees: the context class its needs name, the memo, the reads the context
+refuses (raw reads for per-frame rules, payloads outside deep reads), and the shape of
+element a rule declared with when= runs on."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
+import pydicom.data
 import pytest
 from builders import JPEG_BASELINE, RLE_LOSSLESS, Built, encapsulated, jpeg_frame, native
 
@@ -15,12 +18,18 @@ from dcmencaps_lint.context import (
     ItemsContext,
     Needs,
     PixelContext,
+    Shape,
 )
-from dcmencaps_lint.engine import _pixel_context
+from dcmencaps_lint.dataset import DatasetError, NotDicomError
+from dcmencaps_lint.engine import Options, _pixel_context, _Run
 from dcmencaps_lint.facts import End, Start, Verdict
 from dcmencaps_lint.reader import ByteReader
+from dcmencaps_lint.registry import load_rules
 from dcmencaps_lint.source import parse_dataset
 from dcmencaps_lint.transfer_syntax import lookup
+
+SAMPLES = Path(__file__).parent.parent / "samples"
+PYDICOM_FILES = Path(pydicom.data.__file__).parent / "test_files"
 
 
 def context_of(
@@ -137,3 +146,42 @@ def test_payloads_are_read_with_deep_reads_only() -> None:
         next(ctx.payload_chunks(item))
     chunks = list(ctx.with_deep_reads().payload_chunks(item))
     assert b"".join(chunk for _, chunk in chunks) == jpeg_frame(200)
+
+
+class TestShape:
+    """A rule declared with when= is called only where the element has that shape, and
+    its declaration is exact: where the shape is missing, the rule finds nothing."""
+
+    WHEN = tuple(r for r in load_rules() if r.when is not Shape.NONE)
+
+    def test_eot_rules_declare_it(self) -> None:
+        assert {r.code for r in self.WHEN} >= {"EOT001", "EOT003", "EOT005", "EOT011"}
+
+    def test_the_plan_leaves_them_out_where_the_shape_is_missing(self) -> None:
+        plain = context_of(encapsulated([jpeg_frame()] * 3))
+        with_eot = context_of(encapsulated([jpeg_frame()] * 3, bot="empty", eot="auto"))
+        assert (plain.shape, with_eot.shape) == (Shape.NONE, Shape.EOT)
+        run = _Run(load_rules(), Options())
+        planned = {r.code for r in run.rules_for(plain, top_level=True)}
+        planned_eot = {r.code for r in run.rules_for(with_eot, top_level=True)}
+        assert {r.code for r in self.WHEN if r.applies_to(with_eot.ts)} <= planned_eot
+        assert not planned & {r.code for r in self.WHEN}
+        assert "EOT009" in planned  # declared without when=: it checks for a missing EOT
+
+    def test_rules_find_nothing_where_their_shape_is_missing(self) -> None:
+        """Every sample and every pydicom test file without the shape, each such rule
+        called anyway: no problem, so leaving it out changes no report."""
+        paths = sorted(SAMPLES.rglob("*.dcm")) + sorted(PYDICOM_FILES.glob("*.dcm"))
+        called = 0
+        for path in paths:
+            try:
+                ctx = context_of(path.read_bytes())
+            except (NotDicomError, DatasetError):
+                continue
+            for r in self.WHEN:
+                shaped = r.when & ctx.shape == r.when
+                if shaped or r.needs > ctx.LEVEL or r.check is None or not r.applies_to(ctx.ts):
+                    continue
+                assert list(r.check(ctx)) == [], (r.code, path.name)
+                called += 1
+        assert called > 100

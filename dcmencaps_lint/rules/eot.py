@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from itertools import islice
 from operator import lt
 
-from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.context import EncapsulatedContext, Shape
 from dcmencaps_lint.dataset import Element
 from dcmencaps_lint.frames import frames_from_offsets
 from dcmencaps_lint.model import Frame, FrameMapSource, Problem, Severity, SingleFragmentFrames
@@ -75,6 +75,7 @@ def _frames_of_several_fragments(ctx: EncapsulatedContext, _: None) -> tuple[Fra
     ref="PS3.3 C.7.6.3",
     summary="Only one of Extended Offset Table and Extended Offset Table Lengths is present",
     fix=FixAvailability.NEVER,
+    when=Shape.EOT,
 )
 def eot_incomplete_pair(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -134,6 +135,7 @@ def eot_incomplete_pair(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table value's length is not a multiple of 8",
     fix=FixAvailability.NEVER,
+    when=Shape.EOT,
 )
 def eot_length_not_multiple_of_8(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -188,6 +190,7 @@ def eot_length_not_multiple_of_8(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="Extended Offset Table counts differ from each other or from Number of Frames",
     codecs=FRAME_BASED,
     fix=FixAvailability.NEVER,
+    when=Shape.EOT,
 )
 def eot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -255,6 +258,7 @@ def eot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="An Extended Offset Table offset does not point at a fragment's item tag",
     codecs=FRAME_BASED,
     fix=FixAvailability.NEVER,
+    when=Shape.EOT,
 )
 def eot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -331,6 +335,7 @@ def eot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="An Extended Offset Table length differs from its fragment's length",
     codecs=FRAME_BASED,
     fix=FixAvailability.NEVER,
+    when=Shape.EOT,
 )
 def eot_length_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -408,6 +413,7 @@ def eot_length_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="An Extended Offset Table is present but a frame spans several fragments",
     codecs=FRAME_BASED,
     fix=FixAvailability.NEVER,
+    when=Shape.EOT,
 )
 def eot_multi_fragment_frame(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -469,6 +475,7 @@ def eot_multi_fragment_frame(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="Extended Offset Table offsets are not strictly increasing",
     codecs=FRAME_BASED,
     fix=FixAvailability.NEVER,
+    when=Shape.EOT,
 )
 def eot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -530,6 +537,7 @@ def eot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.6",
     summary="Extended Offset Table or its Lengths has an explicit VR other than OV",
     fix=FixAvailability.NEVER,
+    when=Shape.EOT,
 )
 def eot_wrong_vr(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -641,6 +649,7 @@ def eot_recommended(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table present with zero length",
     fix=FixAvailability.NEVER,
+    when=Shape.EOT,
 )
 def eot_empty(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -685,6 +694,7 @@ def eot_empty(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="An Extended Offset Table with a video transfer syntax",
     codecs=VIDEO,
     fix=FixAvailability.NEVER,
+    when=Shape.EOT,
 )
 def eot_not_allowed_for_ts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
