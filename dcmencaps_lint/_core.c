@@ -645,30 +645,104 @@ static Py_ssize_t table_find(Table *t, const Key *k, Py_ssize_t groups) {
     return groups;
 }
 
-/* Frame `number` into the group of its key in `groups` (a list of lists of numbers),
- * a new group at the end when the key is new; -1 with an exception set on failure. */
-static int add_to_group(Table *table, const Key *key, PyObject *groups, Py_ssize_t number) {
-    Py_ssize_t group = table_find(table, key, PyList_GET_SIZE(groups));
-    PyObject *value;
-    if (group < 0) {
+/* A growing array of 32-bit ids. */
+typedef struct {
+    uint32_t *ids;
+    size_t length, capacity;
+} Ids;
+
+static int ids_add(Ids *a, uint32_t id) {
+    if (a->length == a->capacity) {
+        size_t capacity = a->capacity ? a->capacity * 2 : 1024;
+        uint32_t *ids = PyMem_Realloc(a->ids, capacity * sizeof(uint32_t));
+        if (ids == NULL)
+            return -1;
+        a->ids = ids;
+        a->capacity = capacity;
+    }
+    a->ids[a->length++] = id;
+    return 0;
+}
+
+static PyObject *ids_bytes(const Ids *a) {
+    return PyBytes_FromStringAndSize((const char *)a->ids, (Py_ssize_t)(a->length * sizeof(uint32_t)));
+}
+
+/* Frames grouped by their keys, in order of first appearance: each frame's group id,
+ * and per group its size and first and last frame numbers. */
+typedef struct {
+    Table table;
+    Ids group_of;            /* per frame, in order */
+    Ids count, first, last;  /* per group */
+} Grouping;
+
+/* Frame `number` (the frames come in order, from 1) into the group of its key, a new
+ * group when the key is new; -1 with an exception set on failure. */
+static int grouping_add(Grouping *g, const Key *key, uint32_t number) {
+    Py_ssize_t group = table_find(&g->table, key, (Py_ssize_t)g->count.length);
+    if (group < 0 || ids_add(&g->group_of, (uint32_t)group) != 0) {
         PyErr_NoMemory();
         return -1;
     }
-    if (group == PyList_GET_SIZE(groups)) {
-        PyObject *members = PyList_New(0);
-        if (members == NULL || PyList_Append(groups, members) != 0) {
-            Py_XDECREF(members);
+    if ((size_t)group == g->count.length) {
+        if (ids_add(&g->count, 0) != 0 || ids_add(&g->first, number) != 0 ||
+            ids_add(&g->last, number) != 0) {
+            PyErr_NoMemory();
             return -1;
         }
-        Py_DECREF(members);
     }
-    value = PyLong_FromSsize_t(number);
-    if (value == NULL || PyList_Append(PyList_GET_ITEM(groups, group), value) != 0) {
-        Py_XDECREF(value);
-        return -1;
-    }
-    Py_DECREF(value);
+    g->count.ids[group]++;
+    g->last.ids[group] = number;
     return 0;
+}
+
+/* The groups' frame numbers: a range for a group of consecutive frames (the usual
+ * whole-slide image is one such group of 200,000), else a list. */
+static PyObject *grouping_result(const Grouping *g) {
+    size_t group, frame;
+    PyObject *groups = PyList_New((Py_ssize_t)g->count.length);
+    Py_ssize_t *filled = PyMem_Calloc(g->count.length + 1, sizeof(Py_ssize_t));
+    if (groups == NULL || filled == NULL)
+        goto failed;
+    for (group = 0; group < g->count.length; group++) {
+        uint32_t count = g->count.ids[group], first = g->first.ids[group];
+        PyObject *members;
+        if (count == g->last.ids[group] - first + 1)
+            members = PyObject_CallFunction((PyObject *)&PyRange_Type, "kk",
+                                            (unsigned long)first, (unsigned long)first + count);
+        else
+            members = PyList_New(count);
+        if (members == NULL)
+            goto failed;
+        PyList_SET_ITEM(groups, (Py_ssize_t)group, members);
+    }
+    for (frame = 0; frame < g->group_of.length; frame++) {
+        uint32_t id = g->group_of.ids[frame];
+        PyObject *members = PyList_GET_ITEM(groups, id), *number;
+        if (!PyList_Check(members))
+            continue;
+        number = PyLong_FromSize_t(frame + 1);
+        if (number == NULL)
+            goto failed;
+        PyList_SET_ITEM(members, filled[id]++, number);
+    }
+    PyMem_Free(filled);
+    return groups;
+failed:
+    PyMem_Free(filled);
+    Py_XDECREF(groups); /* items not yet set are NULL, which a list's deallocation skips */
+    if (!PyErr_Occurred())
+        PyErr_NoMemory();
+    return NULL;
+}
+
+static void grouping_free(Grouping *g) {
+    PyMem_Free(g->table.slots);
+    PyMem_Free(g->table.arena);
+    PyMem_Free(g->group_of.ids);
+    PyMem_Free(g->count.ids);
+    PyMem_Free(g->first.ids);
+    PyMem_Free(g->last.ids);
 }
 
 /* Column `index` of a list of ints, as an unsigned 64-bit value; -1 on error. */
@@ -688,12 +762,13 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
     unsigned long long size;
     Py_buffer buffer = {0};
     PyObject *memory, *offsets, *lengths, *availables, *firsts, *lasts;
-    PyObject *groups = NULL, *result = NULL;
+    PyObject *result = NULL;
     Source s;
-    Table table = {0};
+    Grouping grouping;
     Key *key = NULL;
     Py_ssize_t frames, i;
     (void)self;
+    memset(&grouping, 0, sizeof grouping);
     if (!PyArg_ParseTuple(args, "iKOiO!O!O!OO", &fd, &size, &memory, &family, &PyList_Type,
                           &offsets, &PyList_Type, &lengths, &PyList_Type, &availables, &firsts,
                           &lasts))
@@ -726,8 +801,7 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
         s.dense = high >= low && (high - low) < DENSE_SPACING * (uint64_t)frames;
     }
     key = PyMem_Malloc(sizeof(Key));
-    groups = PyList_New(0);
-    if (key == NULL || groups == NULL) {
+    if (key == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -752,48 +826,22 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
             goto done;
         frame_key(&s, family, first_offset, first_available, last_offset, last_length,
                   last_available, last - first, key);
-        if (add_to_group(&table, key, groups, i + 1) != 0)
+        if (grouping_add(&grouping, key, (uint32_t)(i + 1)) != 0)
             goto done;
     }
     if (source_close(&s) != 0)
         goto done;
-    result = groups;
-    groups = NULL;
+    result = grouping_result(&grouping);
 done:
     source_unmap(&s);
-    Py_XDECREF(groups);
+    grouping_free(&grouping);
     PyMem_Free(key);
-    PyMem_Free(table.slots);
-    PyMem_Free(table.arena);
     if (memory != Py_None)
         PyBuffer_Release(&buffer);
     return result;
 }
 
 /* ---- items ------------------------------------------------------------------------- */
-
-/* A growing array of 32-bit ids. */
-typedef struct {
-    uint32_t *ids;
-    size_t length, capacity;
-} Ids;
-
-static int ids_add(Ids *a, uint32_t id) {
-    if (a->length == a->capacity) {
-        size_t capacity = a->capacity ? a->capacity * 2 : 1024;
-        uint32_t *ids = PyMem_Realloc(a->ids, capacity * sizeof(uint32_t));
-        if (ids == NULL)
-            return -1;
-        a->ids = ids;
-        a->capacity = capacity;
-    }
-    a->ids[a->length++] = id;
-    return 0;
-}
-
-static PyObject *ids_bytes(const Ids *a) {
-    return PyBytes_FromStringAndSize((const char *)a->ids, (Py_ssize_t)(a->length * sizeof(uint32_t)));
-}
 
 /* Each item's head and tail facts, interned (see the top of this file). */
 typedef struct {
@@ -940,10 +988,11 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
     Py_buffer heads = {0}, tails = {0}, ends = {0};
     unsigned long long base;
     Py_ssize_t frames, i;
-    PyObject *firsts, *lasts, *groups = NULL, *result = NULL;
-    Table table = {0};
+    PyObject *firsts, *lasts, *result = NULL;
+    Grouping grouping;
     Key key;
     (void)self;
+    memset(&grouping, 0, sizeof grouping);
     if (!PyArg_ParseTuple(args, "y*y*y*KOOn", &heads, &tails, &ends, &base, &firsts, &lasts,
                           &frames))
         return NULL;
@@ -953,9 +1002,6 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "firsts and lasts: two lists of `count`, or both None");
         goto done;
     }
-    groups = PyList_New(0);
-    if (groups == NULL)
-        goto done;
     for (i = 0; i < frames; i++) {
         uint64_t first = (uint64_t)i + 1, last = first;
         int64_t head, tail = -1;
@@ -979,15 +1025,12 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
         put_i64(&key, (int64_t)(last - first));
         put_i64(&key, head);
         put_i64(&key, tail);
-        if (add_to_group(&table, &key, groups, i + 1) != 0)
+        if (grouping_add(&grouping, &key, (uint32_t)(i + 1)) != 0)
             goto done;
     }
-    result = groups;
-    groups = NULL;
+    result = grouping_result(&grouping);
 done:
-    Py_XDECREF(groups);
-    PyMem_Free(table.slots);
-    PyMem_Free(table.arena);
+    grouping_free(&grouping);
     PyBuffer_Release(&heads);
     PyBuffer_Release(&tails);
     PyBuffer_Release(&ends);

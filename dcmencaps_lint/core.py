@@ -95,8 +95,9 @@ def items(reader: ByteReader, position: int, end: int, family: int = 0) -> Walke
 
 def groups_of(
     facts: ItemFacts, base: int, firsts: list[int] | None, lasts: list[int] | None, count: int
-) -> list[list[int]]:
-    """Frame numbers grouped by their items' facts (no file read): frame n spans items
+) -> list[Sequence[int]]:
+    """Frame numbers grouped by their items' facts (no file read), a range for a group of
+    consecutive frames, else a list: frame n spans items
     base + firsts[n] - 1 .. base + lasts[n] - 1 (frame n is item base + n - 1 when
     firsts and lasts are None)."""
     assert _core is not None, "item facts come from the core"
@@ -112,8 +113,9 @@ def frame_groups(
     availables: list[int],
     firsts: Sequence[int] | None,
     lasts: Sequence[int] | None,
-) -> list[list[int]] | None:
-    """Frame numbers grouped by their facts (facts.py); None without the core."""
+) -> list[Sequence[int]] | None:
+    """Frame numbers grouped by their facts (facts.py), a range for a group of consecutive
+    frames, else a list; None without the core."""
     source = _source(reader) if _core is not None else None
     if source is None:
         return None

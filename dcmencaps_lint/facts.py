@@ -287,7 +287,7 @@ def group_frames(
     if codec not in MARKER_CODED or len(frames) < MIN_FRAMES:
         return None
     fragments = walk.fragments
-    numbers = _core_groups(reader, walk, codec, frames)
+    numbers: list[Sequence[int]] | None = _core_groups(reader, walk, codec, frames)
     if numbers is None:
         by_key: dict[tuple[object, ...], list[int]] = {}
         for frame, key in zip(frames, _keys(reader, fragments, codec, frames), strict=True):
@@ -298,7 +298,7 @@ def group_frames(
 
 def _core_groups(
     reader: ByteReader, walk: Walk, codec: Codec, frames: Sequence[Frame]
-) -> list[list[int]] | None:
+) -> list[Sequence[int]] | None:
     """The groups' frame numbers from the compiled core: from the facts it noted while
     it walked the items, else read from the file; None without the core."""
     fragments = walk.fragments

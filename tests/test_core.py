@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -195,7 +196,11 @@ class TestHostileCalls:
             self.compiled.groups_of(heads, tails, b"", 0, None, None, 2)
         with pytest.raises(TypeError):
             self.compiled.groups_of(heads, tails, b"\x01", 0, [1], None, 1)
-        assert self.compiled.groups_of(heads, tails, b"\x01", 0, None, None, 2) == [[1, 2]]
+        # consecutive frames as a range, the others as a list
+        assert self.compiled.groups_of(heads, tails, b"\x01", 0, None, None, 2) == [range(1, 3)]
+        heads = struct.pack("<4I", 0, 1, 0, 0)
+        groups = self.compiled.groups_of(heads, bytes(16), b"\x01\x01", 0, None, None, 4)
+        assert groups == [[1, 3, 4], range(2, 3)]
 
     def test_a_bad_descriptor_is_an_os_error(self) -> None:
         with pytest.raises(OSError):
