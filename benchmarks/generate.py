@@ -89,13 +89,22 @@ class Workload:
 
 
 WORKLOADS = (
-    Workload("wsi-200k", "200,000 fragments, 800 MB, EOT", 200_000, 4_000, 256, 256, 3),
-    Workload("wsi-20k", "20,000 fragments, 80 MB, EOT", 20_000, 4_000, 256, 256, 3),
+    Workload("wsi-200k", "200,000 unlike JPEG tiles, 800 MB, EOT", 200_000, 4_000, 256, 256, 3),
+    Workload("wsi-20k", "20,000 unlike JPEG tiles, 80 MB, EOT", 20_000, 4_000, 256, 256, 3),
     # 4 MiB + 8 KiB per frame on average: 4.3 GiB in all, so the later frames' offsets
     # need 64 bits
-    Workload("big-4gib", "1,100 frames, 4.3 GiB, EOT", 1_100, 4_202_496, 2048, 2048, 3),
-    Workload("small-files", "2,000 single-frame 10 KB files", 1, 9_600, 256, 256, 1, 2_000),
-    Workload("j2k-100k", "100,000 JPEG 2000 tiles, EOT", 100_000, 4_000, 256, 256, 3, codec="j2k"),
+    Workload("big-4gib", "1,100 unlike JPEG frames, 4.3 GiB, EOT", 1_100, 4_202_496, 2048, 2048, 3),
+    Workload("small-files", "2,000 single-frame 8-13 KB files", 1, 9_600, 256, 256, 1, 2_000),
+    Workload(
+        "j2k-100k",
+        "100,000 unlike JPEG 2000 tiles, 400 MB, EOT",
+        100_000,
+        4_000,
+        256,
+        256,
+        3,
+        codec="j2k",
+    ),
 )
 BY_KEY = {w.key: w for w in WORKLOADS}
 
