@@ -140,7 +140,8 @@ class _Scanner:
     def __init__(self, reader: ByteReader) -> None:
         self._reader = reader
         self._size = reader.size
-        self._buffer = b""
+        # A small file read whole is the buffer: every element is in it already.
+        self._buffer = reader.data if reader.data is not None else b""
         self._start = 0  # file offset of self._buffer[0]
 
     def _at(self, offset: int, count: int) -> int:
