@@ -201,6 +201,28 @@ static int source_close(Source *s) {
     return 0;
 }
 
+/* The data a call names: a file descriptor, or `memory` (a buffer, held in `buffer`
+ * until the caller releases it) when fd is -1. -1 with an exception set on failure. */
+static int source_from(Source *s, int fd, unsigned long long size, PyObject *memory,
+                       Py_buffer *buffer) {
+    if (memory != Py_None && PyObject_GetBuffer(memory, buffer, PyBUF_SIMPLE) != 0)
+        return -1;
+    if (source_open(s, fd, size, memory != Py_None ? buffer : NULL) != 0) {
+        if (memory != Py_None)
+            PyBuffer_Release(buffer);
+        return -1;
+    }
+    return 0;
+}
+
+/* The codec families the facts are computed for; 0 (none) where `none` allows it. */
+static int known_family(int family, int none) {
+    if ((none && family == 0) || family == FAMILY_JPEG || family == FAMILY_J2K)
+        return 1;
+    PyErr_SetString(PyExc_ValueError, "unknown codec family");
+    return 0;
+}
+
 static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -241,6 +263,7 @@ typedef struct {
     uint64_t first_length;
     uint64_t start;       /* absolute offset of the fragment's value */
     uint64_t end;         /* absolute offset just past it */
+    uint64_t reached;     /* just past the last byte a read asked for (codestream._Window) */
 } Fragment;
 
 static int64_t fragment_read(Fragment *f, uint64_t offset, uint64_t count, const uint8_t **out) {
@@ -249,6 +272,8 @@ static int64_t fragment_read(Fragment *f, uint64_t offset, uint64_t count, const
         return 0;
     if (count > f->end - offset)
         count = f->end - offset;
+    if (offset + count > f->reached)
+        f->reached = offset + count;
     if (offset >= f->start && offset - f->start + count <= f->first_length) {
         *out = f->first + (offset - f->start);
         return (int64_t)count;
@@ -258,22 +283,28 @@ static int64_t fragment_read(Fragment *f, uint64_t offset, uint64_t count, const
 
 static int is_alpha(uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
-/* codestream.parse_jpeg, reduced to facts_key's fields. */
-static void jpeg_key(Fragment *f, Key *k) {
+/* What codestream.parse_jpeg returns (JpegHeader); `found` 0 stands for None. */
+typedef struct {
+    int found;
+    int64_t fill_bytes;
+    int has_sof, has_geometry, has_dqt, has_dht, has_near, has_predictor, complete;
+    uint8_t sof, precision, components, near, predictor;
+    uint16_t rows, columns;
+    uint64_t sof_offset, sos_offset, reached;
+} JpegFields;
+
+/* codestream.parse_jpeg, marker by marker, with the same bounds and stops. */
+static void parse_jpeg(Fragment *f, JpegFields *h) {
     const uint8_t *p;
-    int64_t got = fragment_read(f, f->start, FILL_LIMIT + 2, &p);
-    int64_t fill = 0, segments;
+    int64_t got = fragment_read(f, f->start, FILL_LIMIT + 2, &p), fill = 0, segments;
     uint64_t position;
-    int has_sof = 0, has_geometry = 0, has_dqt = 0, has_dht = 0, has_near = 0;
-    int has_predictor = 0, complete = 0;
-    uint8_t sof = 0, precision = 0, components = 0, near = 0, predictor = 0;
-    uint16_t rows = 0, columns = 0;
+    memset(h, 0, sizeof *h);
     while (fill < got && p[fill] == 0xFF)
         fill++;
-    if (fill < 1 || fill >= got || p[fill] != 0xD8) {
-        put_u8(k, 0); /* no SOI: no header */
-        return;
-    }
+    if (fill < 1 || fill >= got || p[fill] != 0xD8)
+        return; /* no SOI: no header */
+    h->found = 1;
+    h->fill_bytes = fill - 1;
     position = f->start + (uint64_t)fill + 1;
     for (segments = 0; segments < MAX_SEGMENTS; segments++) {
         uint8_t marker;
@@ -299,34 +330,36 @@ static void jpeg_key(Fragment *f, Key *k) {
         if ((marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
              marker != 0xCC) ||
             marker == 0xF7) {
-            if (!has_sof) { /* a hierarchical stream's later frames do not count */
-                has_sof = 1;
-                sof = marker;
+            if (!h->has_sof) { /* a hierarchical stream's later frames do not count */
+                h->has_sof = 1;
+                h->sof = marker;
+                h->sof_offset = position;
                 if (fragment_read(f, position + 4, 6, &p) == 6) {
-                    has_geometry = 1;
-                    precision = p[0];
-                    rows = be16(p + 1);
-                    columns = be16(p + 3);
-                    components = p[5];
+                    h->has_geometry = 1;
+                    h->precision = p[0];
+                    h->rows = be16(p + 1);
+                    h->columns = be16(p + 3);
+                    h->components = p[5];
                 }
             }
         } else if (marker == 0xDB) {
-            has_dqt = 1;
+            h->has_dqt = 1;
         } else if (marker == 0xC4) {
-            has_dht = 1;
+            h->has_dht = 1;
         } else if (marker == 0xDA) {
             uint64_t want = (uint64_t)(length - 2) < 64 ? (uint64_t)(length - 2) : 64;
-            complete = 1;
+            h->complete = 1;
+            h->sos_offset = position;
             got = fragment_read(f, position + 4, want, &p);
             if (got > 0) {
                 int64_t index = 1 + 2 * (int64_t)p[0];
                 if (index < got) {
-                    if (has_sof && sof == 0xF7) {
-                        has_near = 1;
-                        near = p[index];
+                    if (h->has_sof && h->sof == 0xF7) {
+                        h->has_near = 1;
+                        h->near = p[index];
                     } else {
-                        has_predictor = 1;
-                        predictor = p[index];
+                        h->has_predictor = 1;
+                        h->predictor = p[index];
                     }
                 }
             }
@@ -338,34 +371,49 @@ static void jpeg_key(Fragment *f, Key *k) {
             break;
         position += 2 + (uint64_t)length;
     }
-    put_u8(k, 1);
-    put_i64(k, fill - 1);
-    put_opt(k, has_sof, sof);
-    put_opt(k, has_geometry, precision);
-    put_opt(k, has_geometry, rows);
-    put_opt(k, has_geometry, columns);
-    put_opt(k, has_geometry, components);
-    put_u8(k, (uint8_t)has_dqt);
-    put_u8(k, (uint8_t)has_dht);
-    put_opt(k, has_near, near);
-    put_opt(k, has_predictor, predictor);
-    put_u8(k, (uint8_t)complete);
+    h->reached = f->reached;
 }
 
-/* codestream.parse_j2k, reduced to facts_key's fields. */
-static void j2k_key(Fragment *f, Key *k) {
+/* facts._header_key of a JPEG header: its fields, each offset reduced to presence. */
+static void jpeg_fields_key(const JpegFields *h, Key *k) {
+    put_u8(k, (uint8_t)h->found);
+    if (!h->found)
+        return;
+    put_i64(k, h->fill_bytes);
+    put_opt(k, h->has_sof, h->sof);
+    put_opt(k, h->has_geometry, h->precision);
+    put_opt(k, h->has_geometry, h->rows);
+    put_opt(k, h->has_geometry, h->columns);
+    put_opt(k, h->has_geometry, h->components);
+    put_u8(k, (uint8_t)h->has_dqt);
+    put_u8(k, (uint8_t)h->has_dht);
+    put_opt(k, h->has_near, h->near);
+    put_opt(k, h->has_predictor, h->predictor);
+    put_u8(k, (uint8_t)h->complete);
+}
+
+/* What codestream.parse_j2k returns (J2kHeader); `found` 0 stands for None. */
+typedef struct {
+    int found;
+    int has_siz, has_geometry, has_cod, has_coding, has_qcd, has_quantization;
+    int has_cap, has_tlm, complete;
+    int64_t rows, columns;
+    uint16_t components;
+    uint8_t precision, is_signed, progression, mct, levels, reversible, quantization;
+    uint64_t siz_offset, cod_offset, qcd_offset, reached;
+} J2kFields;
+
+/* codestream.parse_j2k, marker by marker, with the same bounds and stops. */
+static void parse_j2k(Fragment *f, J2kFields *h) {
     const uint8_t *p;
     uint64_t position;
-    int segments, has_siz = 0, has_geometry = 0, has_cod = 0, has_coding = 0, has_qcd = 0;
-    int has_quantization = 0, has_cap = 0, has_tlm = 0, complete = 0;
-    int64_t rows = 0, columns = 0;
-    uint16_t components = 0;
-    uint8_t precision = 0, is_signed = 0, progression = 0, mct = 0, levels = 0;
-    uint8_t reversible = 0, quantization = 0;
+    int segments;
+    memset(h, 0, sizeof *h);
     if (fragment_read(f, f->start, 2, &p) != 2 || p[0] != 0xFF || p[1] != 0x4F) {
-        put_u8(k, 0); /* no SOC: no header */
-        return;
+        h->reached = f->reached;
+        return; /* no SOC: no header */
     }
+    h->found = 1;
     position = f->start + 2;
     for (segments = 0; segments < MAX_SEGMENTS; segments++) {
         uint8_t marker;
@@ -376,69 +424,79 @@ static void j2k_key(Fragment *f, Key *k) {
             break;
         marker = p[1];
         if (marker == 0x90) { /* SOT: the main header is over */
-            complete = 1;
+            h->complete = 1;
             break;
         }
         length = be16(p + 2);
         if (length < 2)
             break;
         if (marker == 0x51) { /* SIZ */
-            has_siz = 1;
+            h->has_siz = 1;
+            h->siz_offset = position;
             go_on = 0;
             if (fragment_read(f, body, 39, &p) == 39) {
                 uint16_t count = be16(p + 34);
                 /* Lsiz = 38 + 3 Csiz, else bytes that merely look like SIZ: stop */
                 if ((uint32_t)length == 38u + 3u * count) {
-                    has_geometry = 1;
-                    columns = (int64_t)be32(p + 2) - (int64_t)be32(p + 10);
-                    rows = (int64_t)be32(p + 6) - (int64_t)be32(p + 14);
-                    components = count;
-                    precision = (uint8_t)((p[36] & 0x7F) + 1);
-                    is_signed = (p[36] & 0x80) != 0;
+                    h->has_geometry = 1;
+                    h->columns = (int64_t)be32(p + 2) - (int64_t)be32(p + 10);
+                    h->rows = (int64_t)be32(p + 6) - (int64_t)be32(p + 14);
+                    h->components = count;
+                    h->precision = (uint8_t)((p[36] & 0x7F) + 1);
+                    h->is_signed = (p[36] & 0x80) != 0;
                     go_on = 1;
                 }
             }
         } else if (marker == 0x52) { /* COD */
-            has_cod = 1;
+            h->has_cod = 1;
+            h->cod_offset = position;
             if (fragment_read(f, body, 10, &p) >= 10) {
-                has_coding = 1;
-                progression = p[1];
-                mct = p[4];
-                levels = p[5];
-                reversible = p[9] == 1;
+                h->has_coding = 1;
+                h->progression = p[1];
+                h->mct = p[4];
+                h->levels = p[5];
+                h->reversible = p[9] == 1;
             }
         } else if (marker == 0x5C) { /* QCD */
-            has_qcd = 1;
+            h->has_qcd = 1;
+            h->qcd_offset = position;
             if (fragment_read(f, body, 1, &p) == 1) {
-                has_quantization = 1;
-                quantization = p[0] & 0x1F;
+                h->has_quantization = 1;
+                h->quantization = p[0] & 0x1F;
             }
         } else if (marker == 0x50) {
-            has_cap = 1;
+            h->has_cap = 1;
         } else if (marker == 0x55) {
-            has_tlm = 1;
+            h->has_tlm = 1;
         }
         if (!go_on)
             break;
         position += 2 + (uint64_t)length;
     }
-    put_u8(k, 1);
-    put_u8(k, (uint8_t)has_siz);
-    put_opt(k, has_geometry, rows);
-    put_opt(k, has_geometry, columns);
-    put_opt(k, has_geometry, components);
-    put_opt(k, has_geometry, precision);
-    put_opt(k, has_geometry, is_signed);
-    put_u8(k, (uint8_t)has_cod);
-    put_opt(k, has_coding, progression);
-    put_opt(k, has_coding, mct);
-    put_opt(k, has_coding, levels);
-    put_opt(k, has_coding, reversible);
-    put_u8(k, (uint8_t)has_qcd);
-    put_opt(k, has_quantization, quantization);
-    put_u8(k, (uint8_t)has_cap);
-    put_u8(k, (uint8_t)has_tlm);
-    put_u8(k, (uint8_t)complete);
+    h->reached = f->reached;
+}
+
+/* facts._header_key of a JPEG 2000 main header. */
+static void j2k_fields_key(const J2kFields *h, Key *k) {
+    put_u8(k, (uint8_t)h->found);
+    if (!h->found)
+        return;
+    put_u8(k, (uint8_t)h->has_siz);
+    put_opt(k, h->has_geometry, h->rows);
+    put_opt(k, h->has_geometry, h->columns);
+    put_opt(k, h->has_geometry, h->components);
+    put_opt(k, h->has_geometry, h->precision);
+    put_opt(k, h->has_geometry, h->is_signed);
+    put_u8(k, (uint8_t)h->has_cod);
+    put_opt(k, h->has_coding, h->progression);
+    put_opt(k, h->has_coding, h->mct);
+    put_opt(k, h->has_coding, h->levels);
+    put_opt(k, h->has_coding, h->reversible);
+    put_u8(k, (uint8_t)h->has_qcd);
+    put_opt(k, h->has_quantization, h->quantization);
+    put_u8(k, (uint8_t)h->has_cap);
+    put_u8(k, (uint8_t)h->has_tlm);
+    put_u8(k, (uint8_t)h->complete);
 }
 
 enum { VERDICT_OK = 1, VERDICT_WRONG_MARKER, VERDICT_JP2, VERDICT_FOREIGN };
@@ -447,14 +505,20 @@ static int starts_with(const uint8_t *p, int64_t n, const char *prefix, int64_t 
     return n >= m && memcmp(p, prefix, (size_t)m) == 0;
 }
 
-/* facts.other_codec(head) is not None */
+/* facts.other_codec(head), as a number: 0 None, then OTHER_CODECS' order (core.py). */
 static int other_codec(const uint8_t *p, int64_t n) {
     int64_t fill = 0;
     while (fill < n && p[fill] == 0xFF)
         fill++;
-    return (fill > 0 && fill < n && p[fill] == 0xD8) || starts_with(p, n, "\xff\x4f", 2) ||
-           starts_with(p, n, "\x00\x00\x00\x0cjP", 6) || starts_with(p, n, "\xff\x0a", 2) ||
-           starts_with(p, n, "\x00\x00\x00\x0cJXL ", 8);
+    if (fill > 0 && fill < n && p[fill] == 0xD8)
+        return 1;
+    if (starts_with(p, n, "\xff\x4f", 2))
+        return 2;
+    if (starts_with(p, n, "\x00\x00\x00\x0cjP", 6))
+        return 3;
+    if (starts_with(p, n, "\xff\x0a", 2) || starts_with(p, n, "\x00\x00\x00\x0cJXL ", 8))
+        return 4;
+    return 0;
 }
 
 /* facts.judge for the marker-coded codecs: the verdict, and the fill before SOI. */
@@ -481,43 +545,79 @@ static int judge(int family, const uint8_t *p, int64_t n, int64_t *fill_before) 
     return VERDICT_FOREIGN;
 }
 
-/* The part of facts.facts_key a frame's first fragment decides: its header and how it
- * starts. Returns whether a frame that starts so has an end to judge (its start is
- * OK or a wrong marker). */
-static int head_key(Source *s, int family, uint64_t value, uint64_t available, Key *k) {
+/* A frame's first fragment as the parse sees it (`f`), its first bytes read in one go:
+ * how many there are (valid while the parse reads aside: until the next source_read). */
+static int64_t open_fragment(Source *s, uint64_t value, uint64_t available, Fragment *f) {
     const uint8_t *first = NULL;
-    int64_t got = 0, head, fill = 0;
-    int verdict;
-    Fragment f;
+    int64_t got = 0;
     if (available > 0) {
-        /* valid while the parse reads aside: until the next source_read */
         got = source_read(s, value, available < HEADER_READ ? available : HEADER_READ, &first);
         if (got < 0)
             got = 0;
     }
-    f.source = s;
-    f.first = first;
-    f.first_length = (uint64_t)got;
-    f.start = value;
-    f.end = value + available;
-    if (family == FAMILY_JPEG)
-        jpeg_key(&f, k);
-    else
-        j2k_key(&f, k);
+    f->source = s;
+    f->first = first;
+    f->first_length = (uint64_t)got;
+    f->start = value;
+    f->end = value + available;
+    f->reached = 0;
+    return got;
+}
+
+/* facts.frame_facts' judgement of a start: the verdict, the fill before SOI, and how
+ * many leading bytes it looked at (`*head`: HEAD_BYTES, FILL_HEAD after FF FF). */
+static int judge_start(int family, const uint8_t *first, int64_t got, int64_t *head,
+                       int64_t *fill) {
+    *head = got < HEAD_BYTES ? got : HEAD_BYTES;
+    if (*head >= 2 && first[0] == 0xFF && first[1] == 0xFF) /* fill: look for the SOI */
+        *head = got < FILL_HEAD ? got : FILL_HEAD;
+    return judge(family, first, *head, fill);
+}
+
+/* facts._end: the last FF D9 in a fragment's last TAIL_BYTES bytes. The bytes read
+ * (`*data`, `*n`, from `*tail_offset`) and the marker's index in them, -1 if none. */
+static int64_t find_end(Source *s, uint64_t value, uint64_t available, uint64_t *tail_offset,
+                        const uint8_t **data, int64_t *n) {
+    uint64_t end = value + available;
+    int64_t i;
+    *tail_offset = available > TAIL_BYTES ? end - TAIL_BYTES : value;
+    *n = source_read(s, *tail_offset, end - *tail_offset, data);
+    if (*n < 0)
+        *n = 0;
+    for (i = *n - 2; i >= 0; i--)
+        if ((*data)[i] == 0xFF && (*data)[i + 1] == 0xD9)
+            break;
+    return i;
+}
+
+/* The part of facts.facts_key a frame's first fragment decides: its header and how it
+ * starts. Returns whether a frame that starts so has an end to judge (its start is
+ * OK or a wrong marker). */
+static int head_key(Source *s, int family, uint64_t value, uint64_t available, Key *k) {
+    int64_t got, head, fill = 0;
+    int verdict;
+    Fragment f;
+    got = open_fragment(s, value, available, &f);
+    if (family == FAMILY_JPEG) {
+        JpegFields h;
+        parse_jpeg(&f, &h);
+        jpeg_fields_key(&h, k);
+    } else {
+        J2kFields h;
+        parse_j2k(&f, &h);
+        j2k_fields_key(&h, k);
+    }
     if (available < 2) {
         put_u8(k, 0); /* no start, so no end */
         return 0;
     }
-    head = got < HEAD_BYTES ? got : HEAD_BYTES;
-    if (head >= 2 && first[0] == 0xFF && first[1] == 0xFF) /* fill: look for the SOI */
-        head = got < FILL_HEAD ? got : FILL_HEAD;
-    verdict = judge(family, first, head, &fill);
+    verdict = judge_start(family, f.first, got, &head, &fill);
     put_u8(k, (uint8_t)verdict);
     if (verdict == VERDICT_OK) {
         put_i64(k, fill);
     } else {
         put_i64(k, head);
-        put(k, first, (size_t)head);
+        put(k, f.first, (size_t)head);
     }
     return verdict == VERDICT_OK || verdict == VERDICT_WRONG_MARKER;
 }
@@ -526,19 +626,13 @@ static int head_key(Source *s, int family, uint64_t value, uint64_t available, K
  * last end marker and what follows it (facts._end). */
 static void tail_key(Source *s, uint64_t value, uint64_t length, uint64_t available, Key *k) {
     const uint8_t *data;
-    uint64_t end = value + available, tail_offset;
+    uint64_t tail_offset;
     int64_t n, i;
     if ((length != UNDEFINED_LENGTH && available < length) || available < 2) {
         put_u8(k, 0); /* cut short, or too short to end in anything */
         return;
     }
-    tail_offset = available > TAIL_BYTES ? end - TAIL_BYTES : value;
-    n = source_read(s, tail_offset, end - tail_offset, &data);
-    if (n < 0)
-        n = 0;
-    for (i = n - 2; i >= 0; i--)
-        if (data[i] == 0xFF && data[i + 1] == 0xD9)
-            break;
+    i = find_end(s, value, available, &tail_offset, &data, &n);
     if (i >= 0) {
         put_u8(k, 1);
         put_i64(k, n - i);
@@ -560,6 +654,121 @@ static void frame_key(Source *s, int family, uint64_t first_offset, uint64_t fir
         tail_key(s, last_offset + ITEM_HEADER, last_length, last_available, k);
     else
         put_u8(k, 0);
+}
+
+/* ---- one frame's facts ----------------------------------------------------------------- */
+
+static PyObject *optional(int present, long long value) {
+    if (!present)
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(value);
+}
+
+static PyObject *flag(int value) { return PyBool_FromLong(value); }
+
+/* The fields of codestream.JpegHeader / J2kHeader, in their order; None: no header. */
+static PyObject *jpeg_header_tuple(const JpegFields *h) {
+    if (!h->found)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(LNNNNNNNNNNNNK)", (long long)h->fill_bytes, optional(h->has_sof, h->sof),
+                         optional(h->has_sof, (long long)h->sof_offset),
+                         optional(h->has_geometry, h->precision),
+                         optional(h->has_geometry, h->rows), optional(h->has_geometry, h->columns),
+                         optional(h->has_geometry, h->components), flag(h->has_dqt),
+                         flag(h->has_dht), optional(h->has_near, h->near),
+                         optional(h->has_predictor, h->predictor),
+                         optional(h->complete, (long long)h->sos_offset), flag(h->complete),
+                         (unsigned long long)h->reached);
+}
+
+static PyObject *j2k_header_tuple(const J2kFields *h) {
+    if (!h->found)
+        Py_RETURN_NONE;
+    return Py_BuildValue(
+        "(NNNNNNNNNNNNNNNNK)", optional(h->has_siz, (long long)h->siz_offset),
+        optional(h->has_geometry, h->rows), optional(h->has_geometry, h->columns),
+        optional(h->has_geometry, h->components), optional(h->has_geometry, h->precision),
+        h->has_geometry ? flag(h->is_signed) : Py_NewRef(Py_None),
+        optional(h->has_cod, (long long)h->cod_offset), optional(h->has_coding, h->progression),
+        optional(h->has_coding, h->mct), optional(h->has_coding, h->levels),
+        h->has_coding ? flag(h->reversible) : Py_NewRef(Py_None),
+        optional(h->has_qcd, (long long)h->qcd_offset),
+        optional(h->has_quantization, h->quantization), flag(h->has_cap), flag(h->has_tlm),
+        flag(h->complete), (unsigned long long)h->reached);
+}
+
+/* facts.frame_facts for a marker-coded codec: (start, end, header) as tuples of the
+ * fields of facts.Start, facts.End and the header (core.py makes them those types). */
+static PyObject *core_frame_facts(PyObject *self, PyObject *args) {
+    int fd, family;
+    unsigned long long size, value, available, last_value, last_length, last_available;
+    Py_buffer buffer = {0};
+    PyObject *memory, *header = NULL, *start = NULL, *end = NULL, *result = NULL;
+    const uint8_t *data;
+    int64_t got, head, fill = 0, kept;
+    int verdict;
+    Source s;
+    Fragment f;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "iKOiKKKKK", &fd, &size, &memory, &family, &value, &available,
+                          &last_value, &last_length, &last_available))
+        return NULL;
+    if (!known_family(family, 0))
+        return NULL;
+    if (source_from(&s, fd, size, memory, &buffer) != 0)
+        return NULL;
+    got = open_fragment(&s, value, available, &f);
+    if (family == FAMILY_JPEG) {
+        JpegFields h;
+        parse_jpeg(&f, &h);
+        header = jpeg_header_tuple(&h);
+    } else {
+        J2kFields h;
+        parse_j2k(&f, &h);
+        header = j2k_header_tuple(&h);
+    }
+    if (header == NULL)
+        goto done;
+    if (available < 2) {
+        start = Py_NewRef(Py_None);
+        end = Py_NewRef(Py_None);
+    } else {
+        /* the head as facts.Start keeps it: the signature only, when OK */
+        verdict = judge_start(family, f.first, got, &head, &fill);
+        kept = verdict != VERDICT_OK ? head : family == FAMILY_JPEG ? fill + 2 : 4;
+        start = Py_BuildValue("(Ky#iLi)", value, (const char *)f.first, (Py_ssize_t)kept, verdict,
+                              (long long)(verdict == VERDICT_OK ? fill : 0),
+                              verdict == VERDICT_FOREIGN ? other_codec(f.first, head) : 0);
+        if (start == NULL)
+            goto done;
+        if ((verdict == VERDICT_OK || verdict == VERDICT_WRONG_MARKER) &&
+            !(last_length != UNDEFINED_LENGTH && last_available < last_length) &&
+            last_available >= 2) {
+            uint64_t tail_offset, stop = last_value + last_available;
+            int64_t n, i = find_end(&s, last_value, last_available, &tail_offset, &data, &n);
+            if (i >= 0)
+                end = Py_BuildValue("(Ky#KK)", tail_offset + (uint64_t)i, (const char *)data + i,
+                                    (Py_ssize_t)(n - i), stop, tail_offset + (uint64_t)i);
+            else
+                end = Py_BuildValue("(Ky#KO)", stop - 2, (const char *)data + (n < 2 ? 0 : n - 2),
+                                    (Py_ssize_t)(n < 2 ? n : 2), stop, Py_None);
+            if (end == NULL)
+                goto done;
+        } else {
+            end = Py_NewRef(Py_None);
+        }
+    }
+    if (source_close(&s) != 0)
+        goto done;
+    result = PyTuple_Pack(3, start, end, header);
+done:
+    source_unmap(&s);
+    Py_XDECREF(header);
+    Py_XDECREF(start);
+    Py_XDECREF(end);
+    if (memory != Py_None)
+        PyBuffer_Release(&buffer);
+    return result;
 }
 
 /* ---- grouping ----------------------------------------------------------------------- */
@@ -778,19 +987,15 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "firsts and lasts: two lists, or both None");
         return NULL;
     }
-    if (family != FAMILY_JPEG && family != FAMILY_J2K) {
-        PyErr_SetString(PyExc_ValueError, "unknown codec family");
+    if (!known_family(family, 0))
         return NULL;
-    }
     frames = firsts == Py_None ? PyList_GET_SIZE(offsets) : PyList_GET_SIZE(firsts);
     if (firsts != Py_None && PyList_GET_SIZE(lasts) != frames) {
         PyErr_SetString(PyExc_ValueError, "firsts and lasts differ in length");
         return NULL;
     }
-    if (memory != Py_None && PyObject_GetBuffer(memory, &buffer, PyBUF_SIMPLE) != 0)
+    if (source_from(&s, fd, size, memory, &buffer) != 0)
         return NULL;
-    if (source_open(&s, fd, size, memory != Py_None ? &buffer : NULL) != 0)
-        goto done;
     /* frames are visited in file order: map windows where they lie close together */
     s.dense = frames > 0 && PyList_GET_SIZE(offsets) > 0;
     if (s.dense) {
@@ -888,14 +1093,10 @@ static PyObject *core_items(PyObject *self, PyObject *args) {
     memset(&facts, 0, sizeof facts);
     if (!PyArg_ParseTuple(args, "iKOKK|i", &fd, &size, &memory, &position, &end, &family))
         return NULL;
-    if (family != 0 && family != FAMILY_JPEG && family != FAMILY_J2K) {
-        PyErr_SetString(PyExc_ValueError, "unknown codec family");
+    if (!known_family(family, 1))
         return NULL;
-    }
-    if (memory != Py_None && PyObject_GetBuffer(memory, &buffer, PyBUF_SIMPLE) != 0)
+    if (source_from(&s, fd, size, memory, &buffer) != 0)
         return NULL;
-    if (source_open(&s, fd, size, memory != Py_None ? &buffer : NULL) != 0)
-        goto done;
     if (end > s.size)
         end = s.size;
     offsets = PyList_New(0);
@@ -1042,6 +1243,9 @@ static PyMethodDef methods[] = {
      "items(fd, size, buffer, position, end, family=0) -> (offsets, lengths, position, facts)"},
     {"groups_of", core_groups_of, METH_VARARGS,
      "groups_of(heads, tails, ends, base, firsts, lasts, count) -> frame numbers grouped"},
+    {"frame_facts", core_frame_facts, METH_VARARGS,
+     "frame_facts(fd, size, buffer, family, value, available, last_value, last_length,"
+     " last_available) -> (start, end, header) of one frame, as tuples"},
     {"frame_groups", core_frame_groups, METH_VARARGS,
      "frame_groups(fd, size, buffer, family, offsets, lengths, availables, firsts, lasts)"
      " -> frame numbers grouped by their facts"},

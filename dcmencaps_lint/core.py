@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from types import ModuleType
 
-from dcmencaps_lint.model import ItemFacts
+from dcmencaps_lint.model import Item, ItemFacts
 from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec
 
@@ -103,6 +103,34 @@ def groups_of(
     assert _core is not None, "item facts come from the core"
     _, heads, tails, ends = facts
     return _core.groups_of(heads, tails, ends, base, firsts, lasts, count)  # type: ignore[no-any-return]
+
+
+FactTuples = tuple[tuple[object, ...] | None, tuple[object, ...] | None, tuple[object, ...] | None]
+
+
+def frame_facts(reader: ByteReader, family: int, first: Item, last: Item) -> FactTuples | None:
+    """A frame's (start, end, header) as the fields of facts.Start, facts.End and the
+    header, for a frame whose first and last fragments are `first` and `last`; None
+    without the core."""
+    source = _source(reader) if _core is not None else None
+    if source is None:
+        return None
+    fd, buffer = source
+    try:
+        return _core.frame_facts(  # type: ignore[union-attr, no-any-return]
+            fd,
+            reader.size,
+            buffer,
+            family,
+            first.value_offset,
+            first.available,
+            last.value_offset,
+            last.length,
+            last.available,
+        )
+    finally:
+        if buffer is not None:
+            buffer.release()
 
 
 def frame_groups(

@@ -106,16 +106,27 @@ class FrameFacts(NamedTuple):
     fragments: int  # fragments of the frame, less one
 
 
+# How the compiled core numbers verdicts and other codecs (_core.c: judge, other_codec)
+VERDICTS = (None, Verdict.OK, Verdict.WRONG_MARKER, Verdict.JP2, Verdict.FOREIGN)
+OTHER_CODECS = (
+    None,
+    "a JPEG or JPEG-LS codestream (SOI)",
+    "a JPEG 2000 codestream (SOC)",
+    "a JP2 file (signature box)",
+    "a JPEG XL codestream",
+)
+
+
 def other_codec(head: bytes) -> str | None:
     """What codestream the bytes start with, whatever the TS says; None if none known."""
     if head[:1] == b"\xff" and head.lstrip(b"\xff")[:1] == START_OF_IMAGE[1:]:
-        return "a JPEG or JPEG-LS codestream (SOI)"
+        return OTHER_CODECS[1]
     if head.startswith(SOC):
-        return "a JPEG 2000 codestream (SOC)"
+        return OTHER_CODECS[2]
     if is_jp2(head):
-        return "a JP2 file (signature box)"
+        return OTHER_CODECS[3]
     if is_jxl(head):
-        return "a JPEG XL codestream"
+        return OTHER_CODECS[4]
     return None
 
 
@@ -167,9 +178,15 @@ def frame_facts(
     data: bytes | None = None,
 ) -> FrameFacts:
     """The facts of one frame: one read of its first bytes (`data`, when the caller has
-    read them: `_first_bytes`), one of its last."""
+    read them: `_first_bytes`), one of its last; by the compiled core where it can."""
     first = fragments[frame.first_fragment - 1]
     offset = first.value_offset
+    family = core.family(codec)
+    if family and data is None:
+        last = fragments[frame.last_fragment - 1]
+        compiled = core.frame_facts(reader, family, first, last)
+        if compiled is not None:
+            return _from_core(family, frame, *compiled)
     if data is None:
         data = _first_bytes(reader, first)
     header: Header | None = None
@@ -188,6 +205,29 @@ def frame_facts(
     if start.verdict in (Verdict.OK, Verdict.WRONG_MARKER) and not last.truncated:
         end = _end(reader, last)
     return FrameFacts(start, end, header, frame.last_fragment - frame.first_fragment)
+
+
+def _from_core(
+    family: int,
+    frame: Frame,
+    start: tuple[object, ...] | None,
+    end: tuple[object, ...] | None,
+    header: tuple[object, ...] | None,
+) -> FrameFacts:
+    """The compiled core's fields of a frame's facts, as the types the rules see."""
+    made: Header | None = None
+    if header is not None:
+        made = JpegHeader(*header) if family == core.JPEG else J2kHeader(*header)  # type: ignore[arg-type]
+    return FrameFacts(
+        None if start is None else _start_from(*start),  # type: ignore[arg-type]
+        None if end is None else End(*end),  # type: ignore[arg-type]
+        made,
+        frame.last_fragment - frame.first_fragment,
+    )
+
+
+def _start_from(offset: int, head: bytes, verdict: int, fill: int, other: int) -> Start:
+    return Start(offset, head, VERDICTS[verdict], fill, OTHER_CODECS[other])  # type: ignore[arg-type]
 
 
 def _first_bytes(reader: ByteReader, first: Item) -> bytes:

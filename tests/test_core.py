@@ -25,6 +25,7 @@ from test_fuzz import BASE_SEED, MUTANTS, mutants
 from dcmencaps_lint import core, facts, reader
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.dataset import DatasetError, NotDicomError
 from dcmencaps_lint.engine import _pixel_context, lint_file
 from dcmencaps_lint.formats.json import file_dict
 from dcmencaps_lint.model import FileReport, Items
@@ -134,6 +135,46 @@ def test_the_core_groups_frames_as_python_does(
     with pure_python:
         python = _groups(data), _groups(path)
     assert noted == read == python
+
+
+def _every_frames_facts(data: bytes) -> list[tuple[object, ...]]:
+    """Each frame's facts, with what equality leaves out (repr: the types of the fields;
+    the headers' `reached`), for a marker-coded element; [] for any other file."""
+    try:
+        ctx = _context_of(data)
+    except (NotDicomError, DatasetError):
+        return []
+    if not isinstance(ctx, EncapsulatedContext) or not core.family(ctx.ts.codec):
+        return []
+    found = []
+    for frame in ctx.frame_map.frames:
+        facts_of = facts.frame_facts(ctx.reader, ctx.walk.fragments, ctx.ts.codec, frame)
+        reached = getattr(facts_of.header, "reached", None)
+        found.append((facts_of, repr(facts_of), reached))
+    return found
+
+
+def _context_of(data: bytes) -> object:
+    byte_reader = ByteReader(io.BytesIO(data), len(data))
+    dataset = parse_dataset(io.BytesIO(data), byte_reader)
+    ts = lookup(dataset.transfer_syntax_uid or "") if dataset.transfer_syntax_uid else None
+    return _pixel_context(byte_reader, dataset, ts, deep=False)
+
+
+def test_the_core_computes_each_frames_facts_as_python_does(pure_python: _PurePython) -> None:
+    """What the rules see of a frame (Start, End, the header, positions and field types
+    included), from C and from Python: on the facts corpus, the dense cases and the
+    fuzz mutants."""
+    inputs = [built.data for built in CASES.values()]
+    inputs += [data for _, data in mutants(MUTANTS, BASE_SEED)]
+    frames = 0
+    for data in inputs:
+        compiled = _every_frames_facts(data)
+        with pure_python:
+            python = _every_frames_facts(data)
+        assert compiled == python
+        frames += len(compiled)
+    assert frames > 5_000
 
 
 @pytest.mark.skipif(SWITCHED_OFF, reason="the compiled core is switched off in this run")
