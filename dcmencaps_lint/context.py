@@ -27,7 +27,7 @@ from typing import ClassVar, TypeVar
 from dcmencaps_lint.codestream import J2kHeader, JpegHeader, j2k_is_lossy, jpeg_is_lossy
 from dcmencaps_lint.dataset import Element, ParsedDataset, parse_number_of_frames, parse_u64_list
 from dcmencaps_lint.facts import FrameFacts, frame_facts
-from dcmencaps_lint.model import Frame, FrameMap, Item, Walk
+from dcmencaps_lint.model import UNDEFINED_LENGTH, Frame, FrameMap, Item, Walk
 from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
@@ -55,6 +55,8 @@ class Shape(enum.Flag):
 
     NONE = 0
     EOT = enum.auto()  # its data set has an Extended Offset Table or its Lengths
+    BOT_VALUES = enum.auto()  # its Basic Offset Table item has a value (length > 0)
+    FRAMES = enum.auto()  # Number of Frames says more than one frame
 
 
 class ContractError(Exception):
@@ -147,9 +149,15 @@ class Context:
     @property
     def shape(self) -> Shape:
         """What this element has (Shape), for the rules declared with when=."""
-        dataset = self.dataset
-        eot = dataset.eot is not None or dataset.eot_lengths is not None
-        return Shape.EOT if eot else Shape.NONE
+        dataset, bot = self.dataset, self.walk.bot if self.walk is not None else None
+        shape = Shape.NONE
+        if dataset.eot is not None or dataset.eot_lengths is not None:
+            shape |= Shape.EOT
+        if bot is not None and bot.length not in (0, UNDEFINED_LENGTH):
+            shape |= Shape.BOT_VALUES
+        if (self.expected_frames or 0) > 1:
+            shape |= Shape.FRAMES
+        return shape
 
     def read(self, offset: int, count: int) -> bytes:
         """Any bytes of the file; not for per-frame rules (see `frame_facts`)."""

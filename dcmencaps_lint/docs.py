@@ -32,6 +32,14 @@ def missing_sections(rule: Rule) -> list[str]:
     return [title for title in SECTIONS if not present.get(title, "").strip()]
 
 
+# What each shape a rule may declare (when=) means, on its page.
+RUNS_WHERE = {
+    Shape.EOT: "the data set has an Extended Offset Table or its Lengths",
+    Shape.BOT_VALUES: "the Basic Offset Table has values",
+    Shape.FRAMES: "Number of Frames is more than 1",
+}
+
+
 def _facts(rule: Rule) -> list[tuple[str, str]]:
     facts = [
         ("Code", rule.code),
@@ -49,8 +57,9 @@ def _facts(rule: Rule) -> list[tuple[str, str]]:
                 "selected by code or name",
             )
         )
-    if rule.when & Shape.EOT:
-        facts.append(("Runs", "where the data set has an Extended Offset Table or its Lengths"))
+    if rule.when is not Shape.NONE:
+        where = [text for shape, text in RUNS_WHERE.items() if rule.when & shape]
+        facts.append(("Runs", "where " + " and ".join(where)))
     facts.append(("Fix", fix_label(rule)))
     if rule.origin != "dcmencaps_lint":
         facts.append(("Plugin", rule.origin))

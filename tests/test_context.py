@@ -154,19 +154,31 @@ class TestShape:
 
     WHEN = tuple(r for r in load_rules() if r.when is not Shape.NONE)
 
-    def test_eot_rules_declare_it(self) -> None:
-        assert {r.code for r in self.WHEN} >= {"EOT001", "EOT003", "EOT005", "EOT011"}
+    def test_declarations(self) -> None:
+        declared = {r.code: r.when for r in self.WHEN}
+        eot = {f"EOT{n:03}" for n in (1, 2, 3, 4, 5, 6, 7, 8, 10, 11)}
+        bot_values = {f"BOT{n:03}" for n in (1, 2, 3, 4, 5, 6, 8, 9, 10)}
+        assert {code for code, when in declared.items() if when is Shape.EOT} == eot
+        assert {code for code, when in declared.items() if when is Shape.BOT_VALUES} == bot_values
+        frames = {code for code, when in declared.items() if when is Shape.FRAMES}
+        assert frames == {"BOT007", "EOT009", "FRG002", "FRG004"}
 
-    def test_the_plan_leaves_them_out_where_the_shape_is_missing(self) -> None:
-        plain = context_of(encapsulated([jpeg_frame()] * 3))
-        with_eot = context_of(encapsulated([jpeg_frame()] * 3, bot="empty", eot="auto"))
-        assert (plain.shape, with_eot.shape) == (Shape.NONE, Shape.EOT)
-        run = _Run(load_rules(), Options())
-        planned = {r.code for r in run.rules_for(plain, top_level=True)}
-        planned_eot = {r.code for r in run.rules_for(with_eot, top_level=True)}
-        assert {r.code for r in self.WHEN if r.applies_to(with_eot.ts)} <= planned_eot
-        assert not planned & {r.code for r in self.WHEN}
-        assert "EOT009" in planned  # declared without when=: it checks for a missing EOT
+    @pytest.mark.parametrize(
+        ("built", "shape"),
+        [
+            (encapsulated([jpeg_frame()], bot="empty"), Shape.NONE),
+            (encapsulated([jpeg_frame()]), Shape.BOT_VALUES),
+            (encapsulated([jpeg_frame()] * 3, bot="empty"), Shape.FRAMES),
+            (encapsulated([jpeg_frame()] * 3), Shape.BOT_VALUES | Shape.FRAMES),
+            (encapsulated([jpeg_frame()] * 3, bot="empty", eot="auto"), Shape.EOT | Shape.FRAMES),
+        ],
+    )
+    def test_the_plan_follows_the_shape(self, built: Built, shape: Shape) -> None:
+        ctx = context_of(built)
+        assert ctx.shape == shape
+        planned = {r.code for r in _Run(load_rules(), Options()).rules_for(ctx, top_level=True)}
+        fitting = {r.code for r in self.WHEN if r.when & shape == r.when and r.applies_to(ctx.ts)}
+        assert planned & {r.code for r in self.WHEN} == fitting
 
     def test_rules_find_nothing_where_their_shape_is_missing(self) -> None:
         """Every sample and every pydicom test file without the shape, each such rule

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.context import EncapsulatedContext, Shape
 from dcmencaps_lint.model import UNDEFINED_LENGTH, FrameMapSource, Item, Problem, Severity, Walk
 from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.transfer_syntax import FRAME_BASED, VIDEO
@@ -76,6 +76,7 @@ def _checked_entries(ctx: EncapsulatedContext, bot: Item) -> Iterator[tuple[int,
     ref="PS3.5 A.4",
     summary="The Basic Offset Table item's length is not a multiple of 4",
     fix=FixAvailability.NEVER,
+    when=Shape.BOT_VALUES,
 )
 def bot_length_not_multiple_of_4(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -137,6 +138,7 @@ def bot_length_not_multiple_of_4(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="The first Basic Offset Table entry is not 0",
     codecs=FRAME_BASED,
     fix=FixAvailability.NEVER,
+    when=Shape.BOT_VALUES,
 )
 def bot_first_offset_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -198,6 +200,7 @@ def bot_first_offset_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="Basic Offset Table entries are not strictly increasing",
     codecs=FRAME_BASED,
     fix=FixAvailability.NEVER,
+    when=Shape.BOT_VALUES,
 )
 def bot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -272,6 +275,7 @@ def _end_of_fragments(walk: Walk) -> int:
     summary="A Basic Offset Table entry does not point at a fragment's item tag",
     codecs=FRAME_BASED,
     fix=FixAvailability.NEVER,
+    when=Shape.BOT_VALUES,
 )
 def bot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -347,6 +351,7 @@ def bot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="A Basic Offset Table entry points at or past the end of the fragments",
     codecs=FRAME_BASED,
     fix=FixAvailability.NEVER,
+    when=Shape.BOT_VALUES,
 )
 def bot_offset_out_of_range(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -410,6 +415,7 @@ def bot_offset_out_of_range(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="A non-empty Basic Offset Table has not one entry per frame",
     codecs=FRAME_BASED,
     fix=FixAvailability.NEVER,
+    when=Shape.BOT_VALUES,
 )
 def bot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -473,6 +479,7 @@ def bot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4 note",
     summary="Multi-frame, more fragments than frames, and no offset table",
     fix=FixAvailability.NEVER,
+    when=Shape.FRAMES,
 )
 def bot_empty_ambiguous_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -548,6 +555,7 @@ def bot_empty_ambiguous_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4, PS3.3 C.7.6.3",
     summary="An Extended Offset Table is present and the Basic Offset Table has values",
     fix=FixAvailability.NEVER,
+    when=Shape.BOT_VALUES,
 )
 def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -608,6 +616,7 @@ def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="Frames start 2^32 bytes or more into the fragments, yet the BOT has values",
     fix=FixAvailability.NEVER,
+    when=Shape.BOT_VALUES,
 )
 def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -693,6 +702,7 @@ def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="A video transfer syntax with a non-empty Basic Offset Table",
     codecs=VIDEO,
     fix=FixAvailability.NEVER,
+    when=Shape.BOT_VALUES,
 )
 def bot_not_empty_for_video(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """

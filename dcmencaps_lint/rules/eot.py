@@ -589,6 +589,7 @@ def eot_wrong_vr(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="Multi-frame with more than 2^32-1 bytes of fragments and no Extended Offset Table",
     fix=FixAvailability.NEVER,
+    when=Shape.FRAMES,
 )
 def eot_recommended(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """

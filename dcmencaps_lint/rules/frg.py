@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.context import EncapsulatedContext, Shape
 from dcmencaps_lint.model import FrameMapSource, Problem, Severity
 from dcmencaps_lint.registry import Deep, FixAvailability, rule
 from dcmencaps_lint.rules.payload import frame_of, payload_scan, start_marker
@@ -92,6 +92,7 @@ def fewer_fragments_than_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="Frame boundaries cannot be determined",
     codecs=FRAME_BASED - ONE_FRAGMENT_PER_FRAME,
     fix=FixAvailability.NEVER,
+    when=Shape.FRAMES,
 )
 def frame_boundaries_undetermined(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -223,6 +224,7 @@ def one_fragment_per_frame_required(ctx: EncapsulatedContext) -> Iterator[Proble
     ref="PS3.5 A.4",
     summary="The frames found by codestream markers differ from Number of Frames",
     fix=FixAvailability.NEVER,
+    when=Shape.FRAMES,
 )
 def frame_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
