@@ -267,28 +267,32 @@ class _Scanner:
         size = self._size
         while end is None or offset < end:
             # The usual element (one nothing is asked of, with a defined length, its
-            # header in the buffer) is passed over here; every other goes the long way.
+            # header in the buffer) is passed over here; every other goes the long way,
+            # its header decoded here too when it is in the buffer (as `_element` would).
+            raw: _Raw | None = None
             index = offset - self._start
             if 0 <= index <= len(self._buffer) - _LONGEST_HEADER:
                 group, element, written, length = _HEADER.unpack_from(self._buffer, index)
                 tag = group << 16 | element
                 vr = _VRS.get(written)
-                if (
-                    vr is not None
-                    and tag > previous
-                    and group not in _SLOW_GROUPS
-                    and tag not in _SLOW_TAGS
-                    and vr not in _SLOW_VRS
-                ):
+                if vr is not None and group != 0xFFFE:  # items have no VR: `_element`
+                    value_offset = offset + 8
                     if vr in LONG_VRS:
                         (length,) = _LENGTH.unpack_from(self._buffer, index + 8)
-                        following = offset + 12 + length
-                    else:
-                        following = offset + 8 + length
-                    if length != UNDEFINED_LENGTH and following <= size:
-                        previous, offset = tag, following
+                        value_offset = offset + 12
+                    if (
+                        tag > previous
+                        and group not in _SLOW_GROUPS
+                        and tag not in _SLOW_TAGS
+                        and vr not in _SLOW_VRS
+                        and length != UNDEFINED_LENGTH
+                        and value_offset + length <= size
+                    ):
+                        previous, offset = tag, value_offset + length
                         continue
-            raw = self._element(offset)
+                    raw = _Raw(tag, vr, length, offset, value_offset)
+            if raw is None:
+                raw = self._element(offset)
             # pydicom keeps a repeated tag at its first position with its last value, and
             # reads group 0000 as implicit VR: ascending tags rule both out.
             if raw.tag <= previous or raw.tag >> 16 == 0:
