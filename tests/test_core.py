@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import struct
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -258,3 +261,28 @@ def test_items_columns_are_what_the_core_reads() -> None:
     """facts.group_frames hands the core Items' own columns (lists), no copies."""
     items = Items([0, 10], [2, 2])
     assert isinstance(items.offsets, list) and isinstance(items.availables, list)
+
+
+def test_a_machine_without_a_compiler_still_installs(tmp_path: Path) -> None:
+    """setup.py's build of the core warns instead of failing when the compiler is
+    missing (here: CC names no program), so `pip install .` succeeds there and the
+    pure-Python path runs; with a compiler it builds."""
+    root = Path(__file__).parent.parent
+    for name in ("setup.py", "pyproject.toml", "README.md"):
+        shutil.copy(root / name, tmp_path / name)
+    shutil.copytree(root / "dcmencaps_lint", tmp_path / "dcmencaps_lint", ignore=_built)
+    command = [sys.executable, "setup.py", "-q", "build_ext", "--build-lib", "out"]
+    environment = {**os.environ, "CC": str(tmp_path / "no-such-compiler")}
+    environment.pop(core.SWITCH, None)
+    environment.pop("LD_PRELOAD", None)  # the sanitizer run's runtime is not for gcc
+    failed = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True, text=True)
+    assert failed.returncode == 0, failed.stderr
+    assert "the compiled core was not built" in failed.stderr
+    assert not list((tmp_path / "out").rglob("_core*.so"))
+    built = subprocess.run(command, cwd=tmp_path, env={**environment, "CC": "gcc"}, check=True)
+    assert built.returncode == 0 and list((tmp_path / "out").rglob("_core*.so"))
+
+
+def _built(folder: str, names: list[str]) -> list[str]:
+    """What a copy of the package leaves out: whatever a build made."""
+    return [n for n in names if n.endswith(".so") or n == "__pycache__"]
