@@ -18,6 +18,11 @@
  *       The same groups read from the file, frame by frame (frames whose items were not
  *       all walked in one pass of `items`).
  *
+ *   frame_facts(fd, size, buffer, family, value, available, last_value, last_length,
+ *               last_available)
+ *       One frame's facts as the rules see them (facts.frame_facts): the fields of its
+ *       Start, End and codestream header, positions included.
+ *
  *   Groups are the frames' numbers by their facts (facts.py: facts_key), in order of
  *   first appearance: the same partition as the Python twin.
  *

@@ -22,6 +22,7 @@ from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, Codec
 
 JPEG, J2K = 1, 2  # codec families, as _core.c numbers them
+SWITCH = "ENCAPS_LINT_PUREPYTHON"
 
 
 def family(codec: Codec | None) -> int:
@@ -31,9 +32,6 @@ def family(codec: Codec | None) -> int:
     if codec in J2K_FAMILY:
         return J2K
     return 0
-
-
-SWITCH = "ENCAPS_LINT_PUREPYTHON"
 
 
 def _load() -> ModuleType | None:
