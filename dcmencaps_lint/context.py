@@ -89,8 +89,8 @@ class Context:
         For what several rules (or one rule on every frame) would otherwise work out
         again: a parsed header, a frame's start, a payload scan. `compute` must be a
         function of the context and the key alone (module-level, so that it names itself).
-        Per-frame rules share the results, so a function that reads a frame keeps to
-        the frame-edge contract itself.
+        Per-frame rules share the results, so what a per-frame rule memoizes must be
+        worked out from the frames' facts alone (`frame_facts`).
         """
         results = self._memo
         try:
