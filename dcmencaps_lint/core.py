@@ -16,6 +16,7 @@ import io
 import os
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 from dcmencaps_lint.model import Item, ItemFacts
 from dcmencaps_lint.reader import ByteReader
@@ -61,16 +62,26 @@ def description() -> str:
     return "pure Python (the compiled core is not built)"
 
 
-def _source(reader: ByteReader) -> tuple[int, memoryview | None] | None:
-    """(file descriptor, buffer) for the core: a file on disk, or bytes in memory."""
+def _call(function: str, reader: ByteReader, *arguments: object) -> Any:
+    """`_core.function(fd, size, buffer, *arguments)` on the reader's data: a file on
+    disk (its descriptor), or bytes in memory (a buffer, released after the call);
+    None without the core, or for a caller's file object (only Python reads those)."""
+    if _core is None:
+        return None
+    buffer: memoryview | None = None
     if reader.data is not None:
-        return -1, memoryview(reader.data)
-    if reader.fileno is not None:
-        return reader.fileno, None
-    fileobj = reader.fileobj
-    if isinstance(fileobj, io.BytesIO):
-        return -1, fileobj.getbuffer()
-    return None  # a caller's file object: only Python can read it
+        fd, buffer = -1, memoryview(reader.data)
+    elif reader.fileno is not None:
+        fd = reader.fileno
+    elif isinstance(reader.fileobj, io.BytesIO):
+        fd, buffer = -1, reader.fileobj.getbuffer()
+    else:
+        return None
+    try:
+        return getattr(_core, function)(fd, reader.size, buffer, *arguments)
+    finally:
+        if buffer is not None:
+            buffer.release()
 
 
 Walked = tuple[list[int], list[int], int, tuple[bytes, bytes, bytes] | None]
@@ -80,15 +91,7 @@ def items(reader: ByteReader, position: int, end: int, family: int = 0) -> Walke
     """The ordinary items from `position` on (walker.py): their offsets and lengths,
     where something else starts, and with a codec `family` each item's facts (see
     model.ItemFacts); None without the core."""
-    source = _source(reader) if _core is not None else None
-    if source is None:
-        return None
-    fd, buffer = source
-    try:
-        return _core.items(fd, reader.size, buffer, position, end, family)  # type: ignore[union-attr]
-    finally:
-        if buffer is not None:
-            buffer.release()
+    return _call("items", reader, position, end, family)  # type: ignore[no-any-return]
 
 
 def groups_of(
@@ -110,25 +113,9 @@ def frame_facts(reader: ByteReader, family: int, first: Item, last: Item) -> Fac
     """A frame's (start, end, header) as the fields of facts.Start, facts.End and the
     header, for a frame whose first and last fragments are `first` and `last`; None
     without the core."""
-    source = _source(reader) if _core is not None else None
-    if source is None:
-        return None
-    fd, buffer = source
-    try:
-        return _core.frame_facts(  # type: ignore[union-attr, no-any-return]
-            fd,
-            reader.size,
-            buffer,
-            family,
-            first.value_offset,
-            first.available,
-            last.value_offset,
-            last.length,
-            last.available,
-        )
-    finally:
-        if buffer is not None:
-            buffer.release()
+    first_fields = (first.value_offset, first.available)
+    last_fields = (last.value_offset, last.length, last.available)
+    return _call("frame_facts", reader, family, *first_fields, *last_fields)  # type: ignore[no-any-return]
 
 
 def frame_groups(
@@ -142,14 +129,5 @@ def frame_groups(
 ) -> list[Sequence[int]] | None:
     """Frame numbers grouped by their facts (facts.py), a range for a group of consecutive
     frames, else a list; None without the core."""
-    source = _source(reader) if _core is not None else None
-    if source is None:
-        return None
-    fd, buffer = source
-    try:
-        return _core.frame_groups(  # type: ignore[union-attr]
-            fd, reader.size, buffer, family, offsets, lengths, availables, firsts, lasts
-        )
-    finally:
-        if buffer is not None:
-            buffer.release()
+    columns = (offsets, lengths, availables, firsts, lasts)
+    return _call("frame_groups", reader, family, *columns)  # type: ignore[no-any-return]

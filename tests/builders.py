@@ -10,15 +10,20 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID
 
-from dcmencaps_lint.engine import lint_file
+from dcmencaps_lint import facts
+from dcmencaps_lint.context import Context, EncapsulatedContext
+from dcmencaps_lint.engine import _pixel_context, lint_file
 from dcmencaps_lint.model import Finding, Severity
+from dcmencaps_lint.reader import ByteReader, open_path
+from dcmencaps_lint.source import parse_dataset
 from dcmencaps_lint.transfer_syntax import lookup
 
 ITEM = 0xFFFEE000
@@ -326,3 +331,33 @@ def assert_findings(
     found = findings(target, code, **options)
     assert [(f.severity, f.offset, f.frame, f.item) for f in found] == list(rows)
     return found
+
+
+def context_of(built: Built | bytes, *, ts: str | None = "from file") -> Context:
+    """The context the engine makes of the top-level Pixel Data of these bytes (under
+    `ts`, a transfer syntax UID, instead of the file's when given)."""
+    data = built.data if isinstance(built, Built) else built
+    fileobj = io.BytesIO(data)
+    reader = ByteReader(fileobj, len(data))
+    dataset = parse_dataset(fileobj, reader)
+    uid = dataset.transfer_syntax_uid if ts == "from file" else ts
+    return _pixel_context(reader, dataset, lookup(uid) if uid else None, deep=False)
+
+
+def frame_groups_of(target: bytes | Path, *, noted: bool = True) -> list[list[int]]:
+    """The frame numbers of each group facts.group_frames forms, from bytes or from a
+    file (read as lint_file reads it); not `noted`: without the facts the compiled core
+    noted while it walked (then it reads them from the file)."""
+    if isinstance(target, Path):
+        fileobj, size = open_path(target)
+    else:
+        fileobj, size = io.BytesIO(target), len(target)
+    with fileobj:
+        reader = ByteReader(fileobj, size)
+        dataset = parse_dataset(fileobj, reader)
+        ctx = _pixel_context(reader, dataset, lookup(dataset.transfer_syntax_uid or ""), False)
+        assert isinstance(ctx, EncapsulatedContext)
+        walk = ctx.walk if noted else replace(ctx.walk, item_facts=None)
+        groups = facts.group_frames(reader, walk, ctx.ts.codec, ctx.frame_map.frames) or []
+        reader.close()
+    return [[frame.number for frame in group.members] for group in groups]

@@ -4,12 +4,19 @@ element a rule declared with when= runs on."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pydicom.data
 import pytest
-from builders import JPEG_BASELINE, RLE_LOSSLESS, Built, encapsulated, jpeg_frame, native
+from builders import (
+    JPEG_BASELINE,
+    RLE_LOSSLESS,
+    Built,
+    context_of,
+    encapsulated,
+    jpeg_frame,
+    native,
+)
 
 from dcmencaps_lint.context import (
     Context,
@@ -21,26 +28,12 @@ from dcmencaps_lint.context import (
     Shape,
 )
 from dcmencaps_lint.dataset import DatasetError, NotDicomError
-from dcmencaps_lint.engine import Options, _pixel_context, _Run
+from dcmencaps_lint.engine import Options, _Run
 from dcmencaps_lint.facts import End, Start, Verdict
-from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.registry import load_rules
-from dcmencaps_lint.source import parse_dataset
-from dcmencaps_lint.transfer_syntax import lookup
 
 SAMPLES = Path(__file__).parent.parent / "samples"
 PYDICOM_FILES = Path(pydicom.data.__file__).parent / "test_files"
-
-
-def context_of(
-    built: Built | bytes, *, ts: str | None = "from file", deep: bool = False
-) -> Context:
-    data = built.data if isinstance(built, Built) else built
-    fileobj = io.BytesIO(data)
-    reader = ByteReader(fileobj, len(data))
-    dataset = parse_dataset(fileobj, reader)
-    uid = dataset.transfer_syntax_uid if ts == "from file" else ts
-    return _pixel_context(reader, dataset, lookup(uid) if uid else None, deep=False)
 
 
 class TestLevels:

@@ -9,17 +9,17 @@ with arguments no caller makes.
 
 from __future__ import annotations
 
-import io
+import contextlib
 import os
 import shutil
 import struct
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from builders import context_of, frame_groups_of
 from click.testing import CliRunner
 from test_fast_paths import DENSE_CASES
 from test_frame_facts import CORPUS
@@ -29,12 +29,9 @@ from dcmencaps_lint import core, facts, reader
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.dataset import DatasetError, NotDicomError
-from dcmencaps_lint.engine import _pixel_context, lint_file
+from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.formats.json import file_dict
 from dcmencaps_lint.model import FileReport, Items
-from dcmencaps_lint.reader import ByteReader, open_path
-from dcmencaps_lint.source import parse_dataset
-from dcmencaps_lint.transfer_syntax import lookup
 
 SWITCHED_OFF = os.environ.get(core.SWITCH, "") not in ("", "0")
 
@@ -52,25 +49,16 @@ def _json(report: FileReport) -> dict[str, object]:
     return file_dict(report)
 
 
-class _PurePython:
+@contextlib.contextmanager
+def _pure_python() -> Iterator[None]:
     """Inside `with`: the pure-Python path."""
-
-    def __enter__(self) -> None:
-        self.saved, core._core = core._core, None
-
-    def __exit__(self, *exc: object) -> None:
-        core._core = self.saved
-
-
-@pytest.fixture
-def pure_python() -> Iterator[_PurePython]:
-    switch = _PurePython()
-    yield switch
-    assert core._core is getattr(switch, "saved", core._core)  # restored
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(core, "_core", None)
+        yield
 
 
 def test_every_fuzz_mutant_gives_the_same_report_on_both_paths(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pure_python: _PurePython
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each from bytes and from a file. Frames are grouped from 2 on, so that the core's
     grouping runs on every mutant of more than one frame. ENCAPS_LINT_FUZZ_MUTANTS=N
@@ -90,7 +78,7 @@ def test_every_fuzz_mutant_gives_the_same_report_on_both_paths(
     for name, data in mutants(MUTANTS, BASE_SEED):
         path.write_bytes(data)
         compiled = three_ways(data)
-        with pure_python:
+        with _pure_python():
             python = three_ways(data)
         assert compiled == python, name
         assert compiled[0] == compiled[1] == compiled[2], name
@@ -98,33 +86,12 @@ def test_every_fuzz_mutant_gives_the_same_report_on_both_paths(
     assert compared == MUTANTS
 
 
-def _groups(target: bytes | Path, noted: bool = True) -> list[list[int]]:
-    """The frame numbers of each group, as group_frames forms them; not `noted`: without
-    the facts the core noted while it walked (read from the file instead)."""
-    if isinstance(target, Path):
-        fileobj, size = open_path(target)
-    else:
-        fileobj, size = io.BytesIO(target), len(target)
-    with fileobj:
-        byte_reader = ByteReader(fileobj, size)
-        dataset = parse_dataset(fileobj, byte_reader)
-        ts = lookup(dataset.transfer_syntax_uid or "")
-        ctx = _pixel_context(byte_reader, dataset, ts, deep=False)
-        assert isinstance(ctx, EncapsulatedContext)
-        frames, walk = ctx.frame_map.frames, ctx.walk
-        if not noted:
-            walk = replace(walk, item_facts=None)
-        groups = facts.group_frames(byte_reader, walk, ctx.ts.codec, frames) or []
-        byte_reader.close()
-    return [[f.number for f in g.members] for g in groups]
-
-
 CASES = {**{f"facts-{k}": v for k, v in CORPUS.items()}, **DENSE_CASES}
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_the_core_groups_frames_as_python_does(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pure_python: _PurePython
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same partition of the frames, not only the same reports: from the facts the
     core noted while it walked, from the core's reads of the file, and from Python."""
@@ -133,10 +100,10 @@ def test_the_core_groups_frames_as_python_does(
     data = CASES[name].data
     path = tmp_path / "file.dcm"
     path.write_bytes(data)
-    noted = _groups(data), _groups(path)
-    read = _groups(data, noted=False), _groups(path, noted=False)
-    with pure_python:
-        python = _groups(data), _groups(path)
+    noted = frame_groups_of(data), frame_groups_of(path)
+    read = frame_groups_of(data, noted=False), frame_groups_of(path, noted=False)
+    with _pure_python():
+        python = frame_groups_of(data), frame_groups_of(path)
     assert noted == read == python
 
 
@@ -144,7 +111,7 @@ def _every_frames_facts(data: bytes) -> list[tuple[object, ...]]:
     """Each frame's facts, with what equality leaves out (repr: the types of the fields;
     the headers' `reached`), for a marker-coded element; [] for any other file."""
     try:
-        ctx = _context_of(data)
+        ctx = context_of(data)
     except (NotDicomError, DatasetError):
         return []
     if not isinstance(ctx, EncapsulatedContext) or not core.family(ctx.ts.codec):
@@ -157,14 +124,7 @@ def _every_frames_facts(data: bytes) -> list[tuple[object, ...]]:
     return found
 
 
-def _context_of(data: bytes) -> object:
-    byte_reader = ByteReader(io.BytesIO(data), len(data))
-    dataset = parse_dataset(io.BytesIO(data), byte_reader)
-    ts = lookup(dataset.transfer_syntax_uid or "") if dataset.transfer_syntax_uid else None
-    return _pixel_context(byte_reader, dataset, ts, deep=False)
-
-
-def test_the_core_computes_each_frames_facts_as_python_does(pure_python: _PurePython) -> None:
+def test_the_core_computes_each_frames_facts_as_python_does() -> None:
     """What the rules see of a frame (Start, End, the header, positions and field types
     included), from C and from Python: on the facts corpus, the dense cases and the
     fuzz mutants."""
@@ -173,7 +133,7 @@ def test_the_core_computes_each_frames_facts_as_python_does(pure_python: _PurePy
     frames = 0
     for data in inputs:
         compiled = _every_frames_facts(data)
-        with pure_python:
+        with _pure_python():
             python = _every_frames_facts(data)
         assert compiled == python
         frames += len(compiled)
@@ -184,14 +144,10 @@ def test_the_core_computes_each_frames_facts_as_python_does(pure_python: _PurePy
 @pytest.mark.parametrize("name", ["valid-jpeg-40", "valid-j2k-40-eot", "jpeg-300-bot"])
 def test_the_core_notes_each_items_facts_as_it_walks(name: str) -> None:
     """(So the test above compares the noted facts with something.)"""
-    data = CASES[name].data
-    byte_reader = ByteReader(io.BytesIO(data), len(data))
-    dataset = parse_dataset(io.BytesIO(data), byte_reader)
-    ts = lookup(dataset.transfer_syntax_uid or "")
-    ctx = _pixel_context(byte_reader, dataset, ts, deep=False)
+    ctx = context_of(CASES[name])
     assert isinstance(ctx, EncapsulatedContext)
     noted = ctx.walk.item_facts
-    assert noted is not None and noted.family == core.family(ts.codec)
+    assert noted is not None and noted.family == core.family(ctx.ts.codec)
     items = len(ctx.walk.fragments) + (ctx.walk.bot is not None)
     assert len(noted.heads) == len(noted.tails) == 4 * items
 

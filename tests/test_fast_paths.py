@@ -8,7 +8,6 @@ ways and compares the whole report, on the compiled core and on its Python twin.
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import sys
@@ -22,17 +21,16 @@ from builders import (
     Built,
     delimiter,
     encapsulated,
+    frame_groups_of,
     header,
     item,
     j2k_frame,
     jpeg_frame,
 )
 
-from dcmencaps_lint import core, engine, facts, reader, source, walker
-from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint import core, engine, facts, reader, walker
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import StopReason
-from dcmencaps_lint.transfer_syntax import lookup
 
 
 def _frames(count: int, make=jpeg_frame) -> list[bytes]:  # type: ignore[no-untyped-def]
@@ -193,24 +191,6 @@ def test_windowed_walk_reads_through_windows(
     assert callers.count("_dense_items") > 10
 
 
-def _groups(target: Path | bytes) -> list[tuple[int, list[int]]]:
-    """(representative, member numbers) of each frame group, as the engine forms them."""
-    if isinstance(target, Path):
-        fileobj, size = reader.open_path(target)
-    else:
-        fileobj, size = io.BytesIO(target), len(target)
-    with fileobj:
-        byte_reader = reader.ByteReader(fileobj, size)
-        dataset = source.parse_dataset(fileobj, byte_reader)
-        ts = lookup(dataset.transfer_syntax_uid or "")
-        ctx = engine._pixel_context(byte_reader, dataset, ts, deep=False)
-        assert isinstance(ctx, EncapsulatedContext)
-        frames = ctx.frame_map.frames
-        groups = facts.group_frames(byte_reader, ctx.walk, ctx.ts.codec, frames) or []
-        byte_reader.close()
-    return [(g.representative.number, [f.number for f in g.members]) for g in groups]
-
-
 @pytest.mark.parametrize("mode", READ_MODES)
 @pytest.mark.parametrize("first_distinct", [0, 5, 40])
 def test_frames_are_grouped_from_a_file_as_from_bytes(
@@ -230,9 +210,9 @@ def test_frames_are_grouped_from_a_file_as_from_bytes(
     built = encapsulated(frames, bot="empty", eot="auto")
     path = tmp_path / "file.dcm"
     path.write_bytes(built.data)
-    unread = _groups(path)
-    assert unread == _groups(built.data)
-    run = next(members for _, members in unread if len(frames) in members)
+    unread = frame_groups_of(path)
+    assert unread == frame_groups_of(built.data)
+    run = next(members for members in unread if len(frames) in members)
     assert run[-100:] == list(range(len(frames) - 99, len(frames) + 1))
 
 

@@ -12,7 +12,6 @@ grouped and ungrouped.
 
 from __future__ import annotations
 
-import io
 import random
 import struct
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from builders import (
     JPEG_LOSSLESS_SV1,
     JPEG_LS_LOSSLESS,
     Built,
+    context_of,
     encapsulated,
 )
 from test_codestream import RPCL, SCALAR_EXPOUNDED, SOF0, SOF1, SOF2, SOF3, j2k, jpeg
@@ -33,12 +33,9 @@ from test_codestream import RPCL, SCALAR_EXPOUNDED, SOF0, SOF1, SOF2, SOF3, j2k,
 from dcmencaps_lint import facts, reader
 from dcmencaps_lint.codestream import SOF55
 from dcmencaps_lint.context import EncapsulatedContext
-from dcmencaps_lint.engine import _pixel_context, lint_file
+from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.model import FileReport
-from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.registry import load_rules
-from dcmencaps_lint.source import parse_dataset
-from dcmencaps_lint.transfer_syntax import lookup
 
 PER_FRAME = sorted(r.code for r in load_rules() if r.per_frame)
 FRAMES = 48
@@ -312,19 +309,10 @@ def test_frames_are_grouped_by_their_facts(
         if len(g.members) > 1
     }
     assert len(heads) > 1  # frames unlike in their bytes share a verdict
-    ctx = _context(built.data)
+    ctx = context_of(built)
+    assert isinstance(ctx, EncapsulatedContext)
     for g in formed[0]:
         keys = {facts.facts_key(ctx.frame_facts(f)) for f in g.members}
         assert len(keys) == 1, (name, g.representative)
     distinct = {facts.facts_key(ctx.frame_facts(g.representative)) for g in formed[0]}
     assert len(distinct) == len(formed[0])  # and groups do not share facts
-
-
-def _context(data: bytes) -> EncapsulatedContext:
-    fileobj = io.BytesIO(data)
-    byte_reader = ByteReader(fileobj, len(data))
-    dataset = parse_dataset(fileobj, byte_reader)
-    ts = lookup(dataset.transfer_syntax_uid or "")
-    ctx = _pixel_context(byte_reader, dataset, ts, deep=False)
-    assert isinstance(ctx, EncapsulatedContext)
-    return ctx
