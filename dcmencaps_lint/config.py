@@ -38,8 +38,10 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PYPROJECT = "pyproject.toml"
 CONFIG_FILE = "encaps-lint.toml"
@@ -115,22 +117,27 @@ class Config:
 
 def discover(start: str | os.PathLike[str] | None = None) -> Path | None:
     """The configuration file that applies in `start` (default: the current folder)."""
-    folder = Path(start if start is not None else os.getcwd()).absolute()
-    for candidate in (folder, *folder.parents):
-        pyproject = candidate / PYPROJECT
-        if pyproject.is_file() and _has_table(pyproject):
-            return pyproject
-        own = candidate / CONFIG_FILE
-        if own.is_file():
-            return own
-    return None
+    # os.path, not pathlib: this runs on every run, and pathlib costs start-up time.
+    folder = os.path.abspath(start if start is not None else os.getcwd())
+    while True:
+        for name in (PYPROJECT, CONFIG_FILE):
+            candidate = os.path.join(folder, name)
+            if os.path.isfile(candidate) and (name == CONFIG_FILE or _has_table(candidate)):
+                from pathlib import Path
+
+                return Path(candidate)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
-def _has_table(path: Path) -> bool:
+def _has_table(path: str) -> bool:
     import tomllib  # here and below: most runs find no configuration file
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as fh:
+            data = tomllib.loads(fh.read())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False  # not ours to judge: a broken pyproject.toml without our table
     tool = data.get("tool")
@@ -144,8 +151,10 @@ def load(path: str | os.PathLike[str] | None = None) -> Config | None:
         if found is None:
             return None
         path = found
-    shown = _shown(Path(path))
     import tomllib
+    from pathlib import Path
+
+    shown = _shown(Path(path))
 
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -169,7 +178,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config | None:
 def _shown(path: Path) -> str:
     """The file as messages name it: relative to the current folder when below it."""
     try:
-        return str(path.absolute().relative_to(Path.cwd()))
+        return str(path.absolute().relative_to(os.getcwd()))
     except ValueError:
         return str(path)
 

@@ -11,12 +11,10 @@ import copy
 import functools
 import gc
 import io
-import logging
 import os
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
@@ -61,8 +59,6 @@ from dcmencaps_lint.transfer_syntax import (
     lookup,
 )
 from dcmencaps_lint.walker import walk
-
-log = logging.getLogger("dcmencaps_lint")
 
 Target = str | os.PathLike[str] | bytes | bytearray | BinaryIO
 
@@ -533,6 +529,10 @@ def _run_rule(run: _Run, r: Rule, ctx: Context, name: str) -> list[Finding]:
     try:
         return [_finding(r, problem, ctx.element) for problem in r.check(ctx)]
     except Exception as exc:
+        import logging  # here: most runs log nothing, and logging costs start-up time
+        import traceback
+
+        log = logging.getLogger("dcmencaps_lint")
         log.debug("rule %s raised on %s\n%s", r.code, name, traceback.format_exc())
         internal = run.engine_finding(
             INTERNAL_ERROR, f"rule {r.code} ({r.name}) raised {type(exc).__name__}: {exc}"

@@ -19,7 +19,6 @@ from __future__ import annotations
 import enum
 import importlib
 import inspect
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -43,7 +42,6 @@ BUILTIN_MODULES = (
     "dcmencaps_lint.rules.csm",
     "dcmencaps_lint.rules.csm_header",
 )
-log = logging.getLogger("dcmencaps_lint")
 
 # A check takes the context class its `needs` names (context.py), which the engine
 # guarantees; hence Any for its argument here.
@@ -211,7 +209,7 @@ def load_rules() -> RuleSet:
         (name, lambda name=name: importlib.import_module(name)) for name in BUILTIN_MODULES
     ]
     labels: dict[str, str] = {}  # origin -> how --version names the plugin
-    if _may_have_plugins():
+    if may_have_plugins():
         from importlib.metadata import entry_points
 
         for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -248,13 +246,16 @@ def load_rules() -> RuleSet:
                         f"rule {key} is defined by both {table[key].origin} and {r.origin}"
                     )
                 table[key] = r
-    for message in warnings:
-        log.warning(message)
+    if warnings:
+        import logging  # here: logging costs start-up time, and plugins seldom fail
+
+        for message in warnings:
+            logging.getLogger("dcmencaps_lint").warning(message)
     ordered = tuple(sorted(rules.values(), key=lambda r: r.code))
     return RuleSet(ordered, tuple(warnings), tuple(plugins))
 
 
-def _may_have_plugins() -> bool:
+def may_have_plugins() -> bool:
     """False only when no installed distribution declares an entry point in the group:
     then importlib.metadata (some 20 ms to import, `email` and `zipfile` with it) has
     nothing to add. The built-in rules are not entry points (BUILTIN_MODULES).

@@ -13,7 +13,6 @@ other file to pydicom. Both fill the records of dataset.py.
 
 from __future__ import annotations
 
-import logging
 import struct
 import warnings
 from collections.abc import Iterator
@@ -106,8 +105,6 @@ def parse_dataset(
     for people show. `scan`: False always parses with pydicom, the reference the
     scanner is tested against.
     """
-    # pydicom warns about every odd value it meets; the linter reports what matters.
-    logging.getLogger("pydicom").disabled = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _parse_dataset(fileobj, reader, describe, scan)
@@ -172,8 +169,13 @@ def _parse_dataset(
         if parsed is not None:
             return parsed
 
+    import logging
+
     import pydicom
     from pydicom.errors import InvalidDicomError
+
+    # pydicom logs about every odd value it meets; the linter reports what matters.
+    logging.getLogger("pydicom").disabled = True
 
     dicm = reader.read(128, 4) == b"DICM"
     # The Transfer Syntax UID sits in the first few hundred bytes of the File Meta: look

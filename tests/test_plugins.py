@@ -224,6 +224,7 @@ class TestBrokenPlugin:
         assert done.stdout.splitlines()[0].startswith(f"{path}:0x{built.bot_entry(0):08X}: BOT002")
         warnings = [line for line in done.stderr.splitlines() if "acme-broken" in line]
         assert len(warnings) == 1
+        assert warnings[0].startswith("encaps-lint: rule plugin ")
         assert "failed to load" in warnings[0]
         assert "Traceback" not in done.stderr
 
@@ -354,7 +355,7 @@ class TestReexportedRule:
 class TestWithoutPlugins:
     def test_importlib_metadata_is_not_imported(self) -> None:
         """No distribution declares a plugin: the rules load without importlib.metadata
-        (some 20 ms of start-up; see registry._may_have_plugins)."""
+        (some 20 ms of start-up; see registry.may_have_plugins)."""
         code = (
             "import json, sys\n"
             "before = set(sys.modules)\n"
