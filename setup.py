@@ -44,7 +44,8 @@ class OptionalBuildExt(build_ext):
 core = Extension(
     "dcmencaps_lint._core",
     sources=["dcmencaps_lint/_core.c"],
-    extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+    extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
+    extra_link_args=["-pthread"],  # the helper thread that maps pages ahead (see CHUNK)
 )
 
 setup(

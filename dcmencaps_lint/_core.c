@@ -26,8 +26,8 @@
  *   Groups are the frames' numbers by their facts (facts.py: facts_key), in order of
  *   first appearance: the same partition as the Python twin.
  *
- * The data is a file descriptor (`fd` >= 0; read through memory-mapped windows where
- * items are dense, else pread) or a buffer (`fd` -1). Everything read is hostile: every
+ * The data is a file descriptor (`fd` >= 0; mapped into memory where items are dense,
+ * see CHUNK, else read with pread) or a buffer (`fd` -1). Everything read is hostile: every
  * read is clipped to the data's size and to the fragment it belongs to, lengths are
  * never trusted for an allocation, and loops are bounded as in the Python code they
  * mirror (codestream.py, facts.py, walker.py). Change one, change the other: the
@@ -46,7 +46,6 @@
 #include <unistd.h>
 
 #define ITEM_HEADER 8
-#define WINDOW_SIZE ((uint64_t)8 << 20) /* reader.WINDOW_SIZE */
 #define DENSE_PROBE 64                  /* walker.DENSE_PROBE */
 #define DENSE_SPACING ((uint64_t)64 << 10)
 #define UNDEFINED_LENGTH 0xFFFFFFFFu
@@ -66,52 +65,188 @@
 
 /* ---- reading ------------------------------------------------------------------------ */
 
+/* Where items are dense, the rest of the file is mapped once and read as memory. A
+ * helper thread maps the pages of the next CHUNKs (MADV_POPULATE_READ: page tables
+ * filled in one call, no fault per page) while the walk parses the current one: on two
+ * cores the kernel's half of the work and the walk's half overlap. Chunks the walk has
+ * left are unmapped again (MADV_DONTNEED; the data stays in the page cache), so the
+ * resident set stays at a few chunks however large the file. Nothing the walk reads
+ * depends on the helper: without it (no thread, an old kernel) the walk maps each chunk
+ * itself on entering it, and a page the helper has not reached yet is simply faulted in. */
+#define CHUNK ((uint64_t)8 << 20)
+#define LOOKAHEAD 4 /* chunks mapped ahead of the walk */
+#if defined(__linux__)
+#include <pthread.h>
+#include <signal.h>
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14; older kernels refuse it with EINVAL */
+#endif
+#define HAVE_POPULATE 1
+#else
+#define HAVE_POPULATE 0
+#endif
+
 typedef struct {
     int fd;                 /* -1: all the data is in `memory` */
     const uint8_t *memory;
     uint64_t size;          /* bytes of data; nothing at or past it is read */
-    int dense;              /* map windows of the file rather than pread */
+    int dense;              /* map the file rather than pread */
     uint8_t *window;        /* a mapped window of the file, or NULL */
     uint64_t window_start;
     uint64_t window_length;
     int error;              /* errno of a failed read, 0 if none */
+    uint64_t chunk;         /* the chunk of the window the walk is in */
+    uint64_t released;      /* chunks below this one are unmapped again */
+#if HAVE_POPULATE
+    int helper;             /* the helper thread runs */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t moved;   /* the walk moved to another chunk, or ended */
+    uint64_t walk_chunk;    /* the chunk the walk is in, for the helper (under lock) */
+    int stop;               /* (under lock) */
+#endif
     uint8_t scratch[HEADER_READ];
     uint8_t aside[HEADER_READ]; /* for source_aside: the window and scratch stay */
 } Source;
 
+static uint64_t window_chunks(const Source *s) { return (s->window_length + CHUNK - 1) / CHUNK; }
+
+/* Fill the page tables of the window's chunk `c`; 0 on success. */
+static int populate_chunk(Source *s, uint64_t c) {
+#if HAVE_POPULATE
+    uint64_t start = c * CHUNK, length = s->window_length - start;
+    if (length > CHUNK)
+        length = CHUNK;
+    while (madvise(s->window + start, (size_t)length, MADV_POPULATE_READ) != 0)
+        if (errno != EINTR)
+            return -1; /* an old kernel, or the file shrank: the pages fault in as read */
+#endif
+    return 0;
+}
+
+#if HAVE_POPULATE
+static void *populate_ahead(void *argument) {
+    Source *s = (Source *)argument;
+    uint64_t next = 0, chunks = window_chunks(s);
+    for (;;) {
+        int stop;
+        pthread_mutex_lock(&s->lock);
+        while (!s->stop && next >= s->walk_chunk + LOOKAHEAD)
+            pthread_cond_wait(&s->moved, &s->lock);
+        if (next <= s->walk_chunk)
+            next = s->walk_chunk + 1; /* the walk maps the chunk it is in itself */
+        stop = s->stop;
+        pthread_mutex_unlock(&s->lock);
+        if (stop || next >= chunks || populate_chunk(s, next) != 0)
+            return NULL;
+        next++;
+    }
+}
+
+static void helper_start(Source *s) {
+    sigset_t all, before;
+    s->walk_chunk = 0;
+    s->stop = 0;
+    if (pthread_mutex_init(&s->lock, NULL) != 0)
+        return;
+    if (pthread_cond_init(&s->moved, NULL) != 0) {
+        pthread_mutex_destroy(&s->lock);
+        return;
+    }
+    /* the helper takes no signal: Python's handlers run in the main thread */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &before);
+    s->helper = pthread_create(&s->thread, NULL, populate_ahead, s) == 0;
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
+    if (!s->helper) {
+        pthread_cond_destroy(&s->moved);
+        pthread_mutex_destroy(&s->lock);
+    }
+}
+
+static void helper_stop(Source *s) {
+    if (!s->helper)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->stop = 1;
+    pthread_cond_signal(&s->moved);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->moved);
+    pthread_mutex_destroy(&s->lock);
+    s->helper = 0;
+}
+#endif
+
 static void source_unmap(Source *s) {
+#if HAVE_POPULATE
+    helper_stop(s);
+#endif
     if (s->window != NULL) {
         munmap(s->window, (size_t)s->window_length);
         s->window = NULL;
     }
 }
 
-/* Map the window holding [offset, offset + count); 0 on success. A file that shrank
- * since it was opened is never mapped: touching a page past its end kills the process. */
+/* The walk reads in chunk `c` of the window now: tell the helper, map the chunk if it
+ * has not, and unmap the chunks more than one behind. */
+static void source_moved(Source *s, uint64_t c) {
+    uint64_t behind;
+    s->chunk = c;
+#if HAVE_POPULATE
+    if (s->helper) {
+        pthread_mutex_lock(&s->lock);
+        s->walk_chunk = c;
+        pthread_cond_signal(&s->moved);
+        pthread_mutex_unlock(&s->lock);
+    }
+#endif
+    populate_chunk(s, c); /* at once where the helper has been: its page tables are full */
+    behind = c > 0 ? c - 1 : 0;
+    if (behind > s->released) {
+        madvise(s->window + s->released * CHUNK, (size_t)((behind - s->released) * CHUNK),
+                MADV_DONTNEED);
+        s->released = behind;
+    }
+}
+
+/* Ask the CPU to fetch the mapped bytes at `offset` while the walk works on others:
+ * where items are dense, each item header is a cache miss the walk would wait for. */
+static inline void source_prefetch(const Source *s, uint64_t offset) {
+#if defined(__GNUC__)
+    if (s->window != NULL && offset >= s->window_start &&
+        offset - s->window_start < s->window_length)
+        __builtin_prefetch(s->window + (offset - s->window_start));
+#endif
+}
+
+/* Map the file from the page holding `offset` to its end (the whole rest, where items
+ * are dense; see CHUNK); 0 on success. A file that shrank since it was opened is never
+ * mapped: touching a page past its end kills the process. */
 static int source_map(Source *s, uint64_t offset, uint64_t count) {
     long page = sysconf(_SC_PAGESIZE);
     uint64_t start, end;
     struct stat st;
     void *mapped;
-    int flags = MAP_SHARED;
     source_unmap(s);
     if (page <= 0)
         return -1;
     start = offset - offset % (uint64_t)page;
-    end = offset + (count > WINDOW_SIZE ? count : WINDOW_SIZE);
-    if (end > s->size)
-        end = s->size;
-    if (fstat(s->fd, &st) != 0 || (uint64_t)st.st_size < end || end <= start)
+    end = s->size;
+    if (fstat(s->fd, &st) != 0 || (uint64_t)st.st_size < end || end <= start ||
+        end - start > (uint64_t)SIZE_MAX)
         return -1;
-#ifdef MAP_POPULATE
-    flags |= MAP_POPULATE; /* one call maps the window: cheaper than a fault per page */
-#endif
-    mapped = mmap(NULL, (size_t)(end - start), PROT_READ, flags, s->fd, (off_t)start);
+    mapped = mmap(NULL, (size_t)(end - start), PROT_READ, MAP_SHARED, s->fd, (off_t)start);
     if (mapped == MAP_FAILED)
         return -1;
     s->window = (uint8_t *)mapped;
     s->window_start = start;
     s->window_length = end - start;
+    s->released = 0;
+#if HAVE_POPULATE
+    helper_start(s);
+#endif
+    source_moved(s, 0);
     return 0;
 }
 
@@ -152,7 +287,10 @@ static int64_t source_read(Source *s, uint64_t offset, uint64_t count, const uin
         source_map(s, offset, count);
     if (s->window != NULL && offset >= s->window_start &&
         offset + count <= s->window_start + s->window_length) {
-        *out = s->window + (offset - s->window_start);
+        uint64_t at = offset - s->window_start;
+        if (at / CHUNK != s->chunk)
+            source_moved(s, at / CHUNK);
+        *out = s->window + at;
         return (int64_t)count;
     }
     return source_pread(s, offset, count, s->scratch);
@@ -1139,6 +1277,7 @@ static PyObject *core_items(PyObject *self, PyObject *args) {
             goto done;
         }
         Py_DECREF(value);
+        source_prefetch(&s, position + ITEM_HEADER + (uint64_t)length); /* the next header */
         if (family && item_facts_add(&facts, &s, family, position + ITEM_HEADER, length) != 0) {
             if (!PyErr_Occurred())
                 PyErr_NoMemory();

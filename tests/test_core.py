@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import context_of, frame_groups_of
+from builders import context_of, encapsulated, frame_groups_of, jpeg_frame
 from click.testing import CliRunner
 from test_fast_paths import DENSE_CASES
 from test_frame_facts import CORPUS
@@ -105,6 +105,37 @@ def test_the_core_groups_frames_as_python_does(
     with _pure_python():
         python = frame_groups_of(data), frame_groups_of(path)
     assert noted == read == python
+
+
+def _chunks_apart() -> bytes:
+    """~45 MB of dense items: the core maps the file once and walks it chunk by chunk
+    (_core.c, CHUNK: 8 MiB), a helper thread mapping the chunks ahead. Frames of
+    differing lengths, so items straddle every chunk edge, some broken on the way."""
+    frames = [jpeg_frame(15_000 + 74 * (n % 13)) for n in range(3_000)]
+    for n in range(0, 3_000, 97):
+        frames[n] = frames[n][:-2] + b"\x00\x00"  # no end marker
+    for n in range(40, 3_000, 311):
+        frames[n] = b"\x00\x00" + frames[n][2:]  # not a codestream
+    return encapsulated(frames, bot="empty", eot="auto").data
+
+
+def test_a_file_of_many_chunks_reads_the_same_through_the_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same report and the same partition of the frames from C and Python, for a
+    file larger than five of the core's chunks."""
+    path = tmp_path / "chunks.dcm"
+    path.write_bytes(_chunks_apart())
+    assert path.stat().st_size > 5 * (8 << 20)
+    compiled = _json(lint_file(path, path="x")), frame_groups_of(path)
+    read = frame_groups_of(path, noted=False)
+    with _pure_python():
+        python = _json(lint_file(path, path="x")), frame_groups_of(path)
+    assert compiled == python
+    assert read == python[1]
+    found = {(f["code"], f["frame"]) for f in compiled[0]["findings"]}  # type: ignore[union-attr]
+    # broken frames in the last chunk were found: the walk got there
+    assert {("CSM002", 2911), ("CSM014", 2840)} <= found
 
 
 def _every_frames_facts(data: bytes) -> list[tuple[object, ...]]:
