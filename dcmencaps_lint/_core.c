@@ -23,6 +23,12 @@
  *       One frame's facts as the rules see them (facts.frame_facts): the fields of its
  *       Start, End and codestream header, positions included.
  *
+ *   scan_dataset(fd, size, buffer, long_vrs, short_vrs, wanted, identifying, stops,
+ *                max_nesting)
+ *       scanner.py's walk of the data set in front of Pixel Data: the headers of the
+ *       Transfer Syntax UID, of Pixel Data and of the wanted elements, where the data
+ *       set starts, and the identifying values' spans; None where it declines.
+ *
  *   Groups are the frames' numbers by their facts (facts.py: facts_key), in order of
  *   first appearance: the same partition as the Python twin.
  *
@@ -1382,6 +1388,316 @@ done:
     return result;
 }
 
+/* ---- the data set in front of Pixel Data (scanner.py) --------------------------------- */
+
+/* scanner.py's walk of the common file (DICM prefix, explicit VR little endian), element
+ * by element as its slow path goes (its fast path passes over the same elements the same
+ * way). It keeps what the top level holds that the report needs: the headers of the
+ * Transfer Syntax UID, of the wanted elements and of Pixel Data, and the identifying
+ * values' spans; Python reads the few values and builds the record (scanner.scanned). Where
+ * scanner.py would decline, this declines too; it also declines on encapsulated Pixel
+ * Data nested in a sequence (an icon), which the Python scanner handles. */
+
+#define SCAN_DECLINE 1 /* the functions below: 0 done, SCAN_DECLINE, -1 a Python error */
+#define ITEM_TAG 0xFFFEE000u
+#define ITEM_DELIMITER_TAG 0xFFFEE00Du
+#define SEQUENCE_DELIMITER_TAG 0xFFFEE0DDu
+#define PIXEL_DATA_TAG 0x7FE00010u
+
+typedef struct {
+    Py_buffer long_vrs, short_vrs;          /* the valid VRs, two bytes each */
+    Py_buffer wanted, identifying, stops;   /* sorted uint32 tags */
+    int max_nesting;
+} ScanTables;
+
+typedef struct {
+    uint32_t tag;
+    uint8_t vr[2]; /* 0 0 for items and delimiters */
+    uint32_t length;
+    uint64_t offset, value_offset;
+} Raw;
+
+typedef struct {
+    Source *s;
+    const ScanTables *t;
+    PyObject *wanted;      /* [(tag, vr, length, offset, value_offset)] at the top level */
+    PyObject *identifying; /* [(start, end)] */
+    Raw pixel;
+} Scan;
+
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+static int has_vr(const Py_buffer *vrs, const uint8_t *vr) {
+    const uint8_t *p = (const uint8_t *)vrs->buf;
+    Py_ssize_t i;
+    for (i = 0; i + 1 < vrs->len; i += 2)
+        if (p[i] == vr[0] && p[i + 1] == vr[1])
+            return 1;
+    return 0;
+}
+
+/* Whether a sorted array of native uint32 tags (bytes, of any alignment) holds `tag`. */
+static int has_tag(const Py_buffer *tags, uint32_t tag) {
+    const uint8_t *p = (const uint8_t *)tags->buf;
+    Py_ssize_t low = 0, high = tags->len / (Py_ssize_t)sizeof(uint32_t);
+    while (low < high) {
+        Py_ssize_t middle = low + (high - low) / 2;
+        uint32_t at;
+        memcpy(&at, p + middle * (Py_ssize_t)sizeof at, sizeof at);
+        if (at == tag)
+            return 1;
+        if (at < tag)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return 0;
+}
+
+static int vr_is(const Raw *raw, const char *vr) { return raw->vr[0] == vr[0] && raw->vr[1] == vr[1]; }
+
+/* scanner._element: the header at `offset`. */
+static int scan_element(Scan *c, uint64_t offset, Raw *raw) {
+    const uint8_t *p;
+    uint64_t size = c->s->size;
+    int64_t got;
+    if (offset > size || size - offset < 8)
+        return SCAN_DECLINE;
+    got = source_read(c->s, offset, size - offset < 12 ? 8 : 12, &p);
+    if (got < 8)
+        return SCAN_DECLINE; /* a read error: the Python scanner meets and reports it */
+    raw->tag = (uint32_t)le16(p) << 16 | le16(p + 2);
+    raw->offset = offset;
+    if (raw->tag >> 16 == 0xFFFE) {
+        raw->vr[0] = raw->vr[1] = 0;
+        raw->length = le32(p + 4);
+        raw->value_offset = offset + 8;
+        return 0;
+    }
+    raw->vr[0] = p[4];
+    raw->vr[1] = p[5];
+    if (has_vr(&c->t->long_vrs, p + 4)) {
+        if (got < 12)
+            return SCAN_DECLINE;
+        raw->length = le32(p + 8);
+        raw->value_offset = offset + 12;
+        return 0;
+    }
+    if (!has_vr(&c->t->short_vrs, p + 4))
+        return SCAN_DECLINE; /* implicit VR under an explicit syntax, or garbage */
+    raw->length = le16(p + 6);
+    raw->value_offset = offset + 8;
+    return 0;
+}
+
+static PyObject *raw_tuple(const Raw *raw) {
+    return Py_BuildValue("ky#kKK", (unsigned long)raw->tag, (const char *)raw->vr, (Py_ssize_t)2,
+                         (unsigned long)raw->length, (unsigned long long)raw->offset,
+                         (unsigned long long)raw->value_offset);
+}
+
+static int append_new(PyObject *list, PyObject *value) {
+    int failed = value == NULL || PyList_Append(list, value) != 0;
+    Py_XDECREF(value);
+    return failed ? -1 : 0;
+}
+
+static int scan_sequence(Scan *c, const Raw *sequence, int depth, uint64_t *after);
+
+/* scanner._dataset: the top level (depth 0, up to Pixel Data, into c->pixel), or an
+ * item of defined length (`has_end`, up to `end`) or of undefined length (up to its
+ * delimiter); `*level_end` is where the item ends. */
+static int scan_dataset(Scan *c, uint64_t offset, int has_end, uint64_t end, int depth,
+                        uint64_t *level_end) {
+    int64_t previous = -1;
+    int r;
+    while (!has_end || offset < end) {
+        Raw raw;
+        if ((r = scan_element(c, offset, &raw)) != 0)
+            return r;
+        /* pydicom keeps a repeated tag at its first position with its last value, and
+         * reads group 0000 as implicit VR: ascending tags rule both out */
+        if ((int64_t)raw.tag <= previous || raw.tag >> 16 == 0)
+            return SCAN_DECLINE;
+        previous = raw.tag;
+        if (raw.tag >> 16 == 0xFFFE) {
+            if (depth == 0 || has_end || raw.tag != ITEM_DELIMITER_TAG || raw.length)
+                return SCAN_DECLINE;
+            *level_end = raw.value_offset;
+            return 0;
+        }
+        if (depth == 0 && has_tag(&c->t->stops, raw.tag)) {
+            if (raw.tag != PIXEL_DATA_TAG || !(vr_is(&raw, "OB") || vr_is(&raw, "OW")))
+                return SCAN_DECLINE;
+            c->pixel = raw;
+            return 0;
+        }
+        if (vr_is(&raw, "UN") && !(raw.tag >> 16 & 1))
+            return SCAN_DECLINE; /* pydicom may read it as a sequence, in implicit VR */
+        if (depth == 0 && has_tag(&c->t->wanted, raw.tag) &&
+            append_new(c->wanted, raw_tuple(&raw)) != 0)
+            return -1;
+        if (depth == 0 && raw.length != UNDEFINED_LENGTH &&
+            (vr_is(&raw, "PN") || raw.tag >> 16 == 0x0010 ||
+             has_tag(&c->t->identifying, raw.tag)) &&
+            append_new(c->identifying,
+                       Py_BuildValue("KK", (unsigned long long)raw.value_offset,
+                                     (unsigned long long)(raw.value_offset + raw.length))) != 0)
+            return -1;
+        if (vr_is(&raw, "SQ")) {
+            if ((r = scan_sequence(c, &raw, depth, &offset)) != 0)
+                return r;
+        } else if (raw.length != UNDEFINED_LENGTH) {
+            offset = raw.value_offset + raw.length;
+            if (offset > c->s->size)
+                return SCAN_DECLINE;
+        } else {
+            /* an icon's encapsulated Pixel Data (the Python scanner reads it), or
+             * a value pydicom would search a delimiter for */
+            return SCAN_DECLINE;
+        }
+    }
+    if (offset != end)
+        return SCAN_DECLINE; /* the last element ran past the end of its item */
+    *level_end = offset;
+    return 0;
+}
+
+/* scanner._sequence: walk a sequence's items; `*after` is where it ends. */
+static int scan_sequence(Scan *c, const Raw *sequence, int depth, uint64_t *after) {
+    int defined = sequence->length != UNDEFINED_LENGTH, r;
+    uint64_t end = sequence->value_offset + sequence->length, offset = sequence->value_offset;
+    if (depth >= c->t->max_nesting)
+        return SCAN_DECLINE;
+    while (!defined || offset < end) {
+        Raw item;
+        uint64_t item_end = 0, level_end = 0;
+        int item_defined;
+        if ((r = scan_element(c, offset, &item)) != 0)
+            return r;
+        if (item.tag == SEQUENCE_DELIMITER_TAG && !defined && !item.length) {
+            *after = item.value_offset;
+            return 0;
+        }
+        if (item.tag != ITEM_TAG)
+            return SCAN_DECLINE;
+        item_defined = item.length != UNDEFINED_LENGTH;
+        if (item_defined) {
+            item_end = item.value_offset + item.length;
+            if (item_end > (defined ? end : c->s->size))
+                return SCAN_DECLINE;
+        }
+        if ((r = scan_dataset(c, item.value_offset, item_defined, item_end, depth + 1,
+                              &level_end)) != 0)
+            return r;
+        offset = level_end;
+    }
+    if (offset != end)
+        return SCAN_DECLINE;
+    *after = offset;
+    return 0;
+}
+
+/* scanner._file_meta: the Transfer Syntax UID element and where the data set starts. */
+static int scan_file_meta(Scan *c, Raw *syntax, uint64_t *start) {
+    uint64_t offset = 132, group_end = 0, size = c->s->size;
+    int64_t previous = -1;
+    int has_group_end = 0, has_syntax = 0, r;
+    for (;;) {
+        const uint8_t *p;
+        Raw raw;
+        if (offset > size || size - offset < 8)
+            return SCAN_DECLINE;
+        if (source_read(c->s, offset, 2, &p) < 2)
+            return SCAN_DECLINE;
+        if (p[0] != 0x02 || p[1] != 0x00)
+            break; /* the first element of the data set */
+        if ((r = scan_element(c, offset, &raw)) != 0)
+            return r;
+        if ((int64_t)raw.tag <= previous || (raw.vr[0] == 0 && raw.vr[1] == 0) ||
+            vr_is(&raw, "SQ") || vr_is(&raw, "UN"))
+            return SCAN_DECLINE;
+        if (raw.length == UNDEFINED_LENGTH || raw.value_offset + raw.length > size)
+            return SCAN_DECLINE;
+        if (raw.tag == 0x00020000u) {
+            if (!vr_is(&raw, "UL") || raw.length != 4 || offset != 132 ||
+                source_read(c->s, raw.value_offset, 4, &p) < 4)
+                return SCAN_DECLINE;
+            group_end = raw.value_offset + 4 + le32(p);
+            has_group_end = 1;
+        }
+        if (raw.tag == 0x00020010u) {
+            *syntax = raw;
+            has_syntax = 1;
+        }
+        previous = raw.tag;
+        offset = raw.value_offset + raw.length;
+    }
+    if (!has_syntax || !vr_is(syntax, "UI") || (has_group_end && group_end != offset))
+        return SCAN_DECLINE;
+    *start = offset;
+    return 0;
+}
+
+static int scan(Scan *c, PyObject **result) {
+    const uint8_t *p;
+    Raw syntax = {0};
+    uint64_t start = 0, unused = 0;
+    int r;
+    if (c->s->size < 132 || source_read(c->s, 128, 4, &p) < 4 || memcmp(p, "DICM", 4) != 0)
+        return SCAN_DECLINE;
+    if ((r = scan_file_meta(c, &syntax, &start)) != 0)
+        return r;
+    if ((r = scan_dataset(c, start, 0, 0, 0, &unused)) != 0)
+        return r;
+    *result = Py_BuildValue("NKNOO", raw_tuple(&syntax), (unsigned long long)start,
+                            raw_tuple(&c->pixel), c->wanted, c->identifying);
+    return *result == NULL ? -1 : 0;
+}
+
+static PyObject *core_scan_dataset(PyObject *self, PyObject *args) {
+    int fd;
+    unsigned long long size;
+    Py_buffer buffer = {0};
+    PyObject *memory = Py_None, *result = NULL;
+    ScanTables t;
+    Source s;
+    Scan c;
+    int r;
+    (void)self;
+    memset(&t, 0, sizeof t);
+    if (!PyArg_ParseTuple(args, "iKOy*y*y*y*y*i", &fd, &size, &memory, &t.long_vrs,
+                          &t.short_vrs, &t.wanted, &t.identifying, &t.stops, &t.max_nesting))
+        return NULL;
+    memset(&c, 0, sizeof c);
+    if (source_from(&s, fd, size, memory, &buffer) != 0)
+        goto release;
+    c.s = &s;
+    c.t = &t;
+    c.wanted = PyList_New(0);
+    c.identifying = PyList_New(0);
+    if (c.wanted != NULL && c.identifying != NULL) {
+        r = scan(&c, &result);
+        if (r == SCAN_DECLINE) {
+            result = Py_None;
+            Py_INCREF(result);
+        }
+    }
+    source_unmap(&s);
+    s.error = 0; /* a read error declines: the Python scanner reads again and reports it */
+    if (memory != Py_None)
+        PyBuffer_Release(&buffer);
+release:
+    Py_XDECREF(c.wanted);
+    Py_XDECREF(c.identifying);
+    PyBuffer_Release(&t.long_vrs);
+    PyBuffer_Release(&t.short_vrs);
+    PyBuffer_Release(&t.wanted);
+    PyBuffer_Release(&t.identifying);
+    PyBuffer_Release(&t.stops);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"items", core_items, METH_VARARGS,
      "items(fd, size, buffer, position, end, family=0) -> (offsets, lengths, position, facts)"},
@@ -1393,6 +1709,9 @@ static PyMethodDef methods[] = {
     {"frame_groups", core_frame_groups, METH_VARARGS,
      "frame_groups(fd, size, buffer, family, offsets, lengths, availables, firsts, lasts)"
      " -> frame numbers grouped by their facts"},
+    {"scan_dataset", core_scan_dataset, METH_VARARGS,
+     "scan_dataset(fd, size, buffer, long_vrs, short_vrs, wanted, identifying, stops,"
+     " max_nesting) -> (syntax, start, pixel, wanted, identifying) or None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -106,6 +106,18 @@ def groups_of(
     return _core.groups_of(heads, tails, ends, base, firsts, lasts, count)  # type: ignore[no-any-return]
 
 
+ScannedRaw = tuple[int, bytes, int, int, int]  # tag, VR, length, offset, value offset
+Scanned = tuple[ScannedRaw, int, ScannedRaw, list[ScannedRaw], list[tuple[int, int]]]
+
+
+def scan_dataset(reader: ByteReader, tables: tuple[object, ...]) -> Scanned | None:
+    """scanner.py's walk of the data set: (the Transfer Syntax UID's header, where the
+    data set starts, the Pixel Data header, the top level's wanted elements' headers,
+    the identifying values' spans); None where it declines, or without the core.
+    `tables`: scanner.CORE_TABLES."""
+    return _call("scan_dataset", reader, *tables)  # type: ignore[no-any-return]
+
+
 FactTuples = tuple[tuple[object, ...] | None, tuple[object, ...] | None, tuple[object, ...] | None]
 
 

@@ -21,6 +21,7 @@ import re
 import struct
 from typing import NamedTuple
 
+from dcmencaps_lint import core
 from dcmencaps_lint.dataset import (
     EXTENDED_OFFSET_TABLE_LENGTHS_TAG,
     EXTENDED_OFFSET_TABLE_TAG,
@@ -93,6 +94,16 @@ _PLAIN_CS = re.compile(rb" *[A-Z0-9_][A-Z0-9_ ]*\0?")
 _SLOW_GROUPS = frozenset({0x0000, 0x0010, 0xFFFE})  # group length, Patient, items
 _SLOW_TAGS = _WANTED | _STOP_TAGS | IDENTIFYING_TAGS
 _SLOW_VRS = frozenset({"SQ", "UN", "PN"})
+# What the compiled core's twin of this walk is told (core.scan_dataset): the VRs, and
+# sorted tags as native 32-bit words.
+CORE_TABLES = (
+    b"".join(sorted(vr.encode() for vr in LONG_VRS)),
+    b"".join(sorted(vr.encode() for vr in _SHORT_VRS)),
+    struct.pack(f"={len(_WANTED)}I", *sorted(_WANTED)),
+    struct.pack(f"={len(IDENTIFYING_TAGS)}I", *sorted(IDENTIFYING_TAGS)),
+    struct.pack(f"={len(_STOP_TAGS)}I", *sorted(_STOP_TAGS)),
+    MAX_NESTING,
+)
 _HEADER = struct.Struct("<HH2sH")
 _TAG_AND_LENGTH = struct.Struct("<HHI")
 _LENGTH = struct.Struct("<I")
@@ -131,6 +142,11 @@ class _Level:
 def scan_dataset(reader: ByteReader) -> ParsedDataset | None:
     """The data set in front of Pixel Data, or None when pydicom should parse it."""
     try:
+        # The compiled core walks the elements where it is there; where it declines
+        # (or an icon's Pixel Data is nested in a sequence), the walk here decides.
+        scanned = core.scan_dataset(reader, CORE_TABLES)
+        if scanned is not None:
+            return _Scanner(reader).scanned(*scanned)
         return _Scanner(reader).scan()
     except _Decline:
         return None
@@ -201,8 +217,28 @@ class _Scanner:
         self._at(0, 132)
         if self._buffer[128:132] != b"DICM":
             raise _Decline
-        uid, uid_offset, start = self._file_meta()
-        top = self._dataset(start, None, 0, "")
+        syntax, start = self._file_meta()
+        return self._parsed(syntax, self._dataset(start, None, 0, ""))
+
+    def scanned(
+        self,
+        syntax: core.ScannedRaw,
+        start: int,
+        pixel: core.ScannedRaw,
+        wanted: list[core.ScannedRaw],
+        identifying: list[tuple[int, int]],
+    ) -> ParsedDataset:
+        """What the compiled core's walk found, as `scan` would answer."""
+        top = _Level()
+        top.pixel = _raw_of(pixel)
+        top.wanted = {raw[0]: _raw_of(raw) for raw in wanted}
+        top.identifying = identifying
+        return self._parsed(_raw_of(syntax), top)
+
+    def _parsed(self, syntax: _Raw, top: _Level) -> ParsedDataset:
+        """The record of a data set whose walk is done."""
+        uid = self._syntax_uid(syntax)
+        uid_offset = syntax.value_offset
         assert top.pixel is not None  # the top level ends only at Pixel Data
         wanted = top.wanted
         nof = wanted.get(NUMBER_OF_FRAMES_TAG)
@@ -225,8 +261,8 @@ class _Scanner:
             identifying=tuple(top.identifying),
         )
 
-    def _file_meta(self) -> tuple[str, int, int]:
-        """(Transfer Syntax UID, its value offset, where the data set starts).
+    def _file_meta(self) -> tuple[_Raw, int]:
+        """(The Transfer Syntax UID element, where the data set starts).
 
         pydicom reads group 0002 as explicit VR little endian up to the first element
         of another group; a group length that disagrees with that is declined.
@@ -252,13 +288,17 @@ class _Scanner:
             previous, offset = raw.tag, raw.value_offset + raw.length
         if syntax is None or syntax.vr != "UI" or group_end not in (None, offset):
             raise _Decline
+        return syntax, offset
+
+    def _syntax_uid(self, syntax: _Raw) -> str:
+        """The Transfer Syntax UID, when it is one of plain explicit VR little endian."""
         value = self._bytes(syntax)
         if not _PLAIN_UID.fullmatch(value):
             raise _Decline
         uid = value.decode("ascii").rstrip("\0 ")
         if uid in _NOT_EXPLICIT_LE or lookup(uid) is None:
             raise _Decline
-        return uid, syntax.value_offset, offset
+        return uid
 
     def _dataset(self, offset: int, end: int | None, depth: int, path: str) -> _Level:
         """Walk one data set: the top level (depth 0, up to Pixel Data), an item of
@@ -424,6 +464,11 @@ class _Scanner:
             values["lossy_image_compression"] = self._code_string(lossy)
             values["lossy_image_compression_offset"] = lossy.value_offset
         return ImageAttributes(**values)  # type: ignore[arg-type]
+
+
+def _raw_of(scanned: core.ScannedRaw) -> _Raw:
+    tag, vr, length, offset, value_offset = scanned
+    return _Raw(tag, _VRS[vr], length, offset, value_offset)
 
 
 def _header(raw: _Raw | None) -> Element | None:
