@@ -194,10 +194,15 @@ static void source_unmap(Source *s) {
     }
 }
 
-/* The walk reads in chunk `c` of the window now: tell the helper, map the chunk if it
- * has not, and unmap the chunks more than one behind. */
-static void source_moved(Source *s, uint64_t c) {
+/* The walk reads in chunk `c` of the window now: check that the file still holds the
+ * whole window (a page past the end of a file that has shrunk kills the process that
+ * touches it), tell the helper, map the chunk if it has not, and unmap the chunks more
+ * than one behind. -1 when the file shrank: the caller reads it with pread from then on. */
+static int source_moved(Source *s, uint64_t c) {
     uint64_t behind;
+    struct stat st;
+    if (fstat(s->fd, &st) != 0 || (uint64_t)st.st_size < s->window_start + s->window_length)
+        return -1;
     s->chunk = c;
 #if HAVE_POPULATE
     if (s->helper) {
@@ -214,16 +219,7 @@ static void source_moved(Source *s, uint64_t c) {
                 MADV_DONTNEED);
         s->released = behind;
     }
-}
-
-/* Ask the CPU to fetch the mapped bytes at `offset` while the walk works on others:
- * where items are dense, each item header is a cache miss the walk would wait for. */
-static inline void source_prefetch(const Source *s, uint64_t offset) {
-#if defined(__GNUC__)
-    if (s->window != NULL && offset >= s->window_start &&
-        offset - s->window_start < s->window_length)
-        __builtin_prefetch(s->window + (offset - s->window_start));
-#endif
+    return 0;
 }
 
 /* Map the file from the page holding `offset` to its end (the whole rest, where items
@@ -249,10 +245,11 @@ static int source_map(Source *s, uint64_t offset, uint64_t count) {
     s->window_start = start;
     s->window_length = end - start;
     s->released = 0;
+    s->chunk = 0;
 #if HAVE_POPULATE
     helper_start(s);
 #endif
-    source_moved(s, 0);
+    populate_chunk(s, 0);
     return 0;
 }
 
@@ -294,10 +291,12 @@ static int64_t source_read(Source *s, uint64_t offset, uint64_t count, const uin
     if (s->window != NULL && offset >= s->window_start &&
         offset + count <= s->window_start + s->window_length) {
         uint64_t at = offset - s->window_start;
-        if (at / CHUNK != s->chunk)
-            source_moved(s, at / CHUNK);
-        *out = s->window + at;
-        return (int64_t)count;
+        if (at / CHUNK == s->chunk || source_moved(s, at / CHUNK) == 0) {
+            *out = s->window + at;
+            return (int64_t)count;
+        }
+        source_unmap(s); /* the file shrank while it was walked: read what is left */
+        s->dense = 0;
     }
     return source_pread(s, offset, count, s->scratch);
 }
@@ -1283,7 +1282,6 @@ static PyObject *core_items(PyObject *self, PyObject *args) {
             goto done;
         }
         Py_DECREF(value);
-        source_prefetch(&s, position + ITEM_HEADER + (uint64_t)length); /* the next header */
         if (family && item_facts_add(&facts, &s, family, position + ITEM_HEADER, length) != 0) {
             if (!PyErr_Occurred())
                 PyErr_NoMemory();
