@@ -378,7 +378,6 @@ class TestRleHeaderInvalid:
             (rle(2, [64, 200]), 2, "segment 2 offset 200 is at or past the end"),
             (rle(3, [64, 72, 70]), 3, "segment 3 offset 70 is not greater than segment 2's"),
             (rle(3, [64, 72, 72]), 3, "segment 3 offset 72 is not greater"),
-            (rle(2, [64, 71]), 2, "segment 2 offset 71 is odd"),
             (rle(1, [64, 0, 12]), 3, "unused offset 3 is 12, not 0"),
         ],
         ids=[
@@ -389,7 +388,6 @@ class TestRleHeaderInvalid:
             "past-end",
             "decreasing",
             "repeated",
-            "odd",
             "unused",
         ],
     )
@@ -401,26 +399,24 @@ class TestRleHeaderInvalid:
         assert words in found[0].message
 
     def test_one_finding_per_kind_in_field_order(self) -> None:
-        # Segments 2 and 3 are odd (one finding, at segment 2), segment 4 goes back, and
-        # unused offsets 5 and 6 are set (one finding, at 5).
+        # Segment 4 goes back, and unused offsets 5 and 6 are set (one finding, at 5);
+        # segments 2 and 3 are odd too, which in a header wrong anyway is not reported.
         frame = rle(4, [64, 71, 73, 66, 1, 2], size=96)
         built = encapsulated([frame], ts=RLE_LOSSLESS)
         found = findings(built, "CSM007")
         assert where(found) == [
-            ("CSM007", Severity.ERROR, rle_field(built, 1, field), 1, 1) for field in (2, 4, 5)
+            ("CSM007", Severity.ERROR, rle_field(built, 1, field), 1, 1) for field in (4, 5)
         ]
+        assert findings(built, "CSM024") == []
+
+    def test_odd_offsets_alone_are_csm024s(self) -> None:
+        built = encapsulated([rle(2, [64, 71])], ts=RLE_LOSSLESS)
+        assert findings(built, "CSM007") == []
+        assert len(findings(built, "CSM024")) == 1
 
     def test_bad_count_hides_the_offsets(self) -> None:
         built = encapsulated([rle(20, [1, 3, 2])], ts=RLE_LOSSLESS)
         assert [f.offset for f in findings(built, "CSM007")] == [rle_field(built, 1, 0)]
-
-    def test_odd_offsets_in_some_frames(self) -> None:
-        # pydicom's rtdose_rle.dcm: frame 2's fourth segment starts at 221.
-        good, bad = rle(4, [64, 84, 112, 222], 330), rle(4, [64, 84, 112, 221], 330)
-        built = encapsulated([good, bad, good], ts=RLE_LOSSLESS, extra={"BitsAllocated": 32})
-        found = findings(built, "CSM007")
-        assert where(found) == [("CSM007", Severity.ERROR, rle_field(built, 2, 4), 2, 2)]
-        assert found[0].message == "RLE header of frame 2: segment 4 offset 221 is odd"
 
     def test_offsets_count_from_the_frame_not_the_fragment(self) -> None:
         # A frame split over two fragments is FRG003's; its offsets still point into it.
@@ -694,3 +690,52 @@ class TestFillBeforeSoi:
     @pytest.mark.parametrize("ts", JPEG_SYNTAXES)
     def test_valid(self, ts: str) -> None:
         assert findings(encapsulated([JPEG, [JPEG[:16], JPEG[16:]]], ts=ts), "CSM023") == []
+
+
+class TestRleSegmentOddLength:
+    def test_flags_the_broken_bytes(self) -> None:
+        # pydicom's rtdose_rle.dcm: frame 2's fourth segment starts at 221.
+        good, bad = rle(4, [64, 84, 112, 222], 330), rle(4, [64, 84, 112, 221], 330)
+        built = encapsulated([good, bad, good], ts=RLE_LOSSLESS, extra={"BitsAllocated": 32})
+        assert_findings(built, "CSM024", [(Severity.WARNING, rle_field(built, 2, 4), 2, 2)])
+        (found,) = findings(built, "CSM024")
+        assert found.length == 4
+        assert found.message == (
+            "RLE header of frame 2: segment 4 offset 221 is odd (segment 3 is not padded to "
+            "an even length)"
+        )
+        assert findings(built, "CSM007") == []  # the frames decode: a warning, not an error
+
+    def test_one_finding_per_frame_at_the_first_odd_offset(self) -> None:
+        frame = rle(3, [64, 71, 77], size=96)
+        built = encapsulated([frame, frame], ts=RLE_LOSSLESS, extra={"SamplesPerPixel": 3})
+        assert_findings(
+            built,
+            "CSM024",
+            [(Severity.WARNING, rle_field(built, n, 2), n, n) for n in (1, 2)],
+        )
+
+    @pytest.mark.parametrize(
+        "frame",
+        [
+            rle(2, [64, 71, 3]),  # an unused offset is set
+            rle(3, [64, 71, 69]),  # segment 3 goes back
+            rle(2, [66, 71]),  # segment 1 is not at 64
+            rle(2, [64, 81]),  # past the end of the 80-byte frame
+        ],
+        ids=["unused", "decreasing", "first-offset", "past-end"],
+    )
+    def test_a_header_wrong_otherwise_is_csm007s(self, frame: bytes) -> None:
+        built = encapsulated([frame], ts=RLE_LOSSLESS)
+        assert findings(built, "CSM024") == []
+        assert findings(built, "CSM007") != []
+
+    def test_short_frames_and_other_codecs_are_not_looked_at(self) -> None:
+        assert findings(encapsulated([rle_frame(1)[:32]], ts=RLE_LOSSLESS), "CSM024") == []
+        assert findings(encapsulated([JPEG], ts=RLE_LOSSLESS), "CSM024") == []
+
+    def test_a_valid_file_is_quiet(self) -> None:
+        frames = [rle_frame(1), rle(1, [64], size=64 + 2), rle(3, [64, 80, 96], size=112)]
+        built = encapsulated(frames, ts=RLE_LOSSLESS)
+        assert findings(built, "CSM024") == []
+        assert findings(built, "CSM007") == []

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dcmencaps_lint.codestream import (
     RLE_HEADER_SIZE,
     SOC_SIZ,
+    RleDefect,
     deflate_stream_end,
     deflate_wrapper,
     parse_rle,
@@ -466,35 +467,36 @@ def rle_header_invalid(ctx: EncapsulatedContext) -> Iterator[Problem]:
     offsets from the start of the frame. The rule reports, at most once per kind and
     frame: a fragment shorter than 64 bytes; a segment count outside 1..15 (then
     nothing else, the offsets mean nothing); a first offset that is not 64; an offset
-    at or past the end of the frame, not greater than the one before, or odd; an
-    unused offset that is not 0. The finding points at the 32-bit field (the fragment
-    value's offset + 4 x field index; the count is field 0).
+    at or past the end of the frame or not greater than the one before; an unused
+    offset that is not 0. The finding points at the 32-bit field (the fragment value's
+    offset + 4 x field index; the count is field 0). An odd offset in a header that is
+    otherwise right is a segment left unpadded, which decoders read: CSM024, a warning.
+    In a header with one of the defects above it is not reported on its own (the header
+    is wrong anyway).
 
     Why it matters
     --------------
     Decoders locate segments by these offsets. DCMTK: "Byte offset in RLE header is
     wrong" or "RLE decoder is finished but has produced insufficient data"; pydicom:
     "The decoded RLE segment data doesn't match the expected amount"; GDCM: "Bad RLE
-    stream". Odd offsets are the pydicom 2.4.0 encoder defect (pydicom #2180, RSNA
-    RATIC files; pixelmed: "fragment offset for segment 1 is not even length");
-    pydicom's own rtdose_rle.dcm has it in frames 2, 6-10, 14 and 15.
+    stream".
 
     Example
     -------
-    A 3-segment header whose third offset is odd (words are little endian):
+    A 3-segment header whose third offset goes back (words are little endian):
 
         03 00 00 00 40 00 00 00   3 segments, segment 1 at 64
-        54 00 00 00 DD 00 00 00   segment 2 at 84, segment 3 at 221: odd
+        54 00 00 00 50 00 00 00   segment 2 at 84, segment 3 at 80: before segment 2
 
-    A good header pads segment 2 to an even length:
+    A good header has the segments in order, each at an even offset:
 
         03 00 00 00 40 00 00 00
         54 00 00 00 DE 00 00 00   segment 3 at 222
 
     How to fix
     ----------
-    Re-encode the frame with a conformant RLE encoder; each segment must be padded
-    with a zero byte to an even length, and the offsets recomputed.
+    Re-encode the frame with a conformant RLE encoder: the segments one after the
+    other, each padded with a zero byte to an even length, and the offsets recomputed.
 
     Reference
     ---------
@@ -504,9 +506,8 @@ def rle_header_invalid(ctx: EncapsulatedContext) -> Iterator[Problem]:
     zero to make it even." PS3.5 G.4: the segments follow the header one after the
     other.
     """
-    for frame, offset, head in _rle_frames(ctx):
-        header = parse_rle(head)
-        if header is None:
+    for frame, offset, head, defects in _rle_headers(ctx):
+        if defects is None:
             yield Problem(
                 f"frame {frame.number} is {len(head)} bytes, shorter than the 64-byte RLE header",
                 offset=offset,
@@ -515,17 +516,43 @@ def rle_header_invalid(ctx: EncapsulatedContext) -> Iterator[Problem]:
                 item=frame.first_fragment,
             )
             continue
-        length = sum(
-            ctx.fragment(n).available for n in range(frame.first_fragment, frame.last_fragment + 1)
-        )
-        for defect in rle_defects(header, length):
-            yield Problem(
-                f"RLE header of frame {frame.number}: {defect.message}",
-                offset=offset + 4 * defect.field,
-                length=4,
-                frame=frame.number,
-                item=frame.first_fragment,
-            )
+        for defect in defects:
+            if defect.kind == "odd":
+                continue  # an unpadded segment, not a wrong offset: CSM024's
+            yield _rle_problem(frame, offset, defect)
+
+
+RleChecked = tuple[Frame, int, bytes, list[RleDefect] | None]
+
+
+def _rle_headers(ctx: EncapsulatedContext) -> list[RleChecked]:
+    """Each RLE frame's header: (frame, offset, bytes, its defects; None when the frame is
+    shorter than the header), for CSM007 and CSM024."""
+    return ctx.memo(_checked_rle_headers, None)
+
+
+def _checked_rle_headers(ctx: EncapsulatedContext, _: None) -> list[RleChecked]:
+    checked: list[RleChecked] = []
+    for frame, offset, head in _rle_frames(ctx):
+        header = parse_rle(head)
+        if header is None:
+            checked.append((frame, offset, head, None))
+            continue
+        fragments = range(frame.first_fragment, frame.last_fragment + 1)
+        length = sum(ctx.fragment(n).available for n in fragments)
+        checked.append((frame, offset, head, rle_defects(header, length)))
+    return checked
+
+
+def _rle_problem(frame: Frame, offset: int, defect: RleDefect, note: str = "") -> Problem:
+    """A defect of an RLE header, at its 32-bit field."""
+    return Problem(
+        f"RLE header of frame {frame.number}: {defect.message}{note}",
+        offset=offset + 4 * defect.field,
+        length=4,
+        frame=frame.number,
+        item=frame.first_fragment,
+    )
 
 
 @rule(
@@ -804,3 +831,65 @@ def fill_before_soi(ctx: EncapsulatedContext) -> Iterator[Problem]:
             yield _start_problem(
                 frame, start, f"has {start.fill} FF fill bytes before its SOI", start.fill
             )
+
+
+@rule(
+    "CSM024",
+    "rle-segment-odd-length",
+    Severity.WARNING,
+    ref="PS3.5 G.5",
+    summary="An RLE segment offset is odd: the segment before it is not padded to an even length",
+    codecs={Codec.RLE},
+    fix=FixAvailability.NEVER,
+)
+def rle_segment_odd_length(ctx: EncapsulatedContext) -> Iterator[Problem]:
+    """
+    What it checks
+    --------------
+    Each RLE Lossless frame's 64-byte header (PS3.5 G.5) whose offsets are otherwise
+    right (segment 1 at 64, each offset past the one before and inside the frame,
+    unused ones 0) but where an offset is odd: the segment before it was not padded to
+    an even length. One finding per frame, at the first odd offset's 32-bit field (the
+    fragment value's offset + 4 x segment number). A header with another defect is
+    CSM007's, an error, and its odd offsets are not reported again here.
+
+    Why it matters
+    --------------
+    The offsets still say where each segment starts, so DCMTK, GDCM and pydicom decode
+    such frames; stricter readers complain: pixelmed prints "Error: fragment offset for
+    segment 1 is not even length ... but ignoring and using odd offset anyway", and
+    dicom3tools' checker reports it too. Several encoders in use write them: pydicom
+    2.4.0's (pydicom #2180: the RSNA RATIC files; pydicom's own test file rtdose_rle.dcm
+    has it in frames 2, 6-10, 14 and 15), and others behind sample files of Orthanc,
+    LEADTOOLS and fo-dicom. Until 2026-12 encaps-lint reported this as CSM007, an
+    error; it is a warning because the frames decode.
+
+    Example
+    -------
+    A 4-segment header whose fourth offset is odd (words are little endian):
+
+        04 00 00 00 40 00 00 00   4 segments, segment 1 at 64
+        54 00 00 00 70 00 00 00   segment 2 at 84, segment 3 at 112
+        DD 00 00 00 ...           segment 4 at 221: segment 3 is 109 bytes, unpadded
+
+    A conformant encoder pads segment 3 with one zero byte, so segment 4 starts at 222.
+
+    How to fix
+    ----------
+    Re-encode the frame, or pad each odd-length segment with one zero byte and add the
+    bytes added before each segment to its offset (the segments' data stay as they
+    are); and fix the encoder (for pydicom's: #2180). A fix that re-pads the segments is
+    planned for `--fix`, as an unsafe one since the frame's bytes change.
+
+    Reference
+    ---------
+    PS3.5 G.3: "Each RLE segment must be an even number of bytes or padded at its end
+    with zero to make it even." PS3.5 G.5: the header holds the offset of each segment
+    from the start of the header.
+    """
+    for frame, offset, _, defects in _rle_headers(ctx):
+        if not defects or any(defect.kind != "odd" for defect in defects):
+            continue  # a right header, or one that is wrong (CSM007's)
+        (odd,) = defects  # the first odd offset: rle_defects keeps one defect per kind
+        note = f" (segment {odd.field - 1} is not padded to an even length)"
+        yield _rle_problem(frame, offset, odd, note)
