@@ -180,14 +180,24 @@ def _codes(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
-def _print_rules() -> None:
-    from dcmencaps_lint.registry import Deep, load_rules
+def _print_rules(fmt: str) -> None:
+    """The catalogue: a table for people, or (--format json) a list for tools."""
+    from dcmencaps_lint.docs import catalogue, deep_label, fix_kind
+    from dcmencaps_lint.registry import load_rules
 
     rules = load_rules()
+    if fmt == "json":
+        import json
+
+        print(json.dumps(catalogue(rules), indent=1))
+        return
+    if fmt != "text":
+        raise usage_error(f"--list-rules prints text or json, not {fmt}")
     width = max(len(r.name) for r in rules)
     for r in rules:
-        deep = {Deep.WHOLE: " (deep)", Deep.PART: " (partly deep)"}.get(r.deep, "")
-        print(f"{r.code}  {r.name:<{width}}  {r.severity.label:<7}  {r.summary}{deep}")
+        deep = {"yes": " (deep)", "part": " (partly deep)"}.get(deep_label(r), "")
+        fix = fix_kind(r) or "—"
+        print(f"{r.code}  {r.name:<{width}}  {r.severity.label:<7}  {fix:<6}  {r.summary}{deep}")
 
 
 def _explain(key: str) -> None:
@@ -250,7 +260,7 @@ def run(
             print(_version())
             return 0
         if list_rules:
-            _print_rules()
+            _print_rules(fmt)
             return 0
         if explain:
             _explain(explain)

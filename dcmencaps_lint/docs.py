@@ -9,6 +9,7 @@ writes it to rules/<CODE>.md, and a test keeps those files in sync.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from dcmencaps_lint.context import Shape
 from dcmencaps_lint.registry import Deep, FixAvailability, Rule
@@ -72,6 +73,30 @@ def fix_label(rule: Rule) -> str:
         return "never"
     unsafe = ", unsafe (changes codestream bytes: with --unsafe-fixes only)"
     return rule.fix.value + (unsafe if rule.unsafe_fix else ", safe")
+
+
+def fix_kind(rule: Rule) -> str | None:
+    """The fix column of a rule table: safe, unsafe, or None when the rule offers none."""
+    if rule.fix is FixAvailability.NEVER:
+        return None
+    return "unsafe" if rule.unsafe_fix else "safe"
+
+
+def catalogue(rules: Iterable[Rule]) -> list[dict[str, object]]:
+    """The rules as `--list-rules --format json` prints them."""
+    return [
+        {
+            "code": r.code,
+            "name": r.name,
+            "severity": r.severity.label,
+            "summary": r.summary,
+            "reference": r.reference,
+            "deep": {Deep.WHOLE: "yes", Deep.PART: "part"}.get(r.deep, "no"),
+            "fix": fix_kind(r),
+            "origin": r.origin,
+        }
+        for r in rules
+    ]
 
 
 def deep_label(rule: Rule) -> str:

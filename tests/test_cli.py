@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,8 @@ from click.testing import CliRunner, Result
 
 from dcmencaps_lint import __version__, lint_file
 from dcmencaps_lint.cli import main
-from dcmencaps_lint.docs import sections
-from dcmencaps_lint.registry import load_rules
+from dcmencaps_lint.docs import fix_kind, sections
+from dcmencaps_lint.registry import FixAvailability, load_rules
 
 FINDING_LINE = re.compile(
     r"^(?P<path>.+?)(:0x(?P<offset>[0-9A-F]{8}))?: (?P<code>[A-Z]{3}[0-9]{3}) "
@@ -151,6 +152,58 @@ class TestInformation:
         bot004 = next(line for line in result.stdout.splitlines() if line.startswith("BOT004"))
         assert "bot-offset-not-item-start" in bot004
         assert "error" in bot004
+
+    def test_list_rules_has_a_fix_column(self) -> None:
+        result = run("--list-rules")
+        rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()}
+        for r in load_rules():
+            code, name, severity, fix = rows[r.code][:4]
+            assert (code, name, severity) == (r.code, r.name, r.severity.label)
+            assert fix == (fix_kind(r) or "—")
+
+    def test_list_rules_as_json(self) -> None:
+        result = run("--list-rules", "--format", "json")
+        assert result.exit_code == 0
+        listed = json.loads(result.stdout)
+        assert [entry["code"] for entry in listed] == [r.code for r in load_rules()]
+        assert all(
+            set(entry)
+            == {"code", "name", "severity", "summary", "reference", "deep", "fix", "origin"}
+            for entry in listed
+        )
+        by_code = {entry["code"]: entry for entry in listed}
+        assert by_code["BOT004"]["severity"] == "error"
+        assert by_code["CSM024"] == {
+            "code": "CSM024",
+            "name": "rle-segment-odd-length",
+            "severity": "warning",
+            "summary": load_rules().get("CSM024").summary,  # type: ignore[union-attr]
+            "reference": "PS3.5 G.5",
+            "deep": "no",
+            "fix": None,
+            "origin": "dcmencaps_lint",
+        }
+        assert {entry["deep"] for entry in listed} == {"no", "part", "yes"}
+
+    def test_list_rules_prints_text_or_json_only(self) -> None:
+        result = run("--list-rules", "--format", "sarif")
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert "--list-rules prints text or json, not sarif" in result.stderr
+
+    @pytest.mark.parametrize(
+        ("fix", "unsafe", "kind"),
+        [
+            (FixAvailability.NEVER, False, None),
+            (FixAvailability.SOMETIMES, False, "safe"),
+            (FixAvailability.ALWAYS, False, "safe"),
+            (FixAvailability.ALWAYS, True, "unsafe"),
+        ],
+    )
+    def test_fix_kinds(self, fix: FixAvailability, unsafe: bool, kind: str | None) -> None:
+        declared = load_rules().get("BOT001")
+        assert declared is not None
+        assert fix_kind(replace(declared, fix=fix, unsafe_fix=unsafe)) == kind
 
     @pytest.mark.parametrize("key", ["BOT004", "bot-offset-not-item-start", "bot004"])
     def test_explain(self, key: str) -> None:
