@@ -1,7 +1,8 @@
 """The command line, parsed by click: options to command.run().
 
-command.py starts every run and reads the plainest command lines itself; this module
-holds the whole command (its help, its checks of each option) for every other one.
+__main__.py starts every run; the plainest command lines are read without click
+(command.plain_command_line). This module holds the whole command (its help, its checks
+of each option) for every other one.
 """
 
 from __future__ import annotations
