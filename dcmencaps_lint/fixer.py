@@ -1,0 +1,254 @@
+"""Applying a file's edits (fixes.py): the new file's layout, and the checks it must pass.
+
+The encapsulated Pixel Data is laid out again from the model the walker found, with the
+edits applied: its BOT item, each fragment (its item header, then its value copied from
+the old file as it is, with a 00 pad byte where an edit adds one), the zero-length items
+between fragments that an edit does not drop, and the Sequence Delimitation Item. Every
+byte in front of Pixel Data and after its delimiter is copied as it is, except the
+values an edit or the new layout changes in place (the Pixel Data VR, the Extended
+Offset Table). The offset tables stay true to the new layout whatever the edits: a BOT
+that had values and an Extended Offset Table (and its Lengths) are rebuilt from where
+each frame now starts, so padding one fragment never leaves a wrong table behind.
+
+`layout` gives the new file as writer.py's pieces (new bytes and ranges of the old
+file), so memory stays proportional to the number of items; `check` is what a new file
+must pass before it may replace anything: the same frames, byte for byte (less a pad
+byte the edits added), and no finding the old file did not have. (Issue 12: the rules'
+edits and `--fix` come next; this is what they will call.)
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Collection, Iterator, Sequence
+from typing import NamedTuple
+
+from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.dataset import ParsedDataset
+from dcmencaps_lint.fixes import (
+    AppendDelimiter,
+    DropItem,
+    Edit,
+    EmptyBot,
+    PadFragment,
+    RebuildBot,
+    RebuildEot,
+)
+from dcmencaps_lint.model import (
+    ITEM_HEADER_SIZE,
+    ITEM_TAG,
+    SEQUENCE_DELIMITER_TAG,
+    FileReport,
+    FrameMapSource,
+    Item,
+    StopReason,
+)
+from dcmencaps_lint.reader import ByteReader
+from dcmencaps_lint.writer import Copy, Piece
+
+_HEADER = struct.Struct("<HHI")
+SAFE_EDITS = (AppendDelimiter, DropItem, EmptyBot, PadFragment, RebuildBot, RebuildEot)
+MAX_OFFSET = 0xFFFFFFFF  # a BOT entry is 32 bits
+COMPARE_STEP = 1 << 20  # bytes of each frame compared at a time
+# Frame maps a table may be rebuilt from: what the tables or the codec say for sure
+# (a map found by scanning for markers is a guess).
+TRUSTED_MAPS = {
+    FrameMapSource.EOT,
+    FrameMapSource.BOT,
+    FrameMapSource.ONE_PER_FRAGMENT,
+    FrameMapSource.SINGLE_FRAME,
+}
+
+
+class CannotFix(Exception):
+    """The edits cannot be applied to this file as it is; the message says why."""
+
+
+class Layout(NamedTuple):
+    """The new file, and where its frames are (for `check`)."""
+
+    pieces: list[Piece]
+    padded: frozenset[int]  # fragments that end in a pad byte the edits added
+
+
+def item_header(tag: int, length: int) -> bytes:
+    return _HEADER.pack(tag >> 16, tag & 0xFFFF, length)
+
+
+def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
+    """The new file: the old one with `edits` applied to its top-level Pixel Data."""
+    unknown = [e for e in edits if not isinstance(e, SAFE_EDITS)]
+    if unknown:
+        raise CannotFix(f"no layout for the edit {unknown[0].describe()!r}")
+    walk, dataset, size = ctx.walk, ctx.dataset, ctx.reader.size
+    pixel = dataset.pixel_data
+    if pixel is None or not pixel.undefined_length:
+        raise CannotFix("the Pixel Data is not encapsulated with an undefined length")
+    append_delimiter = any(isinstance(e, AppendDelimiter) for e in edits)
+    if walk.stop is not StopReason.DELIMITER and not (
+        append_delimiter and walk.stop is StopReason.END_OF_DATA and walk.data_end == size
+    ):
+        raise CannotFix(f"the item walk did not end at a delimiter ({walk.stop.value})")
+    fragments = walk.fragments
+    if any(item.truncated for item in fragments):
+        raise CannotFix("a fragment runs past the end of the file")
+    padded = frozenset(e.fragment for e in edits if isinstance(e, PadFragment))
+    if any(not 1 <= n <= len(fragments) or not fragments[n - 1].length % 2 for n in padded):
+        raise CannotFix("a pad for a fragment that is not there or not of odd length")
+    dropped = {e.offset for e in edits if isinstance(e, DropItem)}
+    if not dropped <= {item.offset for item in walk.skipped}:
+        raise CannotFix("a drop of an item that is not an empty item between fragments")
+
+    # Where each fragment's item starts in the new file, from the first fragment's.
+    starts: list[int] = []
+    position = 0
+    kept_empty = [item for item in walk.skipped if item.offset not in dropped]
+    for kind, item, number in _items_in_order(fragments, kept_empty):
+        if kind == "fragment":
+            starts.append(position)
+            position += ITEM_HEADER_SIZE + item.length + (number in padded)
+        else:
+            position += ITEM_HEADER_SIZE
+    frames = ctx.frame_map.frames
+    firsts = [frame.first_fragment for frame in frames]
+
+    bot_values = _bot_values(ctx, edits, starts, firsts)
+    patches = _eot_patches(ctx, starts, firsts, padded)
+
+    first_item = walk.bot.offset if walk.bot is not None else walk.value_offset
+    pieces: list[Piece] = list(_patched(0, first_item, patches))
+    if walk.bot is not None:
+        pieces.append(item_header(ITEM_TAG, 4 * len(bot_values)))
+        pieces.append(struct.pack(f"<{len(bot_values)}I", *bot_values))
+    for kind, item, number in _items_in_order(fragments, kept_empty):
+        if kind == "fragment":
+            pad = number in padded
+            pieces.append(item_header(ITEM_TAG, item.length + pad))
+            pieces.append(Copy(item.value_offset, item.length))
+            if pad:
+                pieces.append(b"\x00")
+        else:
+            pieces.append(Copy(item.offset, ITEM_HEADER_SIZE))
+    if walk.delimiter is not None:
+        pieces.append(Copy(walk.delimiter.offset, walk.delimiter.end - walk.delimiter.offset))
+        rest = walk.delimiter.end
+    else:
+        pieces.append(item_header(SEQUENCE_DELIMITER_TAG, 0))
+        rest = size
+    pieces.extend(_patched(rest, size, patches))
+    return Layout([p for p in pieces if p], padded)
+
+
+def _items_in_order(
+    fragments: Sequence[Item], empty: Sequence[Item]
+) -> Iterator[tuple[str, Item, int]]:
+    """The fragments (numbered from 1) and the empty items between them, by offset."""
+    merged = [("fragment", item, n) for n, item in enumerate(fragments, start=1)]
+    merged += [("empty", item, 0) for item in empty]
+    return iter(sorted(merged, key=lambda entry: entry[1].offset))
+
+
+def _bot_values(
+    ctx: EncapsulatedContext, edits: Collection[Edit], starts: list[int], firsts: list[int]
+) -> list[int]:
+    """The new BOT's values: empty, or where each frame's first fragment now starts."""
+    walk = ctx.walk
+    if walk.bot is None or any(isinstance(e, EmptyBot) for e in edits):
+        return []
+    if not walk.bot_offsets and not any(isinstance(e, RebuildBot) for e in edits):
+        return []  # an empty BOT stays empty
+    trusted = ctx.frame_map.source in TRUSTED_MAPS
+    if not trusted or not firsts or any(not 1 <= n <= len(starts) for n in firsts):
+        raise CannotFix("the frames are not known well enough to rebuild the BOT")
+    values = [starts[n - 1] for n in firsts]
+    if values[-1] > MAX_OFFSET:
+        raise CannotFix("the frames start past 2^32 bytes: the BOT must be empty (EmptyBot)")
+    return values
+
+
+def _eot_patches(
+    ctx: EncapsulatedContext, starts: list[int], firsts: list[int], padded: frozenset[int]
+) -> dict[int, bytes]:
+    """The Extended Offset Table's and its Lengths' new values, written in place (the
+    same number of frames: the same lengths), by absolute offset."""
+    dataset: ParsedDataset = ctx.dataset
+    eot, lengths = dataset.eot, dataset.eot_lengths
+    if eot is None and lengths is None:
+        return {}
+    frames = ctx.frame_map.frames
+    if ctx.frame_map.source not in TRUSTED_MAPS:
+        raise CannotFix("the frames are not known well enough to rebuild the EOT")
+    if eot is None or lengths is None or eot.length != lengths.length:
+        raise CannotFix("the Extended Offset Table and its Lengths do not match")
+    if eot.length != 8 * len(frames) or any(f.fragment_count != 1 for f in frames):
+        raise CannotFix("the Extended Offset Table does not index one fragment per frame")
+    fragments = ctx.walk.fragments
+    offsets = [starts[n - 1] for n in firsts]
+    sizes = [fragments[n - 1].length + (n in padded) for n in firsts]
+    return {
+        eot.value_offset: struct.pack(f"<{len(offsets)}Q", *offsets),
+        lengths.value_offset: struct.pack(f"<{len(sizes)}Q", *sizes),
+    }
+
+
+def _patched(start: int, end: int, patches: dict[int, bytes]) -> Iterator[Piece]:
+    """[start, end) of the old file, copied, with the patches that lie in it."""
+    for at in sorted(patches):
+        value = patches[at]
+        if start <= at and at + len(value) <= end:
+            yield Copy(start, at - start)
+            yield value
+            start = at + len(value)
+    yield Copy(start, end - start)
+
+
+def _same_bytes(old: ByteReader, at: int, new: ByteReader, new_at: int, length: int) -> bool:
+    """The `length` bytes at `at` in one file and at `new_at` in the other are equal."""
+    for done in range(0, length, COMPARE_STEP):
+        count = min(COMPARE_STEP, length - done)
+        if old.read(at + done, count) != new.read(new_at + done, count):
+            return False
+    return True
+
+
+def check(
+    old: EncapsulatedContext,
+    old_report: FileReport,
+    new: EncapsulatedContext,
+    new_report: FileReport,
+    padded: Collection[int],
+    fixed: Collection[str],
+) -> str | None:
+    """Why the new file may not replace the old one; None when it may.
+
+    Its frames are the old frames byte for byte (a fragment of `padded` one 00 byte
+    longer), none of the `fixed` codes is found in it, and every finding it has the old
+    file had too (by code).
+    """
+    old_frames, new_frames = old.frame_map.frames, new.frame_map.frames
+    if len(old_frames) != len(new_frames):
+        return f"{len(new_frames)} frames instead of {len(old_frames)}"
+    old_fragments, new_fragments = old.walk.fragments, new.walk.fragments
+    for before, after in zip(old_frames, new_frames, strict=True):
+        if before.fragment_count != after.fragment_count:
+            return f"frame {before.number} has other fragments"
+        for o, n in zip(
+            range(before.first_fragment, before.last_fragment + 1),
+            range(after.first_fragment, after.last_fragment + 1),
+            strict=True,
+        ):
+            was, now = old_fragments[o - 1], new_fragments[n - 1]
+            pad = o in padded
+            same = now.length == was.length + pad and _same_bytes(
+                old.reader, was.value_offset, new.reader, now.value_offset, was.length
+            )
+            if not same or (pad and new.reader.read(now.value_offset + was.length, 1) != b"\0"):
+                return f"frame {before.number} differs from the old file's"
+    codes = {f.code for f in new_report.findings}
+    still = sorted(codes & set(fixed))
+    if still:
+        return f"still found: {', '.join(still)}"
+    new_codes = sorted(codes - {f.code for f in old_report.findings})
+    if new_codes:
+        return f"new findings: {', '.join(new_codes)}"
+    return None
