@@ -104,6 +104,18 @@ class _OneLineErrors(click.Command):
     type=click.Path(dir_okay=False, writable=True, path_type=str),
     help="Record every current finding in this baseline file.",
 )
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Repair what the safe fixes can, in place: each file is rewritten beside itself, "
+    "checked (same frames, the findings gone, none new), then renamed over the old one.",
+)
+@click.option(
+    "--fix-dir",
+    type=click.Path(file_okay=False, path_type=str),
+    help="With or without --fix: write the repaired files under this folder instead "
+    "(inputs untouched).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Findings only, no summary line.")
 @click.option(
     "-v", "--verbose", is_flag=True, help="Also list skipped files; tracebacks on errors."

@@ -55,6 +55,8 @@ DEFAULTS: Mapping[str, Any] = {
     "list_rules": False,
     "explain": None,
     "version": False,
+    "fix": False,
+    "fix_dir": None,
 }
 # The options plain_command_line reads: spelling -> parameter, flags then valued ones.
 _FLAGS = {
@@ -251,6 +253,8 @@ def run(
     severity: tuple[tuple[str, Severity], ...] = (),
     show_phi: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    fix: bool = False,
+    fix_dir: str | None = None,
 ) -> int:
     from dcmencaps_lint.model import Summary
     from dcmencaps_lint.registry import Selection, SelectionError, load_rules
@@ -281,6 +285,8 @@ def run(
             details=fmt == "html",  # hex excerpts and the Pixel Data layout
             show_phi=show_phi,
             timeout=timeout or None,
+            fix=fix or fix_dir is not None,
+            fix_dir=fix_dir,
         )
         rules = load_rules()
         # Named by option: the configuration file's selectors were checked when read.
@@ -303,6 +309,8 @@ def run(
     targets = list(paths) or ["."]
     _check_output("--output", output, targets)
     _check_output("--write-baseline", write_baseline, targets)
+    if "-" in targets and (fix or fix_dir is not None):
+        raise usage_error("--fix cannot write back to standard input ('-')")
     if "-" in targets:
         if len(targets) > 1:
             raise usage_error("'-' (standard input) cannot be combined with other paths")

@@ -78,6 +78,9 @@ class Options:
     # Seconds one file may take (None: no limit); past it the file gets PRS005. See
     # iter_lint_paths for how it is enforced.
     timeout: float | None = None
+    # --fix: write the repaired file (in place, or under fix_dir); see _fixed.
+    fix: bool = False
+    fix_dir: str | None = None
 
 
 class _Run:
@@ -282,12 +285,86 @@ def _lint_entry(run: _Run, entry: PathEntry) -> FileReport:
         return _error(run.for_path(entry.path), entry.path, IO_ERROR, entry.error)
     try:
         with _time_limit(run.options.timeout):
-            return _lint_one(run, entry.path, explicit=entry.explicit)
+            report = _lint_one(run, entry.path, explicit=entry.explicit)
+            if run.options.fix and any(f.fix is not None for f in report.findings):
+                report = _fixed(run, entry, report)
+            return report
     except _TimedOut:
         from dcmencaps_lint.workers import timeout_message
 
         assert run.options.timeout is not None
         return _abandoned(run, entry, timeout_message(run.options.timeout))
+
+
+def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
+    """--fix: the file written again with its findings' edits applied (fixer.py), if
+    the new file passes fixer.check, then the new file's report with what was fixed;
+    else the old report, each finding that offered a fix saying why it was not applied.
+
+    In place, or under fix_dir at the file's path below the folder it was found in (a
+    file named directly: at its name). The old file is never changed but by the rename
+    that puts a checked new file in its place (writer.py)."""
+    from dcmencaps_lint.fixer import CannotFix, check, layout
+    from dcmencaps_lint.writer import WriteRefused, write_file
+
+    fixable = [f for f in report.findings if f.fix is not None]
+    edits = list(dict.fromkeys(f.fix for f in fixable if f.fix is not None))
+    destination = entry.path
+    if run.options.fix_dir is not None:
+        below = os.path.relpath(entry.path, entry.root) if entry.root else entry.path
+        if entry.root is None or below.startswith(os.pardir):
+            below = os.path.basename(entry.path)
+        destination = os.path.join(run.options.fix_dir, below)
+    try:
+        with _element(entry.path) as old:
+            planned = layout(old, edits)
+
+            def verify(path: str) -> str | None:
+                try:
+                    with _element(path) as new:
+                        return check(
+                            old,
+                            report,
+                            new,
+                            _lint_one(run, path, path=report.path, explicit=True),
+                            planned.padded,
+                            {f.code for f in fixable},
+                        )
+                except CannotFix as exc:
+                    return str(exc)
+
+            os.makedirs(os.path.dirname(destination) or ".", exist_ok=True)
+            write_file(entry.path, planned.pieces, destination, verify)
+    except (CannotFix, WriteRefused, OSError) as exc:
+        why = f"not fixed: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+        findings = tuple(
+            replace(f, message=f"{f.message} ({why})") if f.fix is not None else f
+            for f in report.findings
+        )
+        return replace(report, findings=findings)
+    fixed = _lint_one(run, destination, explicit=True)
+    return replace(fixed, fixes=tuple(fixable))
+
+
+@contextlib.contextmanager
+def _element(path: str) -> Iterator[EncapsulatedContext]:
+    """The top-level encapsulated Pixel Data of a file, as the rules see it (for --fix)."""
+    from dcmencaps_lint.fixer import CannotFix
+
+    fileobj, size = open_path(path)
+    reader = ByteReader(fileobj, size)
+    try:
+        dataset = parse_dataset(fileobj, reader)
+        ts = lookup(dataset.transfer_syntax_uid) if dataset.transfer_syntax_uid else None
+        ctx = _pixel_context(reader, dataset, ts, deep=False)
+        if not isinstance(ctx, EncapsulatedContext):
+            raise CannotFix("no encapsulated Pixel Data of a known transfer syntax")
+        yield ctx
+    except (NotDicomError, DatasetError) as exc:
+        raise CannotFix(f"the data set cannot be read: {exc}") from None
+    finally:
+        reader.close()
+        fileobj.close()
 
 
 def _abandoned(run: _Run, entry: PathEntry, message: str) -> FileReport:

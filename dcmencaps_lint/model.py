@@ -417,6 +417,8 @@ class FileReport:
     patient_name: str | None = None
     patient_id: str | None = None
     institution_name: str | None = None
+    # With --fix: the findings of the file as it was that the written file no longer has.
+    fixes: tuple[Finding, ...] = ()
 
     def __reduce__(self) -> tuple[type[FileReport], tuple[object, ...]]:
         # Worker processes send every report to the parent: as the fields in order, the
@@ -443,6 +445,7 @@ class Summary:
     errors: int = 0
     warnings: int = 0
     infos: int = 0
+    fixed: int = 0  # findings repaired (--fix)
 
     @classmethod
     def of(cls, reports: list[FileReport] | tuple[FileReport, ...]) -> Summary:
@@ -455,6 +458,7 @@ class Summary:
             errors=sum(f.severity is Severity.ERROR for f in findings),
             warnings=sum(f.severity is Severity.WARNING for f in findings),
             infos=sum(f.severity is Severity.INFO for f in findings),
+            fixed=sum(len(r.fixes) for r in reports),
         )
 
 

@@ -18,6 +18,7 @@ class PathEntry(NamedTuple):
     path: str
     explicit: bool  # named by the caller, not found in a folder walk
     error: str | None = None
+    root: str | None = None  # the folder named by the caller that the walk found it in
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[PathEntry]:
@@ -47,7 +48,7 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[PathEntry]
                 if _is_dir(e, follow=False):
                     below.append(e.path)
                 elif not (e.is_symlink() and _is_dir(e, follow=True)):
-                    yield PathEntry(e.path, False)
+                    yield PathEntry(e.path, False, root=top)
             folders.extend(reversed(below))
 
 

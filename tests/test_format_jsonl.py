@@ -8,7 +8,6 @@ from inside the engine, just before it lints the next file).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from click.testing import CliRunner
 
 from dcmencaps_lint import FileReport, Finding, Report, Severity, Summary, engine, lint_paths
 from dcmencaps_lint.cli import main
-from dcmencaps_lint.formats.json import SCHEMA_VERSION, file_dict
+from dcmencaps_lint.formats.json import SCHEMA_VERSION, file_dict, summary_dict
 from dcmencaps_lint.formats.jsonl import render_jsonl
 
 
@@ -77,7 +76,7 @@ class TestLines:
         summary = records[-1]
         assert set(summary) == {"summary", "schema_version", "tool"}
         report = lint_paths(files)
-        assert summary["summary"] == asdict(report.summary)
+        assert summary["summary"] == summary_dict(report.summary)
         assert summary["schema_version"] == SCHEMA_VERSION
         assert summary["tool"]["name"] == "encaps-lint"
 
@@ -109,7 +108,7 @@ class TestLines:
         report = lint_paths(files)
         lines = render_jsonl(report).splitlines()
         assert [json.loads(line) for line in lines[:-1]] == [file_dict(f) for f in report.files]
-        assert json.loads(lines[-1])["summary"] == asdict(report.summary)
+        assert json.loads(lines[-1])["summary"] == summary_dict(report.summary)
 
     def test_one_line_each_whatever_the_message(self) -> None:
         bad = Finding("PRS002", "dataset-unparseable", Severity.ERROR, "a\nb\r\u2028c")

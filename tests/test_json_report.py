@@ -32,7 +32,7 @@ from click.testing import CliRunner
 
 from dcmencaps_lint import Report, lint_file, lint_paths
 from dcmencaps_lint.cli import main
-from dcmencaps_lint.formats.json import render_json
+from dcmencaps_lint.formats.json import render_json, summary_dict
 
 REPO_SCHEMA = Path(__file__).parent.parent / "reports" / "report.schema.json"
 REAL_ROOTS = [
@@ -127,8 +127,17 @@ class TestRoundTrip:
         for file, data in zip(broken_report.files, document["files"], strict=True):
             assert data["path"] == file.path
             assert data["status"] == file.status
-            expected = [{**asdict(f), "severity": f.severity.label} for f in file.findings]
+            expected = [
+                {
+                    **asdict(f),
+                    "severity": f.severity.label,
+                    "fix": f.fix and {"edit": f.fix.describe(), "safe": f.fix.safe},
+                }
+                for f in file.findings
+            ]
             assert data["findings"] == expected
+        # some findings offer a fix, so the "fix" object is compared too
+        assert any(f.fix is not None for file in broken_report.files for f in file.findings)
 
     def test_bot_finding_keeps_offset_and_item(self) -> None:
         built = encapsulated([jpeg_frame(), jpeg_frame()], bot=item(b"\x00" * 10))
@@ -154,7 +163,7 @@ class TestRoundTrip:
 
     def test_summary_counts(self, broken_report: Report) -> None:
         document = json.loads(render_json(broken_report))
-        assert document["summary"] == asdict(broken_report.summary)
+        assert document["summary"] == summary_dict(broken_report.summary)
         assert document["schema_version"] == 1
         assert document["tool"]["name"] == "encaps-lint"
 

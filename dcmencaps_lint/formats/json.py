@@ -9,7 +9,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from dcmencaps_lint.model import FileReport, Finding, Report
+from dcmencaps_lint.model import FileReport, Finding, Report, Summary
 
 SCHEMA_VERSION = 1
 
@@ -17,6 +17,27 @@ SCHEMA_VERSION = 1
 def finding_dict(finding: Finding) -> dict[str, Any]:
     data = asdict(finding)
     data["severity"] = finding.severity.label
+    fix = finding.fix
+    # what --fix would do about it: the edit in words, and whether it is safe
+    data["fix"] = None if fix is None else {"edit": fix.describe(), "safe": fix.safe}
+    return data
+
+
+def fixed_dict(finding: Finding) -> dict[str, Any]:
+    """A finding that --fix repaired, as the file's `fixes` list shows it."""
+    return {
+        "code": finding.code,
+        "name": finding.name,
+        "message": finding.message,
+        "offset": finding.offset,
+    }
+
+
+def summary_dict(summary: Summary) -> dict[str, Any]:
+    """The counts; `fixed` only after --fix repaired something (an added field)."""
+    data = asdict(summary)
+    if not data["fixed"]:
+        del data["fixed"]
     return data
 
 
@@ -39,6 +60,8 @@ def file_dict(file: FileReport) -> dict[str, Any]:
     }
     if file.reason is not None:
         data["reason"] = file.reason
+    if file.fixes:
+        data["fixes"] = [fixed_dict(f) for f in file.fixes]
     return data
 
 
@@ -52,7 +75,7 @@ def report_dict(report: Report) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": tool_dict(),
-        "summary": asdict(report.summary),
+        "summary": summary_dict(report.summary),
         "files": [file_dict(f) for f in report.files],
     }
 

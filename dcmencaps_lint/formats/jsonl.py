@@ -8,9 +8,8 @@ line is the same file object as in the JSON report (schema_version 1); the last 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
-from dcmencaps_lint.formats.json import SCHEMA_VERSION, file_dict, tool_dict
+from dcmencaps_lint.formats.json import SCHEMA_VERSION, file_dict, summary_dict, tool_dict
 from dcmencaps_lint.model import FileReport, Report, Summary
 
 
@@ -19,7 +18,11 @@ def file_line(file: FileReport) -> str:
 
 
 def summary_line(summary: Summary) -> str:
-    record = {"summary": asdict(summary), "schema_version": SCHEMA_VERSION, "tool": tool_dict()}
+    record = {
+        "summary": summary_dict(summary),
+        "schema_version": SCHEMA_VERSION,
+        "tool": tool_dict(),
+    }
     return json.dumps(record, separators=(",", ":")) + "\n"
 
 

@@ -48,9 +48,10 @@ def summary_line(report: Report) -> str:
         found = "Found " + ", ".join(
             [_plural(s.errors, "error"), _plural(s.warnings, "warning"), _plural(s.infos, "info")]
         )
+    fixed = f"; {s.fixed} fixed" if s.fixed else ""
     return (
         f"{found} in {_plural(s.files, 'file')}: {s.failed} failed, {s.passed} passed, "
-        f"{s.skipped} skipped"
+        f"{s.skipped} skipped{fixed}"
     )
 
 
@@ -61,6 +62,9 @@ def statistics_lines(report: Report) -> list[str]:
 
 def _file_lines(file: FileReport, verbose: bool) -> list[str]:
     lines = [finding_line(file.path, f) for f in file.findings]
+    if verbose:
+        path = _escape(file.path)
+        lines += [f"{path}: fixed {f.code} {_escape(f.message)} [{f.name}]" for f in file.fixes]
     if verbose and file.status == "skipped":
         lines.append(f"{_escape(file.path)}: skipped ({file.reason})")
     return lines

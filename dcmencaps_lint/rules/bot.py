@@ -6,14 +6,46 @@ first byte of each frame's first item tag.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from dcmencaps_lint.context import EncapsulatedContext, Shape
 from dcmencaps_lint.model import UNDEFINED_LENGTH, FrameMapSource, Item, Problem, Severity, Walk
 from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.transfer_syntax import FRAME_BASED, VIDEO
 
+if TYPE_CHECKING:
+    from dcmencaps_lint.fixes import Edit
+
 OFFSET_LIMIT = 1 << 32
+BotCheck = Callable[[EncapsulatedContext], Iterator[Problem]]
+
+
+def _rebuild_bot() -> Edit:
+    from dcmencaps_lint.fixes import RebuildBot  # here: a lint that fixes nothing skips it
+
+    return RebuildBot()
+
+
+def _empty_bot() -> Edit:
+    from dcmencaps_lint.fixes import EmptyBot  # here: a lint that fixes nothing skips it
+
+    return EmptyBot()
+
+
+def _offering(edit: Callable[[], Edit]) -> Callable[[BotCheck], BotCheck]:
+    """The check's problems, each offering `edit()` (made only when one is found)."""
+
+    def offering(check: BotCheck) -> BotCheck:
+        @functools.wraps(check)
+        def checked(ctx: EncapsulatedContext) -> Iterator[Problem]:
+            for problem in check(ctx):
+                yield problem._replace(fix=edit())
+
+        return checked
+
+    return offering
 
 
 def _bot(ctx: EncapsulatedContext) -> tuple[Walk, Item] | None:
@@ -75,9 +107,10 @@ def _checked_entries(ctx: EncapsulatedContext, bot: Item) -> Iterator[tuple[int,
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="The Basic Offset Table item's length is not a multiple of 4",
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
+@_offering(_rebuild_bot)
 def bot_length_not_multiple_of_4(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -110,6 +143,9 @@ def bot_length_not_multiple_of_4(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ----------
     Write exactly 4 bytes per frame, or an empty BOT item (length 0). pydicom's
     `encapsulate(frames, has_bot=True)` writes a correct table.
+    `--fix` rebuilds the BOT from where each frame starts, where the frames are known for
+    sure (an Extended Offset Table, one fragment per frame, a single frame), and says
+    why not elsewhere. Safe: no codestream byte changes.
 
     Reference
     ---------
@@ -137,9 +173,10 @@ def bot_length_not_multiple_of_4(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="The first Basic Offset Table entry is not 0",
     codecs=FRAME_BASED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
+@_offering(_rebuild_bot)
 def bot_first_offset_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -173,6 +210,9 @@ def bot_first_offset_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ----------
     Count offsets from the first byte of the first fragment's item tag (the item after
     the BOT), or write an empty BOT.
+    `--fix` rebuilds the BOT from where each frame starts, where the frames are known for
+    sure (an Extended Offset Table, one fragment per frame, a single frame), and says
+    why not elsewhere. Safe: no codestream byte changes.
 
     Reference
     ---------
@@ -199,9 +239,10 @@ def bot_first_offset_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="Basic Offset Table entries are not strictly increasing",
     codecs=FRAME_BASED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
+@_offering(_rebuild_bot)
 def bot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -235,6 +276,9 @@ def bot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Rebuild the BOT from the item positions (or write an empty BOT).
+    `--fix` rebuilds the BOT from where each frame starts, where the frames are known for
+    sure (an Extended Offset Table, one fragment per frame, a single frame), and says
+    why not elsewhere. Safe: no codestream byte changes.
 
     Reference
     ---------
@@ -274,9 +318,10 @@ def _end_of_fragments(walk: Walk) -> int:
     ref="PS3.5 A.4",
     summary="A Basic Offset Table entry does not point at a fragment's item tag",
     codecs=FRAME_BASED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
+@_offering(_rebuild_bot)
 def bot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -312,6 +357,9 @@ def bot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ----------
     Rebuild the BOT: entry n = (offset of frame n's first item tag) - (offset of the
     first fragment's item tag). Or write an empty BOT.
+    `--fix` rebuilds the BOT from where each frame starts, where the frames are known for
+    sure (an Extended Offset Table, one fragment per frame, a single frame), and says
+    why not elsewhere. Safe: no codestream byte changes.
 
     Reference
     ---------
@@ -350,9 +398,10 @@ def bot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="A Basic Offset Table entry points at or past the end of the fragments",
     codecs=FRAME_BASED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
+@_offering(_rebuild_bot)
 def bot_offset_out_of_range(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -383,6 +432,9 @@ def bot_offset_out_of_range(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Rebuild the BOT from the item positions (or write an empty BOT).
+    `--fix` rebuilds the BOT from where each frame starts, where the frames are known for
+    sure (an Extended Offset Table, one fragment per frame, a single frame), and says
+    why not elsewhere. Safe: no codestream byte changes.
 
     Reference
     ---------
@@ -414,9 +466,10 @@ def bot_offset_out_of_range(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="A non-empty Basic Offset Table has not one entry per frame",
     codecs=FRAME_BASED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
+@_offering(_rebuild_bot)
 def bot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -451,6 +504,9 @@ def bot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Write one entry per frame, or an empty BOT item.
+    `--fix` rebuilds the BOT from where each frame starts, where the frames are known for
+    sure (an Extended Offset Table, one fragment per frame, a single frame), and says
+    why not elsewhere. Safe: no codestream byte changes.
 
     Reference
     ---------
@@ -554,9 +610,10 @@ def bot_empty_ambiguous_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.5 A.4, PS3.3 C.7.6.3",
     summary="An Extended Offset Table is present and the Basic Offset Table has values",
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
+@_offering(_empty_bot)
 def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -590,6 +647,7 @@ def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Write an empty BOT item whenever you write an Extended Offset Table (pydicom's
     `encapsulate_extended` does), or drop the EOT and keep the BOT when all frames start
     within 4 GiB.
+    `--fix` empties the BOT (safe: no codestream byte changes).
 
     Reference
     ---------
@@ -615,9 +673,10 @@ def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.5 A.4",
     summary="Frames start 2^32 bytes or more into the fragments, yet the BOT has values",
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
+@_offering(_empty_bot)
 def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -657,6 +716,7 @@ def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ----------
     Write an empty BOT and an Extended Offset Table with 64-bit offsets (pydicom's
     `encapsulate_extended`), one fragment per frame.
+    `--fix` empties the BOT (safe: no codestream byte changes).
 
     Reference
     ---------
@@ -701,9 +761,10 @@ def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 8.2.5-8.2.11",
     summary="A video transfer syntax with a non-empty Basic Offset Table",
     codecs=VIDEO,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
+@_offering(_empty_bot)
 def bot_not_empty_for_video(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -735,6 +796,7 @@ def bot_not_empty_for_video(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Write an empty BOT item (length 0).
+    `--fix` empties the BOT (safe: no codestream byte changes).
 
     Reference
     ---------

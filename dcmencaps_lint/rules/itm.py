@@ -114,7 +114,7 @@ def first_item_not_bot(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 A.4, 7.5",
     summary="A tag other than Item or Sequence Delimitation inside the sequence",
     needs=Needs.ITEMS,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.SOMETIMES,
 )
 def unexpected_tag(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -146,7 +146,10 @@ def unexpected_tag(ctx: ItemsContext) -> Iterator[Problem]:
     How to fix
     ----------
     Rewrite the Pixel Data so that it holds only the BOT item, the fragment items and
-    the delimiter; for byte-swapped tags, fix the writer's byte order.
+    the delimiter; for byte-swapped tags, fix the writer's byte order. `--fix` drops a
+    zero-length Item Delimitation Item between fragments (safe: it carries no data; the
+    offset tables follow the fragments that move); a tag that stops the walk is not
+    fixed (what follows it cannot be read as items).
 
     Reference
     ---------
@@ -156,12 +159,16 @@ def unexpected_tag(ctx: ItemsContext) -> Iterator[Problem]:
     endian under every encapsulated transfer syntax.
     """
     walk = ctx.walk
-    for extra in walk.skipped:
-        yield Problem(
-            f"Item Delimitation Item {format_tag(ITEM_DELIMITER_TAG)} between fragments",
-            offset=extra.offset,
-            length=4,
-        )
+    if walk.skipped:
+        from dcmencaps_lint.fixes import DropItem  # here: a lint that fixes nothing skips it
+
+        for extra in walk.skipped:
+            yield Problem(
+                f"Item Delimitation Item {format_tag(ITEM_DELIMITER_TAG)} between fragments",
+                offset=extra.offset,
+                length=4,
+                fix=DropItem(extra.offset),
+            )
     first_element = walk.bot is None and not walk.fragments and not walk.skipped
     if walk.stop is StopReason.UNEXPECTED_TAG and not first_element:
         tag = walk.stop_tag or 0
@@ -237,7 +244,7 @@ def undefined_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="An item has an odd length",
     needs=Needs.ITEMS,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.SOMETIMES,
 )
 def odd_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -266,7 +273,9 @@ def odd_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     How to fix
     ----------
     Pad the codestream with one trailing byte (00H; after a JPEG EOI, FFH also works)
-    and increase the item length by one.
+    and increase the item length by one. `--fix` does so for a fragment (safe: the
+    codestream's bytes stay, one 00 byte follows them; the BOT and the Extended Offset
+    Table follow the fragments that move); an odd BOT item is BOT001's.
 
     Reference
     ---------
@@ -278,6 +287,8 @@ def odd_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     lengths = walk.fragment_lengths
     if not (reduce(or_, lengths, walk.bot.length if walk.bot else 0) & 1):
         return  # no length is odd: one C-level pass settles the usual case
+    from dcmencaps_lint.fixes import PadFragment  # here: a lint that fixes nothing skips it
+
     for number, item in numbered_items(walk):
         # A truncated item's length is ITM005's finding; its parity says nothing more.
         if item.length != UNDEFINED_LENGTH and item.length % 2 and not item.truncated:
@@ -286,6 +297,7 @@ def odd_length_item(ctx: ItemsContext) -> Iterator[Problem]:
                 offset=item.length_offset,
                 length=4,
                 item=number,
+                fix=PadFragment(number) if number else None,
             )
 
 
@@ -348,7 +360,7 @@ def item_exceeds_data(ctx: ItemsContext) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="The data ends without a Sequence Delimitation Item",
     needs=Needs.ITEMS,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.SOMETIMES,
 )
 def missing_sequence_delimiter(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -375,7 +387,9 @@ def missing_sequence_delimiter(ctx: ItemsContext) -> Iterator[Problem]:
 
     How to fix
     ----------
-    Append FE FF DD E0 00 00 00 00 after the last fragment.
+    Append FE FF DD E0 00 00 00 00 after the last fragment. `--fix` does so where the
+    file ends right after the last fragment (safe: nothing else changes); stray bytes
+    at the end are left for a person to judge.
 
     Reference
     ---------
@@ -385,10 +399,13 @@ def missing_sequence_delimiter(ctx: ItemsContext) -> Iterator[Problem]:
     """
     walk = ctx.walk
     if walk.stop is StopReason.END_OF_DATA:
+        from dcmencaps_lint.fixes import AppendDelimiter  # here: most lints fix nothing
+
         yield Problem(
             "the Pixel Data ends without a Sequence Delimitation Item",
             offset=walk.stop_offset,
             length=0,
+            fix=AppendDelimiter(),
         )
     elif walk.stop is StopReason.PARTIAL_HEADER:
         left = walk.data_end - walk.stop_offset
