@@ -302,8 +302,9 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
     else the old report, each finding that offered a fix saying why it was not applied.
 
     In place, or under fix_dir at the file's path below the folder it was found in (a
-    file named directly: at its name). The old file is never changed but by the rename
-    that puts a checked new file in its place (writer.py)."""
+    file named directly: at its name; of two such files with one name, the last one
+    fixed is kept). The old file is never changed but by the rename that puts a checked
+    new file in its place (writer.py)."""
     from dcmencaps_lint.fixer import CannotFix, check, layout
     from dcmencaps_lint.writer import WriteRefused, write_file
 
@@ -335,8 +336,13 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
 
             os.makedirs(os.path.dirname(destination) or ".", exist_ok=True)
             write_file(entry.path, planned.pieces, destination, verify)
-    except (CannotFix, WriteRefused, OSError) as exc:
-        why = f"not fixed: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+    except Exception as exc:  # the old file stays as it was, whatever went wrong
+        if isinstance(exc, CannotFix | WriteRefused):
+            why = f"not fixed: {exc}"
+        elif isinstance(exc, OSError):
+            why = f"not fixed: {exc.strerror or exc}"
+        else:  # a bug: said in the finding, as a rule that raises is (PRS005)
+            why = f"not fixed: the fixer raised {type(exc).__name__}: {exc}"
         findings = tuple(
             replace(f, message=f"{f.message} ({why})") if f.fix is not None else f
             for f in report.findings

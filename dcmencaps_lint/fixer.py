@@ -33,6 +33,7 @@ from dcmencaps_lint.fixes import (
     PadFragment,
     RebuildBot,
     RebuildEot,
+    VrAsOb,
 )
 from dcmencaps_lint.model import (
     ITEM_HEADER_SIZE,
@@ -47,7 +48,8 @@ from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.writer import Copy, Piece
 
 _HEADER = struct.Struct("<HHI")
-SAFE_EDITS = (AppendDelimiter, DropItem, EmptyBot, PadFragment, RebuildBot, RebuildEot)
+SAFE_EDITS = (AppendDelimiter, DropItem, EmptyBot, PadFragment, RebuildBot, RebuildEot, VrAsOb)
+VR_TO_OB = {b"OW", b"UN"}  # the VRs an encapsulated Pixel Data element is found written with
 MAX_OFFSET = 0xFFFFFFFF  # a BOT entry is 32 bits
 COMPARE_STEP = 1 << 20  # bytes of each frame compared at a time
 # Frame maps a table may be rebuilt from: what the tables or the codec say for sure
@@ -114,8 +116,13 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
 
     bot_values = _bot_values(ctx, edits, starts, firsts)
     patches = _eot_patches(ctx, starts, firsts, padded)
-
     first_item = walk.bot.offset if walk.bot is not None else walk.value_offset
+    for edit in edits:
+        if isinstance(edit, VrAsOb):
+            if edit.offset + 2 > first_item or ctx.reader.read(edit.offset, 2) not in VR_TO_OB:
+                raise CannotFix(f"no VR to write as OB at byte {edit.offset}")
+            patches[edit.offset] = b"OB"
+
     pieces: list[Piece] = list(_patched(0, first_item, patches))
     if walk.bot is not None:
         pieces.append(item_header(ITEM_TAG, 4 * len(bot_values)))

@@ -101,6 +101,14 @@ class SplitFragment(Edit):
 
 
 @dataclass(frozen=True)
+class VrAsOb(Edit):
+    offset: int  # absolute offset of the two VR bytes of an encapsulated Pixel Data element
+
+    def describe(self) -> str:
+        return f"write the VR at byte {self.offset} as OB"
+
+
+@dataclass(frozen=True)
 class TrimFragment(Edit):
     """Unsafe: drops bytes of a fragment (e.g. after a frame's end marker)."""
 

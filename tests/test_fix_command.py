@@ -24,6 +24,7 @@ from builders import (
     jpeg_frame,
 )
 from click.testing import CliRunner, Result
+from test_real_files import EXPECTED, ROOTS
 
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import EncapsulatedContext
@@ -69,6 +70,10 @@ BROKEN: dict[str, Built] = {
     "BOT006": encapsulated(THREE, bot=[0, 40]),
     "BOT008": encapsulated(THREE, eot="auto"),
     "BOT010": encapsulated([jpeg_frame()], ts=MPEG2_MPML, bot=[0]),
+    "EOT004": encapsulated(THREE, bot="empty", eot=([0, 42, 88], [32, 40, 48])),
+    "EOT005": encapsulated(THREE, bot="empty", eot=([0, 40, 88], [32, 41, 48])),
+    "EOT007": encapsulated(THREE, bot="empty", eot=([0, 88, 40], [32, 48, 40])),
+    "TSX009": encapsulated(THREE, vr="OW"),
 }
 
 
@@ -204,3 +209,32 @@ def test_the_report_of_a_fix_run_follows_the_schema(tmp_path: Path) -> None:
     jsonschema.Draft202012Validator(schema).validate(document)
     fixed = document["files"][0]["fixes"][0]
     assert set(fixed) == {"code", "name", "message", "offset"}
+
+
+def test_the_real_files_with_fixable_findings(tmp_path: Path) -> None:
+    """pydicom's and pydicom-data's files whose findings offer fixes, through
+    --fix-dir: each written file has none of the fixed codes and the same frames; a
+    file not written says why in its findings."""
+    offering = {r.code for r in load_rules() if r.fix is not FixAvailability.NEVER}
+    names = [n for n, e in EXPECTED.items() if offering & {code for code, _ in e["findings"]}]
+    folder = tmp_path / "in"
+    for name in names:
+        prefix, relative = name.split("/", 1)
+        target = folder / prefix / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((ROOTS[prefix] / relative).read_bytes())
+    result = _run("--fix-dir", str(tmp_path / "out"), "--format", "json", str(folder))
+    written = 0
+    for entry in json.loads(result.stdout)["files"]:
+        fixed = {f["code"] for f in entry.get("fixes", [])}
+        if not fixed:  # not written: every finding that offered a fix says why
+            assert all("(not fixed: " in f["message"] for f in entry["findings"] if f["fix"]), entry
+            continue
+        written += 1
+        path = Path(entry["path"])
+        assert path.is_relative_to(tmp_path / "out")
+        original = folder / path.relative_to(tmp_path / "out")
+        assert not fixed & {f["code"] for f in entry["findings"]}
+        old, new = original.read_bytes(), path.read_bytes()
+        assert _unpadded(_frames(new), _frames(old)) == _frames(old)
+    assert written >= 10, result.stdout[-2000:]

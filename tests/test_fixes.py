@@ -24,6 +24,7 @@ EDITS = [
     fixes.AppendDelimiter(),
     fixes.JoinFragments(2, 4),
     fixes.SplitFragment(2, 5000),
+    fixes.VrAsOb(1282),
     fixes.TrimFragment(2, 5000),
 ]
 

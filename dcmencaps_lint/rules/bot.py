@@ -6,46 +6,15 @@ first byte of each frame's first item tag.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
 from dcmencaps_lint.context import EncapsulatedContext, Shape
 from dcmencaps_lint.model import UNDEFINED_LENGTH, FrameMapSource, Item, Problem, Severity, Walk
 from dcmencaps_lint.registry import FixAvailability, rule
+from dcmencaps_lint.rules import offering
 from dcmencaps_lint.transfer_syntax import FRAME_BASED, VIDEO
 
-if TYPE_CHECKING:
-    from dcmencaps_lint.fixes import Edit
-
 OFFSET_LIMIT = 1 << 32
-BotCheck = Callable[[EncapsulatedContext], Iterator[Problem]]
-
-
-def _rebuild_bot() -> Edit:
-    from dcmencaps_lint.fixes import RebuildBot  # here: a lint that fixes nothing skips it
-
-    return RebuildBot()
-
-
-def _empty_bot() -> Edit:
-    from dcmencaps_lint.fixes import EmptyBot  # here: a lint that fixes nothing skips it
-
-    return EmptyBot()
-
-
-def _offering(edit: Callable[[], Edit]) -> Callable[[BotCheck], BotCheck]:
-    """The check's problems, each offering `edit()` (made only when one is found)."""
-
-    def offering(check: BotCheck) -> BotCheck:
-        @functools.wraps(check)
-        def checked(ctx: EncapsulatedContext) -> Iterator[Problem]:
-            for problem in check(ctx):
-                yield problem._replace(fix=edit())
-
-        return checked
-
-    return offering
 
 
 def _bot(ctx: EncapsulatedContext) -> tuple[Walk, Item] | None:
@@ -110,7 +79,7 @@ def _checked_entries(ctx: EncapsulatedContext, bot: Item) -> Iterator[tuple[int,
     fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
-@_offering(_rebuild_bot)
+@offering("RebuildBot")
 def bot_length_not_multiple_of_4(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -176,7 +145,7 @@ def bot_length_not_multiple_of_4(ctx: EncapsulatedContext) -> Iterator[Problem]:
     fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
-@_offering(_rebuild_bot)
+@offering("RebuildBot")
 def bot_first_offset_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -242,7 +211,7 @@ def bot_first_offset_not_zero(ctx: EncapsulatedContext) -> Iterator[Problem]:
     fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
-@_offering(_rebuild_bot)
+@offering("RebuildBot")
 def bot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -321,7 +290,7 @@ def _end_of_fragments(walk: Walk) -> int:
     fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
-@_offering(_rebuild_bot)
+@offering("RebuildBot")
 def bot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -401,7 +370,7 @@ def bot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
-@_offering(_rebuild_bot)
+@offering("RebuildBot")
 def bot_offset_out_of_range(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -469,7 +438,7 @@ def bot_offset_out_of_range(ctx: EncapsulatedContext) -> Iterator[Problem]:
     fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
-@_offering(_rebuild_bot)
+@offering("RebuildBot")
 def bot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -613,7 +582,7 @@ def bot_empty_ambiguous_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
-@_offering(_empty_bot)
+@offering("EmptyBot")
 def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -676,7 +645,7 @@ def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
-@_offering(_empty_bot)
+@offering("EmptyBot")
 def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -764,7 +733,7 @@ def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
-@_offering(_empty_bot)
+@offering("EmptyBot")
 def bot_not_empty_for_video(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks

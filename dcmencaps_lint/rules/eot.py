@@ -15,6 +15,7 @@ from dcmencaps_lint.dataset import Element
 from dcmencaps_lint.frames import frames_from_offsets
 from dcmencaps_lint.model import Frame, FrameMapSource, Problem, Severity, SingleFragmentFrames
 from dcmencaps_lint.registry import FixAvailability, rule
+from dcmencaps_lint.rules import offering
 from dcmencaps_lint.transfer_syntax import FRAME_BASED, VIDEO
 
 EOT = "(7FE0,0001)"
@@ -257,9 +258,10 @@ def eot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table offset does not point at a fragment's item tag",
     codecs=FRAME_BASED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.EOT,
 )
+@offering("RebuildEot")
 def eot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -294,6 +296,10 @@ def eot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ----------
     Recompute the table from the item positions after any re-encoding (pydicom's
     `encapsulate_extended` returns matching values), or drop both attributes.
+    `--fix` rebuilds the offsets and lengths from where each frame starts and how long
+    its fragment is, where the frames are known for sure (one fragment per frame), and
+    says why not elsewhere. Safe: no codestream byte changes; the values are rewritten
+    in place.
 
     Reference
     ---------
@@ -334,9 +340,10 @@ def eot_offset_not_item_start(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table length differs from its fragment's length",
     codecs=FRAME_BASED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.EOT,
 )
+@offering("RebuildEot")
 def eot_length_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -369,6 +376,10 @@ def eot_length_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Write each frame's item length (recompute after any re-encoding).
+    `--fix` rebuilds the offsets and lengths from where each frame starts and how long
+    its fragment is, where the frames are known for sure (one fragment per frame), and
+    says why not elsewhere. Safe: no codestream byte changes; the values are rewritten
+    in place.
 
     Reference
     ---------
@@ -474,9 +485,10 @@ def eot_multi_fragment_frame(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table offsets are not strictly increasing",
     codecs=FRAME_BASED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.EOT,
 )
+@offering("RebuildEot")
 def eot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -505,6 +517,10 @@ def eot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Rebuild the table from the item positions.
+    `--fix` rebuilds the offsets and lengths from where each frame starts and how long
+    its fragment is, where the frames are known for sure (one fragment per frame), and
+    says why not elsewhere. Safe: no codestream byte changes; the values are rewritten
+    in place.
 
     Reference
     ---------

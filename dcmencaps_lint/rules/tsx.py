@@ -574,7 +574,7 @@ def number_of_frames_invalid(ctx: Context) -> Iterator[Problem]:
     ref="PS3.5 A.4",
     summary="The explicit VR of encapsulated Pixel Data is not OB",
     needs=Needs.ITEMS,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
 )
 def encapsulated_vr_not_ob(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -612,7 +612,8 @@ def encapsulated_vr_not_ob(ctx: ItemsContext) -> Iterator[Problem]:
     How to fix
     ----------
     Write the VR as OB. The two bytes can be patched in place (`4F 57`
-    to `4F 42`): nothing else in the element depends on them.
+    to `4F 42`): nothing else in the element depends on them. `--fix` does so (safe:
+    no other byte changes).
 
     Reference
     ---------
@@ -622,10 +623,13 @@ def encapsulated_vr_not_ob(ctx: ItemsContext) -> Iterator[Problem]:
     pixel = ctx.pixel
     if pixel.vr is None or pixel.vr == "OB":
         return
+    from dcmencaps_lint.fixes import VrAsOb  # here: a lint that fixes nothing skips it
+
     yield Problem(
         f"encapsulated Pixel Data has VR {pixel.vr}; it must be OB",
         offset=pixel.offset + 4,
         length=2,
+        fix=VrAsOb(pixel.offset + 4),
     )
 
 
