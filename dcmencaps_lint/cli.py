@@ -116,6 +116,11 @@ class _OneLineErrors(click.Command):
     help="With or without --fix: write the repaired files under this folder instead "
     "(inputs untouched).",
 )
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Write nothing; show what --fix would change in each file (exit 1 when any).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Findings only, no summary line.")
 @click.option(
     "-v", "--verbose", is_flag=True, help="Also list skipped files; tracebacks on errors."

@@ -57,6 +57,7 @@ DEFAULTS: Mapping[str, Any] = {
     "version": False,
     "fix": False,
     "fix_dir": None,
+    "diff": False,
 }
 # The options plain_command_line reads: spelling -> parameter, flags then valued ones.
 _FLAGS = {
@@ -255,6 +256,7 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     fix: bool = False,
     fix_dir: str | None = None,
+    diff: bool = False,
 ) -> int:
     from dcmencaps_lint.model import Summary
     from dcmencaps_lint.registry import Selection, SelectionError, load_rules
@@ -287,6 +289,7 @@ def run(
             timeout=timeout or None,
             fix=fix or fix_dir is not None,
             fix_dir=fix_dir,
+            diff=diff,
         )
         rules = load_rules()
         # Named by option: the configuration file's selectors were checked when read.
@@ -311,6 +314,8 @@ def run(
     _check_output("--write-baseline", write_baseline, targets)
     if "-" in targets and (fix or fix_dir is not None):
         raise usage_error("--fix cannot write back to standard input ('-')")
+    if diff and (fix or fix_dir is not None):
+        raise usage_error("--diff writes nothing: it cannot go with --fix or --fix-dir")
     if "-" in targets:
         if len(targets) > 1:
             raise usage_error("'-' (standard input) cannot be combined with other paths")
@@ -350,6 +355,8 @@ def run(
         from dcmencaps_lint.baseline import write
 
         write(write_baseline, recorded)
+    if diff and any(f.planned for f in report.files):
+        return 1  # fixes are pending
     return _exit_code(report, threshold)
 
 

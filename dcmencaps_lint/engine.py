@@ -81,6 +81,7 @@ class Options:
     # --fix: write the repaired file (in place, or under fix_dir); see _fixed.
     fix: bool = False
     fix_dir: str | None = None
+    diff: bool = False  # --diff: what --fix would change, nothing written; see _planned
 
 
 class _Run:
@@ -286,8 +287,11 @@ def _lint_entry(run: _Run, entry: PathEntry) -> FileReport:
     try:
         with _time_limit(run.options.timeout):
             report = _lint_one(run, entry.path, explicit=entry.explicit)
-            if run.options.fix and any(f.fix is not None for f in report.findings):
-                report = _fixed(run, entry, report)
+            if any(f.fix is not None for f in report.findings):
+                if run.options.diff:
+                    report = _planned(report, entry.path)
+                elif run.options.fix:
+                    report = _fixed(run, entry, report)
             return report
     except _TimedOut:
         from dcmencaps_lint.workers import timeout_message
@@ -350,6 +354,37 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
         return replace(report, findings=findings)
     fixed = _lint_one(run, destination, explicit=True)
     return replace(fixed, fixes=tuple(fixable))
+
+
+def _planned(report: FileReport, path: str) -> FileReport:
+    """--diff: the fixes --fix would apply to this file and the bytes they would change
+    (old offsets -> new offsets: old bytes -> new bytes, 16 at most shown), or why they
+    cannot be applied. Nothing is written."""
+    from dcmencaps_lint.fixer import CannotFix, hunks, layout
+
+    fixable = [f for f in report.findings if f.fix is not None]
+    edits = list(dict.fromkeys(f.fix for f in fixable if f.fix is not None))
+    lines = [f"{f.code} {f.fix.describe()}" for f in fixable if f.fix is not None]
+    try:
+        with _element(path) as old:
+            changes = hunks(layout(old, edits).pieces, old.reader)
+            for h in changes:
+                was = old.reader.read(h.old_start, min(h.old_end - h.old_start, 16))
+                lines.append(
+                    f"  0x{h.old_start:08X}-0x{h.old_end:08X} -> "
+                    f"0x{h.new_start:08X}-0x{h.new_start + len(h.new):08X}: "
+                    f"{_hex(was, h.old_end - h.old_start)} -> {_hex(h.new[:16], len(h.new))}"
+                )
+    except CannotFix as exc:
+        lines.append(f"  cannot be applied: {exc}")
+    except OSError as exc:
+        lines.append(f"  cannot be applied: {exc.strerror or exc}")
+    return replace(report, planned=tuple(lines))
+
+
+def _hex(data: bytes, length: int) -> str:
+    shown = data.hex(" ").upper() if data else "(nothing)"
+    return shown + (" ..." if length > len(data) else "")
 
 
 @contextlib.contextmanager

@@ -124,16 +124,21 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
             patches[edit.offset] = b"OB"
 
     pieces: list[Piece] = list(_patched(0, first_item, patches))
-    if walk.bot is not None:
-        pieces.append(item_header(ITEM_TAG, 4 * len(bot_values)))
-        pieces.append(struct.pack(f"<{len(bot_values)}I", *bot_values))
+    bot = walk.bot
+    if bot is not None:
+        unchanged = bot.length == 4 * len(bot_values) and walk.bot_offsets == tuple(bot_values)
+        if unchanged:  # copied, so that a diff shows only what changes
+            pieces.append(Copy(bot.offset, ITEM_HEADER_SIZE + bot.length))
+        else:
+            pieces.append(item_header(ITEM_TAG, 4 * len(bot_values)))
+            pieces.append(struct.pack(f"<{len(bot_values)}I", *bot_values))
     for kind, item, number in _items_in_order(fragments, kept_empty):
-        if kind == "fragment":
-            pad = number in padded
-            pieces.append(item_header(ITEM_TAG, item.length + pad))
+        if kind == "fragment" and number in padded:
+            pieces.append(item_header(ITEM_TAG, item.length + 1))
             pieces.append(Copy(item.value_offset, item.length))
-            if pad:
-                pieces.append(b"\x00")
+            pieces.append(b"\x00")
+        elif kind == "fragment":
+            pieces.append(Copy(item.offset, ITEM_HEADER_SIZE + item.length))
         else:
             pieces.append(Copy(item.offset, ITEM_HEADER_SIZE))
     if walk.delimiter is not None:
@@ -144,6 +149,54 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
         rest = size
     pieces.extend(_patched(rest, size, patches))
     return Layout([p for p in pieces if p], padded)
+
+
+class Hunk(NamedTuple):
+    """Bytes of the old file replaced by other bytes in the new one (`--diff`)."""
+
+    old_start: int
+    old_end: int
+    new_start: int
+    new: bytes
+
+
+def hunks(pieces: Sequence[Piece], old: ByteReader) -> list[Hunk]:
+    """Where the new file differs from the old: every stretch of new bytes, with the old
+    bytes it stands in for (none for an insertion; old bytes skipped are a deletion),
+    less the bytes at either end that stay as they were. Copies in place are left out."""
+    found: list[Hunk] = []
+    old_at = new_at = 0
+    pending = b""
+    ends = [*(p for p in pieces), None]  # None: the end of the file
+    for piece in ends:
+        if isinstance(piece, bytes):
+            pending += piece
+            new_at += len(piece)
+            continue
+        upto = old.size if piece is None else piece.offset
+        if pending or upto != old_at:
+            found.append(_trimmed(Hunk(old_at, upto, new_at - len(pending), pending), old))
+            pending = b""
+        if piece is not None:
+            old_at = piece.offset + piece.length
+            new_at += piece.length
+    return [h for h in found if h.old_end > h.old_start or h.new]
+
+
+def _trimmed(hunk: Hunk, old: ByteReader) -> Hunk:
+    """The hunk less the leading and trailing bytes it leaves as they were, when it
+    replaces as many bytes as it writes (a table rewritten in place)."""
+    start, end, new_start, new = hunk
+    if end - start != len(new):
+        return hunk
+    was = old.read(start, end - start)
+    head = 0
+    while head < len(new) and new[head] == was[head]:
+        head += 1
+    tail = 0
+    while tail < len(new) - head and new[-1 - tail] == was[-1 - tail]:
+        tail += 1
+    return Hunk(start + head, end - tail, new_start + head, new[head : len(new) - tail])
 
 
 def _items_in_order(

@@ -419,6 +419,8 @@ class FileReport:
     institution_name: str | None = None
     # With --fix: the findings of the file as it was that the written file no longer has.
     fixes: tuple[Finding, ...] = ()
+    # With --diff: what --fix would change, as lines for people (engine._planned).
+    planned: tuple[str, ...] = ()
 
     def __reduce__(self) -> tuple[type[FileReport], tuple[object, ...]]:
         # Worker processes send every report to the parent: as the fields in order, the

@@ -24,12 +24,13 @@ from builders import (
     jpeg_frame,
 )
 from click.testing import CliRunner, Result
+from test_fuzz import BASE_SEED, mutants
 from test_real_files import EXPECTED, ROOTS
 
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import EncapsulatedContext
-from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.registry import FixAvailability, load_rules
+from dcmencaps_lint.engine import Options, iter_lint_paths, lint_file
+from dcmencaps_lint.registry import FixAvailability, Selection, load_rules
 
 ODD = jpeg_frame(33)
 THREE = [jpeg_frame(), jpeg_frame(40), jpeg_frame(48)]
@@ -264,3 +265,78 @@ def test_the_real_files_decode_to_the_same_pixels_after_the_fix(tmp_path: Path) 
         else:
             reference = pydicom.dcmread(old).pixel_array
         assert np.array_equal(after, reference), name
+
+
+def test_fuzz_mutants_through_fix_dir(tmp_path: Path) -> None:
+    """1,500 fuzz mutants (test_fuzz.py) through `--fix --fix-dir`: no error, no fixer
+    that raised; every file written lints without the codes fixed in it, and every
+    finding that offered a fix in a file not written says why."""
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    for number, (_, data) in enumerate(mutants(1_500, BASE_SEED)):
+        (folder / f"{number:05d}.dcm").write_bytes(data)
+    options = Options(Selection(), fix=True, fix_dir=str(out))
+    written = refused = 0
+    for report in iter_lint_paths([folder], options=options, jobs=1):
+        assert not [f for f in report.findings if f.code == "PRS005"], report
+        assert "the fixer raised" not in " ".join(f.message for f in report.findings)
+        if report.fixes:
+            written += 1
+            again = lint_file(report.path)
+            assert not {f.code for f in report.fixes} & {f.code for f in again.findings}
+        else:
+            offered = [f for f in report.findings if f.fix is not None]
+            refused += bool(offered)
+            assert all("(not fixed: " in f.message for f in offered), report
+    assert written > 20 and refused > 20, (written, refused)
+
+
+def test_diff_writes_nothing_and_shows_each_planned_fix(tmp_path: Path) -> None:
+    for code, built in BROKEN.items():
+        (tmp_path / f"{code}.dcm").write_bytes(built.data)
+    before = _state(tmp_path)
+    result = _run("--diff", str(tmp_path))
+    assert result.exit_code == 1  # fixes are pending
+    assert _state(tmp_path) == before
+    for code in BROKEN:
+        assert f"{code}.dcm: would fix: {code} " in result.stdout
+    assert "fixed" not in result.stdout.splitlines()[-1]
+
+
+def test_diff_shows_the_bytes_that_change(tmp_path: Path) -> None:
+    """ITM004 on fragment 2 of 3, with a BOT: the BOT's third entry, fragment 2's length
+    field, and the pad byte inserted after its value."""
+    built = BROKEN["ITM004"]
+    path = tmp_path / "image.dcm"
+    path.write_bytes(built.data)
+    result = _run("--diff", "--format", "json", str(path))
+    (entry,) = json.loads(result.stdout)["files"]
+    length_field = built.item_length_field(2)
+    pad_at = built.items[2] + 8 + 33
+    bot_entry = built.items[0] + 8 + 8
+    assert entry["planned"] == [
+        "ITM004 pad fragment 2 with one trailing 00 byte",
+        f"  0x{bot_entry:08X}-0x{bot_entry + 1:08X} -> 0x{bot_entry:08X}-0x{bot_entry + 1:08X}: "
+        "51 -> 52",  # frame 3 starts at 81, then 82
+        f"  0x{length_field:08X}-0x{length_field + 1:08X} -> "
+        f"0x{length_field:08X}-0x{length_field + 1:08X}: 21 -> 22",
+        f"  0x{pad_at:08X}-0x{pad_at:08X} -> 0x{pad_at:08X}-0x{pad_at + 1:08X}: (nothing) -> 00",
+    ]
+    assert path.read_bytes() == built.data
+    # and --fix writes exactly that
+    _run("--fix", str(path))
+    new = path.read_bytes()
+    expected = bytearray(built.data)
+    expected[bot_entry], expected[length_field] = 0x52, 0x22
+    expected[pad_at:pad_at] = b"\x00"
+    assert new == expected
+
+
+def test_diff_on_a_clean_file_and_with_fix(tmp_path: Path) -> None:
+    path = tmp_path / "image.dcm"
+    path.write_bytes(encapsulated(THREE).data)
+    clean = _run("--diff", str(path))
+    assert clean.exit_code == 0 and "would fix" not in clean.stdout
+    both = _run("--diff", "--fix", str(path))
+    assert both.exit_code == 2
+    assert "--diff writes nothing" in both.stderr

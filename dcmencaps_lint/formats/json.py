@@ -62,6 +62,8 @@ def file_dict(file: FileReport) -> dict[str, Any]:
         data["reason"] = file.reason
     if file.fixes:
         data["fixes"] = [fixed_dict(f) for f in file.fixes]
+    if file.planned:
+        data["planned"] = list(file.planned)
     return data
 
 

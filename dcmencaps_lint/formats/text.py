@@ -62,6 +62,9 @@ def statistics_lines(report: Report) -> list[str]:
 
 def _file_lines(file: FileReport, verbose: bool) -> list[str]:
     lines = [finding_line(file.path, f) for f in file.findings]
+    if file.planned:  # --diff
+        path = _escape(file.path)
+        lines += [f"{path}: would fix: {_escape(line)}" for line in file.planned]
     if verbose:
         path = _escape(file.path)
         lines += [f"{path}: fixed {f.code} {_escape(f.message)} [{f.name}]" for f in file.fixes]
