@@ -121,6 +121,11 @@ class _OneLineErrors(click.Command):
     is_flag=True,
     help="Write nothing; show what --fix would change in each file (exit 1 when any).",
 )
+@click.option(
+    "--unsafe-fixes",
+    is_flag=True,
+    help="With --fix, --fix-dir or --diff: also the fixes that change codestream bytes.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Findings only, no summary line.")
 @click.option(
     "-v", "--verbose", is_flag=True, help="Also list skipped files; tracebacks on errors."

@@ -58,6 +58,7 @@ DEFAULTS: Mapping[str, Any] = {
     "fix": False,
     "fix_dir": None,
     "diff": False,
+    "unsafe_fixes": False,
 }
 # The options plain_command_line reads: spelling -> parameter, flags then valued ones.
 _FLAGS = {
@@ -257,6 +258,7 @@ def run(
     fix: bool = False,
     fix_dir: str | None = None,
     diff: bool = False,
+    unsafe_fixes: bool = False,
 ) -> int:
     from dcmencaps_lint.model import Summary
     from dcmencaps_lint.registry import Selection, SelectionError, load_rules
@@ -290,6 +292,7 @@ def run(
             fix=fix or fix_dir is not None,
             fix_dir=fix_dir,
             diff=diff,
+            unsafe_fixes=unsafe_fixes,
         )
         rules = load_rules()
         # Named by option: the configuration file's selectors were checked when read.

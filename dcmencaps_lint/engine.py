@@ -82,6 +82,7 @@ class Options:
     fix: bool = False
     fix_dir: str | None = None
     diff: bool = False  # --diff: what --fix would change, nothing written; see _planned
+    unsafe_fixes: bool = False  # also the fixes that change codestream bytes
 
 
 class _Run:
@@ -287,9 +288,9 @@ def _lint_entry(run: _Run, entry: PathEntry) -> FileReport:
     try:
         with _time_limit(run.options.timeout):
             report = _lint_one(run, entry.path, explicit=entry.explicit)
-            if any(f.fix is not None for f in report.findings):
+            if any(_applies(f, run.options) for f in report.findings):
                 if run.options.diff:
-                    report = _planned(report, entry.path)
+                    report = _planned(run, report, entry.path)
                 elif run.options.fix:
                     report = _fixed(run, entry, report)
             return report
@@ -298,6 +299,11 @@ def _lint_entry(run: _Run, entry: PathEntry) -> FileReport:
 
         assert run.options.timeout is not None
         return _abandoned(run, entry, timeout_message(run.options.timeout))
+
+
+def _applies(finding: Finding, options: Options) -> bool:
+    """The finding offers a fix this run applies: a safe one, or any with --unsafe-fixes."""
+    return finding.fix is not None and (finding.fix.safe or options.unsafe_fixes)
 
 
 def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
@@ -312,7 +318,7 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
     from dcmencaps_lint.fixer import CannotFix, check, layout
     from dcmencaps_lint.writer import WriteRefused, write_file
 
-    fixable = [f for f in report.findings if f.fix is not None]
+    fixable = [f for f in report.findings if _applies(f, run.options)]
     edits = list(dict.fromkeys(f.fix for f in fixable if f.fix is not None))
     destination = entry.path
     if run.options.fix_dir is not None:
@@ -334,6 +340,7 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
                             _lint_one(run, path, path=report.path, explicit=True),
                             planned.padded,
                             {f.code for f in fixable},
+                            planned.kept,
                         )
                 except CannotFix as exc:
                     return str(exc)
@@ -348,7 +355,7 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
         else:  # a bug: said in the finding, as a rule that raises is (PRS005)
             why = f"not fixed: the fixer raised {type(exc).__name__}: {exc}"
         findings = tuple(
-            replace(f, message=f"{f.message} ({why})") if f.fix is not None else f
+            replace(f, message=f"{f.message} ({why})") if _applies(f, run.options) else f
             for f in report.findings
         )
         return replace(report, findings=findings)
@@ -356,13 +363,13 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
     return replace(fixed, fixes=tuple(fixable))
 
 
-def _planned(report: FileReport, path: str) -> FileReport:
+def _planned(run: _Run, report: FileReport, path: str) -> FileReport:
     """--diff: the fixes --fix would apply to this file and the bytes they would change
     (old offsets -> new offsets: old bytes -> new bytes, 16 at most shown), or why they
     cannot be applied. Nothing is written."""
     from dcmencaps_lint.fixer import CannotFix, hunks, layout
 
-    fixable = [f for f in report.findings if f.fix is not None]
+    fixable = [f for f in report.findings if _applies(f, run.options)]
     edits = list(dict.fromkeys(f.fix for f in fixable if f.fix is not None))
     lines = [f"{f.code} {f.fix.describe()}" for f in fixable if f.fix is not None]
     try:

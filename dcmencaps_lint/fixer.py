@@ -33,6 +33,7 @@ from dcmencaps_lint.fixes import (
     PadFragment,
     RebuildBot,
     RebuildEot,
+    TrimFragment,
     VrAsOb,
 )
 from dcmencaps_lint.model import (
@@ -48,7 +49,16 @@ from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.writer import Copy, Piece
 
 _HEADER = struct.Struct("<HHI")
-SAFE_EDITS = (AppendDelimiter, DropItem, EmptyBot, PadFragment, RebuildBot, RebuildEot, VrAsOb)
+EDITS = (
+    AppendDelimiter,
+    DropItem,
+    EmptyBot,
+    PadFragment,
+    RebuildBot,
+    RebuildEot,
+    TrimFragment,  # unsafe: the engine applies it only with --unsafe-fixes
+    VrAsOb,
+)
 VR_TO_OB = {b"OW", b"UN"}  # the VRs an encapsulated Pixel Data element is found written with
 MAX_OFFSET = 0xFFFFFFFF  # a BOT entry is 32 bits
 COMPARE_STEP = 1 << 20  # bytes of each frame compared at a time
@@ -71,6 +81,7 @@ class Layout(NamedTuple):
 
     pieces: list[Piece]
     padded: frozenset[int]  # fragments that end in a pad byte the edits added
+    kept: dict[int, int]  # fragments cut short (TrimFragment): the bytes of each kept
 
 
 def item_header(tag: int, length: int) -> bytes:
@@ -79,7 +90,7 @@ def item_header(tag: int, length: int) -> bytes:
 
 def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
     """The new file: the old one with `edits` applied to its top-level Pixel Data."""
-    unknown = [e for e in edits if not isinstance(e, SAFE_EDITS)]
+    unknown = [e for e in edits if not isinstance(e, EDITS)]
     if unknown:
         raise CannotFix(f"no layout for the edit {unknown[0].describe()!r}")
     walk, dataset, size = ctx.walk, ctx.dataset, ctx.reader.size
@@ -94,9 +105,21 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
     fragments = walk.fragments
     if any(item.truncated for item in fragments):
         raise CannotFix("a fragment runs past the end of the file")
-    padded = frozenset(e.fragment for e in edits if isinstance(e, PadFragment))
-    if any(not 1 <= n <= len(fragments) or not fragments[n - 1].length % 2 for n in padded):
+    padded_odd = {e.fragment for e in edits if isinstance(e, PadFragment)}
+    if any(not 1 <= n <= len(fragments) or not fragments[n - 1].length % 2 for n in padded_odd):
         raise CannotFix("a pad for a fragment that is not there or not of odd length")
+    kept: dict[int, int] = {}
+    for edit in edits:
+        if isinstance(edit, TrimFragment):
+            fragment = (
+                fragments[edit.fragment - 1] if 1 <= edit.fragment <= len(fragments) else None
+            )
+            if fragment is None or not fragment.value_offset < edit.end < fragment.end:
+                raise CannotFix(f"no bytes to cut from fragment {edit.fragment} at {edit.end}")
+            kept[edit.fragment] = edit.end - fragment.value_offset
+    lengths = {n: kept.get(n, f.length) for n, f in enumerate(fragments, start=1)}
+    # a fragment cut to an odd length keeps one pad byte, as an odd one gets one
+    padded = frozenset(padded_odd | {n for n in kept if lengths[n] % 2})
     dropped = {e.offset for e in edits if isinstance(e, DropItem)}
     if not dropped <= {item.offset for item in walk.skipped}:
         raise CannotFix("a drop of an item that is not an empty item between fragments")
@@ -105,17 +128,17 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
     starts: list[int] = []
     position = 0
     kept_empty = [item for item in walk.skipped if item.offset not in dropped]
-    for kind, item, number in _items_in_order(fragments, kept_empty):
+    for kind, _, number in _items_in_order(fragments, kept_empty):
         if kind == "fragment":
             starts.append(position)
-            position += ITEM_HEADER_SIZE + item.length + (number in padded)
+            position += ITEM_HEADER_SIZE + lengths[number] + (number in padded)
         else:
             position += ITEM_HEADER_SIZE
     frames = ctx.frame_map.frames
     firsts = [frame.first_fragment for frame in frames]
 
     bot_values = _bot_values(ctx, edits, starts, firsts)
-    patches = _eot_patches(ctx, starts, firsts, padded)
+    patches = _eot_patches(ctx, starts, firsts, lengths, padded)
     first_item = walk.bot.offset if walk.bot is not None else walk.value_offset
     for edit in edits:
         if isinstance(edit, VrAsOb):
@@ -133,10 +156,13 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
             pieces.append(item_header(ITEM_TAG, 4 * len(bot_values)))
             pieces.append(struct.pack(f"<{len(bot_values)}I", *bot_values))
     for kind, item, number in _items_in_order(fragments, kept_empty):
-        if kind == "fragment" and number in padded:
-            pieces.append(item_header(ITEM_TAG, item.length + 1))
-            pieces.append(Copy(item.value_offset, item.length))
-            pieces.append(b"\x00")
+        if kind == "fragment" and (number in padded or number in kept):
+            length = lengths[number]
+            pad = number in padded
+            pieces.append(item_header(ITEM_TAG, length + pad))
+            pieces.append(Copy(item.value_offset, length))
+            if pad:
+                pieces.append(b"\x00")
         elif kind == "fragment":
             pieces.append(Copy(item.offset, ITEM_HEADER_SIZE + item.length))
         else:
@@ -148,7 +174,7 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
         pieces.append(item_header(SEQUENCE_DELIMITER_TAG, 0))
         rest = size
     pieces.extend(_patched(rest, size, patches))
-    return Layout([p for p in pieces if p], padded)
+    return Layout([p for p in pieces if p], padded, kept)
 
 
 class Hunk(NamedTuple):
@@ -227,7 +253,11 @@ def _bot_values(
 
 
 def _eot_patches(
-    ctx: EncapsulatedContext, starts: list[int], firsts: list[int], padded: frozenset[int]
+    ctx: EncapsulatedContext,
+    starts: list[int],
+    firsts: list[int],
+    fragment_lengths: dict[int, int],
+    padded: frozenset[int],
 ) -> dict[int, bytes]:
     """The Extended Offset Table's and its Lengths' new values, written in place (the
     same number of frames: the same lengths), by absolute offset."""
@@ -242,9 +272,8 @@ def _eot_patches(
         raise CannotFix("the Extended Offset Table and its Lengths do not match")
     if eot.length != 8 * len(frames) or any(f.fragment_count != 1 for f in frames):
         raise CannotFix("the Extended Offset Table does not index one fragment per frame")
-    fragments = ctx.walk.fragments
     offsets = [starts[n - 1] for n in firsts]
-    sizes = [fragments[n - 1].length + (n in padded) for n in firsts]
+    sizes = [fragment_lengths[n] + (n in padded) for n in firsts]
     return {
         eot.value_offset: struct.pack(f"<{len(offsets)}Q", *offsets),
         lengths.value_offset: struct.pack(f"<{len(sizes)}Q", *sizes),
@@ -278,13 +307,15 @@ def check(
     new_report: FileReport,
     padded: Collection[int],
     fixed: Collection[str],
+    kept: dict[int, int] | None = None,
 ) -> str | None:
     """Why the new file may not replace the old one; None when it may.
 
     Its frames are the old frames byte for byte (a fragment of `padded` one 00 byte
-    longer), none of the `fixed` codes is found in it, and every finding it has the old
-    file had too (by code).
+    longer, one of `kept` only its first bytes), none of the `fixed` codes is found in
+    it, and every finding it has the old file had too (by code).
     """
+    kept = kept or {}
     old_frames, new_frames = old.frame_map.frames, new.frame_map.frames
     if len(old_frames) != len(new_frames):
         return f"{len(new_frames)} frames instead of {len(old_frames)}"
@@ -299,10 +330,11 @@ def check(
         ):
             was, now = old_fragments[o - 1], new_fragments[n - 1]
             pad = o in padded
-            same = now.length == was.length + pad and _same_bytes(
-                old.reader, was.value_offset, new.reader, now.value_offset, was.length
+            length = kept.get(o, was.length)
+            same = now.length == length + pad and _same_bytes(
+                old.reader, was.value_offset, new.reader, now.value_offset, length
             )
-            if not same or (pad and new.reader.read(now.value_offset + was.length, 1) != b"\0"):
+            if not same or (pad and new.reader.read(now.value_offset + length, 1) != b"\0"):
                 return f"frame {before.number} differs from the old file's"
     codes = {f.code for f in new_report.findings}
     still = sorted(codes & set(fixed))

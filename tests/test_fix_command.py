@@ -82,9 +82,18 @@ def _run(*args: str) -> Result:
     return CliRunner().invoke(main, ["-j", "1", *args])
 
 
+# Unsafe fixes (with --unsafe-fixes only): code -> a file with that finding.
+UNSAFE: dict[str, Built] = {
+    "CSM003": encapsulated([jpeg_frame(), jpeg_frame(40) + b"\x00\x00\x00\x00", jpeg_frame()]),
+}
+
+
 def test_every_rule_that_offers_a_fix_has_a_case_here() -> None:
     offering = {r.code for r in load_rules() if r.fix is not FixAvailability.NEVER}
-    assert offering - {"BOT009"} == set(BROKEN)  # BOT009 needs 4 GiB: test_fixer covers EmptyBot
+    # BOT009 needs 4 GiB: test_fixer covers EmptyBot
+    assert offering - {"BOT009"} == set(BROKEN) | set(UNSAFE)
+    unsafe = {r.code for r in load_rules() if r.unsafe_fix}
+    assert unsafe == set(UNSAFE)
 
 
 @pytest.mark.parametrize("code", sorted(BROKEN))
@@ -216,7 +225,9 @@ def test_the_real_files_with_fixable_findings(tmp_path: Path) -> None:
     """pydicom's and pydicom-data's files whose findings offer fixes, through
     --fix-dir: each written file has none of the fixed codes and the same frames; a
     file not written says why in its findings."""
-    offering = {r.code for r in load_rules() if r.fix is not FixAvailability.NEVER}
+    offering = {
+        r.code for r in load_rules() if r.fix is not FixAvailability.NEVER and not r.unsafe_fix
+    }
     names = [n for n, e in EXPECTED.items() if offering & {code for code, _ in e["findings"]}]
     folder = tmp_path / "in"
     for name in names:
@@ -249,7 +260,9 @@ def test_the_real_files_decode_to_the_same_pixels_after_the_fix(tmp_path: Path) 
     import numpy as np
     import pydicom
 
-    offering = {r.code for r in load_rules() if r.fix is not FixAvailability.NEVER}
+    offering = {
+        r.code for r in load_rules() if r.fix is not FixAvailability.NEVER and not r.unsafe_fix
+    }
     names = [n for n, e in EXPECTED.items() if offering & {code for code, _ in e["findings"]}]
     unreadable = "pydicom-data/emri_small_jpeg_2k_lossless_too_short.dcm"
     assert unreadable in names
@@ -285,7 +298,7 @@ def test_fuzz_mutants_through_fix_dir(tmp_path: Path) -> None:
             again = lint_file(report.path)
             assert not {f.code for f in report.fixes} & {f.code for f in again.findings}
         else:
-            offered = [f for f in report.findings if f.fix is not None]
+            offered = [f for f in report.findings if f.fix is not None and f.fix.safe]
             refused += bool(offered)
             assert all("(not fixed: " in f.message for f in offered), report
     assert written > 20 and refused > 20, (written, refused)
@@ -340,3 +353,24 @@ def test_diff_on_a_clean_file_and_with_fix(tmp_path: Path) -> None:
     both = _run("--diff", "--fix", str(path))
     assert both.exit_code == 2
     assert "--diff writes nothing" in both.stderr
+
+
+def test_an_unsafe_fix_only_with_unsafe_fixes(tmp_path: Path) -> None:
+    """CSM003: four bytes after frame 2's EOI. Without --unsafe-fixes nothing is
+    written or planned; with it the bytes go, and frame 2 is the old one up to its EOI."""
+    built = UNSAFE["CSM003"]
+    path = tmp_path / "image.dcm"
+    path.write_bytes(built.data)
+    mtime = path.stat().st_mtime_ns
+    safe_only = _run("--fix", str(path))
+    assert "CSM003" in safe_only.stdout and "not fixed" not in safe_only.stdout
+    assert path.read_bytes() == built.data and path.stat().st_mtime_ns == mtime
+    assert "would fix" not in _run("--diff", str(path)).stdout
+    planned = _run("--diff", "--unsafe-fixes", str(path)).stdout
+    assert f"would fix: CSM003 cut fragment 2 at byte {built.items[2] + 8 + 40}" in planned
+    fixed = _run("--fix", "--unsafe-fixes", "--format", "json", str(path))
+    (entry,) = json.loads(fixed.stdout)["files"]
+    assert [f["code"] for f in entry["fixes"]] == ["CSM003"] and entry["findings"] == []
+    old_frames, new_frames = _frames(built.data), _frames(path.read_bytes())
+    assert new_frames == [old_frames[0], old_frames[1][:40], old_frames[2]]
+    assert len(path.read_bytes()) == len(built.data) - 4

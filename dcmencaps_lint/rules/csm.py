@@ -216,7 +216,8 @@ def missing_eoi(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="Two or more bytes follow the EOI / EOC (FF D9) at the end of a frame",
     per_frame=True,
     codecs=MARKER_CODED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
+    unsafe_fix=True,
 )
 def trailing_bytes_after_end_marker(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -250,7 +251,10 @@ def trailing_bytes_after_end_marker(ctx: EncapsulatedContext) -> Iterator[Proble
     How to fix
     ----------
     Cut the fragment after FF D9 (keeping one pad byte if the length would be odd) and
-    update the item length and the offset tables.
+    update the item length and the offset tables. `--fix --unsafe-fixes` does so (00 as
+    the pad byte): unsafe, since bytes of the fragment are dropped (a decoder that
+    needed them, if any, would differ); the check after writing compares each frame
+    with the old one up to its end marker.
 
     Reference
     ---------
@@ -262,6 +266,8 @@ def trailing_bytes_after_end_marker(ctx: EncapsulatedContext) -> Iterator[Proble
     for frame, end in _ends(ctx):
         if end.trailing >= 2:
             assert end.marker is not None
+            from dcmencaps_lint.fixes import TrimFragment  # here: most lints fix nothing
+
             name = "EOI" if ctx.ts.codec in JPEG_FAMILY else "EOC"
             shown = end.tail[end.marker - end.tail_offset + 2 :][:8]
             more = " ..." if end.trailing > len(shown) else ""
@@ -272,6 +278,7 @@ def trailing_bytes_after_end_marker(ctx: EncapsulatedContext) -> Iterator[Proble
                 length=end.trailing,
                 frame=frame.number,
                 item=frame.last_fragment,
+                fix=TrimFragment(frame.last_fragment, end.marker + 2),
             )
 
 
