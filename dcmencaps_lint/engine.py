@@ -327,6 +327,9 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
             below = os.path.basename(entry.path)
         destination = os.path.join(run.options.fix_dir, below)
     try:
+        elsewhere = run.options.fix_dir is not None and os.path.exists(destination)
+        if elsewhere and os.path.samefile(destination, entry.path):
+            raise CannotFix("--fix-dir would write over the file itself")
         with _element(entry.path) as old:
             planned = layout(old, edits)
 

@@ -2,8 +2,9 @@
 
 The encapsulated Pixel Data is laid out again from the model the walker found, with the
 edits applied: its BOT item, each fragment (its item header, then its value copied from
-the old file as it is, with a 00 pad byte where an edit adds one), the zero-length items
-between fragments that an edit does not drop, and the Sequence Delimitation Item. Every
+the old file as it is, with a 00 pad byte where an edit adds one, or cut short by the
+unsafe TrimFragment), the zero-length items between fragments that an edit does not
+drop, and the Sequence Delimitation Item. Unchanged items are copied whole. Every
 byte in front of Pixel Data and after its delimiter is copied as it is, except the
 values an edit or the new layout changes in place (the Pixel Data VR, the Extended
 Offset Table). The offset tables stay true to the new layout whatever the edits: a BOT
@@ -11,10 +12,11 @@ that had values and an Extended Offset Table (and its Lengths) are rebuilt from 
 each frame now starts, so padding one fragment never leaves a wrong table behind.
 
 `layout` gives the new file as writer.py's pieces (new bytes and ranges of the old
-file), so memory stays proportional to the number of items; `check` is what a new file
-must pass before it may replace anything: the same frames, byte for byte (less a pad
-byte the edits added), and no finding the old file did not have. (Issue 12: the rules'
-edits and `--fix` come next; this is what they will call.)
+file), so memory stays proportional to the number of items; `hunks` says which bytes
+those pieces change (`--diff`); `check` is what a new file must pass before it may
+replace anything: the same frames, byte for byte (less a pad byte the edits added, or
+the bytes a trim cut), and no code of finding the old file did not have. The engine's
+`--fix` (engine._fixed) calls them.
 """
 
 from __future__ import annotations

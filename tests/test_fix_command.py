@@ -374,3 +374,12 @@ def test_an_unsafe_fix_only_with_unsafe_fixes(tmp_path: Path) -> None:
     old_frames, new_frames = _frames(built.data), _frames(path.read_bytes())
     assert new_frames == [old_frames[0], old_frames[1][:40], old_frames[2]]
     assert len(path.read_bytes()) == len(built.data) - 4
+
+
+def test_fix_dir_never_writes_over_an_input(tmp_path: Path) -> None:
+    """--fix-dir naming the folder being linted: each file would land on itself."""
+    path = tmp_path / "image.dcm"
+    path.write_bytes(BROKEN["ITM006"].data)
+    result = _run("--fix-dir", str(tmp_path), str(tmp_path))
+    assert "(not fixed: --fix-dir would write over the file itself)" in result.stdout
+    assert path.read_bytes() == BROKEN["ITM006"].data
