@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from dcmencaps_lint.context import (
     PIXEL_DATA,
@@ -59,6 +59,9 @@ from dcmencaps_lint.transfer_syntax import (
     lookup,
 )
 from dcmencaps_lint.walker import walk
+
+if TYPE_CHECKING:
+    from dcmencaps_lint.fixes import Edit  # only rules that offer fixes import fixes.py
 
 Target = str | os.PathLike[str] | bytes | bytearray | BinaryIO
 
@@ -288,10 +291,11 @@ def _lint_entry(run: _Run, entry: PathEntry) -> FileReport:
     try:
         with _time_limit(run.options.timeout):
             report = _lint_one(run, entry.path, explicit=entry.explicit)
-            if any(_applies(f, run.options) for f in report.findings):
+            fixing = run.options.diff or run.options.fix
+            if fixing and any(_applies(f, run.options) for f in report.findings):
                 if run.options.diff:
                     report = _planned(run, report, entry.path)
-                elif run.options.fix:
+                else:
                     report = _fixed(run, entry, report)
             return report
     except _TimedOut:
@@ -306,6 +310,12 @@ def _applies(finding: Finding, options: Options) -> bool:
     return finding.fix is not None and (finding.fix.safe or options.unsafe_fixes)
 
 
+def _applied(report: FileReport, options: Options) -> tuple[list[Finding], list[Edit]]:
+    """The findings whose fixes this run applies, and their edits (each once)."""
+    fixable = [f for f in report.findings if _applies(f, options)]
+    return fixable, list(dict.fromkeys(f.fix for f in fixable if f.fix is not None))
+
+
 def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
     """--fix: the file written again with its findings' edits applied (fixer.py), if
     the new file passes fixer.check, then the new file's report with what was fixed;
@@ -318,8 +328,7 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
     from dcmencaps_lint.fixer import CannotFix, check, layout
     from dcmencaps_lint.writer import WriteRefused, write_file
 
-    fixable = [f for f in report.findings if _applies(f, run.options)]
-    edits = list(dict.fromkeys(f.fix for f in fixable if f.fix is not None))
+    fixable, edits = _applied(report, run.options)
     destination = entry.path
     if run.options.fix_dir is not None:
         below = os.path.relpath(entry.path, entry.root) if entry.root else entry.path
@@ -330,17 +339,19 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
         elsewhere = run.options.fix_dir is not None and os.path.exists(destination)
         if elsewhere and os.path.samefile(destination, entry.path):
             raise CannotFix("--fix-dir would write over the file itself")
+        checked: list[FileReport] = []  # the new file's report, as verify made it
         with _element(entry.path) as old:
             planned = layout(old, edits)
 
             def verify(path: str) -> str | None:
+                checked.append(_lint_one(run, path, path=report.path, explicit=True))
                 try:
                     with _element(path) as new:
                         return check(
                             old,
                             report,
                             new,
-                            _lint_one(run, path, path=report.path, explicit=True),
+                            checked[-1],
                             planned.padded,
                             {f.code for f in fixable},
                             planned.kept,
@@ -362,8 +373,8 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
             for f in report.findings
         )
         return replace(report, findings=findings)
-    fixed = _lint_one(run, destination, explicit=True)
-    return replace(fixed, fixes=tuple(fixable))
+    # the written file is the one verify linted: its report, under its new name
+    return replace(checked[-1], path=destination, fixes=tuple(fixable))
 
 
 def _planned(run: _Run, report: FileReport, path: str) -> FileReport:
@@ -372,8 +383,7 @@ def _planned(run: _Run, report: FileReport, path: str) -> FileReport:
     cannot be applied. Nothing is written."""
     from dcmencaps_lint.fixer import CannotFix, hunks, layout
 
-    fixable = [f for f in report.findings if _applies(f, run.options)]
-    edits = list(dict.fromkeys(f.fix for f in fixable if f.fix is not None))
+    fixable, edits = _applied(report, run.options)
     lines = [f"{f.code} {f.fix.describe()}" for f in fixable if f.fix is not None]
     try:
         with _element(path) as old:
