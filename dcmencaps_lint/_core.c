@@ -9,7 +9,8 @@
  *       With a codec family, each item's facts too, in the same pass over the file:
  *       (heads, tails, ends), the ids of what the item's first bytes say should it start
  *       a frame and of how it ends should it end one (uint32 arrays), and per head id
- *       whether a frame that starts so has an end to judge.
+ *       whether a frame that starts so has an end to judge. A long run of dense items
+ *       is walked by two threads (see SPLIT_MIN), without the GIL.
  *
  *   groups_of(heads, tails, ends, base, firsts, lasts, count)
  *       Frame numbers grouped by those ids: no second pass over the file.
@@ -78,7 +79,9 @@
  * left are unmapped again (MADV_DONTNEED; the data stays in the page cache), so the
  * resident set stays at a few chunks however large the file. Nothing the walk reads
  * depends on the helper: without it (no thread, an old kernel) the walk maps each chunk
- * itself on entering it, and a page the helper has not reached yet is simply faulted in. */
+ * itself on entering it, and a page the helper has not reached yet is simply faulted in.
+ * Where two walkers share a run of items (see SPLIT_MIN), neither starts a helper: each
+ * maps its own chunks, on its own core. */
 #define CHUNK ((uint64_t)8 << 20)
 #define LOOKAHEAD 4 /* chunks mapped ahead of the walk */
 #if defined(__linux__)
@@ -97,6 +100,7 @@ typedef struct {
     const uint8_t *memory;
     uint64_t size;          /* bytes of data; nothing at or past it is read */
     int dense;              /* map the file rather than pread */
+    int solo;               /* no helper thread (two walkers run: see SPLIT_MIN) */
     uint8_t *window;        /* a mapped window of the file, or NULL */
     uint64_t window_start;
     uint64_t window_length;
@@ -247,7 +251,8 @@ static int source_map(Source *s, uint64_t offset, uint64_t count) {
     s->released = 0;
     s->chunk = 0;
 #if HAVE_POPULATE
-    helper_start(s);
+    if (!s->solo)
+        helper_start(s);
 #endif
     populate_chunk(s, 0);
     return 0;
@@ -951,7 +956,7 @@ static uint64_t hash_key(const Key *k) { /* multiply-xorshift, 8 bytes at a time
 
 static int table_grow(Table *t) {
     size_t capacity = t->capacity ? t->capacity * 2 : 64, i;
-    Slot *slots = PyMem_Calloc(capacity, sizeof(Slot));
+    Slot *slots = PyMem_RawCalloc(capacity, sizeof(Slot));
     if (slots == NULL)
         return -1;
     for (i = 0; i < capacity; i++)
@@ -964,7 +969,7 @@ static int table_grow(Table *t) {
             slots[j] = t->slots[i];
         }
     }
-    PyMem_Free(t->slots);
+    PyMem_RawFree(t->slots);
     t->slots = slots;
     t->capacity = capacity;
     return 0;
@@ -986,7 +991,7 @@ static Py_ssize_t table_find(Table *t, const Key *k, Py_ssize_t groups) {
     }
     if (t->arena_length + k->length > t->arena_capacity) {
         size_t capacity = (t->arena_capacity + k->length) * 2;
-        uint8_t *arena = PyMem_Realloc(t->arena, capacity);
+        uint8_t *arena = PyMem_RawRealloc(t->arena, capacity);
         if (arena == NULL)
             return -1;
         t->arena = arena;
@@ -1002,6 +1007,24 @@ static Py_ssize_t table_find(Table *t, const Key *k, Py_ssize_t groups) {
     return groups;
 }
 
+static void table_free(Table *t) {
+    PyMem_RawFree(t->slots);
+    PyMem_RawFree(t->arena);
+}
+
+/* A growing array's storage with room for one more element of `size` bytes (the same
+ * storage, or moved); NULL when there is no memory (the old storage stays). */
+static void *with_room(void *values, size_t length, size_t *capacity, size_t size) {
+    size_t more;
+    if (length < *capacity)
+        return values;
+    more = *capacity ? *capacity * 2 : 1024;
+    values = PyMem_RawRealloc(values, more * size);
+    if (values != NULL)
+        *capacity = more;
+    return values;
+}
+
 /* A growing array of 32-bit ids. */
 typedef struct {
     uint32_t *ids;
@@ -1009,14 +1032,10 @@ typedef struct {
 } Ids;
 
 static int ids_add(Ids *a, uint32_t id) {
-    if (a->length == a->capacity) {
-        size_t capacity = a->capacity ? a->capacity * 2 : 1024;
-        uint32_t *ids = PyMem_Realloc(a->ids, capacity * sizeof(uint32_t));
-        if (ids == NULL)
-            return -1;
-        a->ids = ids;
-        a->capacity = capacity;
-    }
+    uint32_t *ids = with_room(a->ids, a->length, &a->capacity, sizeof *ids);
+    if (ids == NULL)
+        return -1;
+    a->ids = ids;
     a->ids[a->length++] = id;
     return 0;
 }
@@ -1047,6 +1066,19 @@ static int grouping_add(Grouping *g, const Key *key, uint32_t number) {
             PyErr_NoMemory();
             return -1;
         }
+    }
+    g->count.ids[group]++;
+    g->last.ids[group] = number;
+    return 0;
+}
+
+/* Frame `number` into the group of the frame before it, whose key is the same: no
+ * hashing (the frames of a whole-slide image mostly come in long runs of one key). */
+static int grouping_again(Grouping *g, uint32_t number) {
+    uint32_t group = g->group_of.ids[g->group_of.length - 1];
+    if (ids_add(&g->group_of, group) != 0) {
+        PyErr_NoMemory();
+        return -1;
     }
     g->count.ids[group]++;
     g->last.ids[group] = number;
@@ -1094,12 +1126,11 @@ failed:
 }
 
 static void grouping_free(Grouping *g) {
-    PyMem_Free(g->table.slots);
-    PyMem_Free(g->table.arena);
-    PyMem_Free(g->group_of.ids);
-    PyMem_Free(g->count.ids);
-    PyMem_Free(g->first.ids);
-    PyMem_Free(g->last.ids);
+    table_free(&g->table);
+    PyMem_RawFree(g->group_of.ids);
+    PyMem_RawFree(g->count.ids);
+    PyMem_RawFree(g->first.ids);
+    PyMem_RawFree(g->last.ids);
 }
 
 /* Column `index` of a list of ints, as an unsigned 64-bit value; -1 on error. */
@@ -1196,30 +1227,77 @@ done:
 
 /* ---- items ------------------------------------------------------------------------- */
 
+/* A long run of dense items is walked by two threads. The walk is a chain (each item's
+ * length says where the next one starts), so where the second half starts is known
+ * only once the first half is walked; but it can be guessed. A second walker looks for
+ * an item header near the middle (SPLIT_CHAIN items in a row that chain up) and walks
+ * on from there while this one walks up to it. If this walk lands exactly on the guess,
+ * every item from there on is the one the second walker found (a walk from a position
+ * depends only on the bytes from there): its items and facts are appended. If this walk
+ * passes over the guess (a look-alike of item headers inside a fragment) or stops before
+ * it, the second walker's work is dropped and this one walks on alone. Either way the
+ * result is the one-thread walk's, byte for byte. */
+#define SPLIT_MIN ((uint64_t)16 << 20)     /* bytes left to walk for a second walker */
+#define SPLIT_SEARCH ((uint64_t)4 << 20)   /* how far past the middle a header is looked for */
+#define SPLIT_BLOCK ((uint64_t)64 << 10)   /* ... read this much at a time */
+#define SPLIT_CHAIN 4
+
+/* A growing array of 64-bit offsets. */
+typedef struct {
+    uint64_t *values;
+    size_t length, capacity;
+} U64s;
+
+static int u64s_add(U64s *a, uint64_t value) {
+    uint64_t *values = with_room(a->values, a->length, &a->capacity, sizeof *values);
+    if (values == NULL)
+        return -1;
+    a->values = values;
+    a->values[a->length++] = value;
+    return 0;
+}
+
 /* Each item's head and tail facts, interned (see the top of this file). */
 typedef struct {
     Table head_table, tail_table;
     Ids heads, tails;
-    PyObject *ends; /* bytearray: per head id, 1 when a frame starting so has an end */
-    Key *key;
+    Ids ends; /* per head id: 1 when a frame that starts so has an end to judge */
 } ItemFacts;
 
+/* One walker's stretch of items. Nothing in it is a Python object: the second walker
+ * runs without the GIL. */
+typedef struct Stretch {
+    Source s;
+    int family;
+    uint64_t start, end;
+    uint64_t meet;        /* stop on reaching this position (the partner's start) */
+    int may_split;        /* this walker may start a partner */
+    U64s offsets;
+    Ids lengths;
+    ItemFacts facts;
+    Key key;
+    uint64_t position;    /* where the walk stopped */
+    int met;              /* ... at `meet` */
+    int no_memory;
+    int cancel;           /* (atomic) the partner's work is not wanted */
+    int *cancelled;       /* the partner's view of its walker's `cancel` */
+    struct Stretch *partner;
+#if HAVE_POPULATE
+    pthread_t thread;
+#endif
+} Stretch;
+
 static int item_facts_add(ItemFacts *facts, Source *s, int family, uint64_t value,
-                          uint32_t length) {
-    Py_ssize_t heads = PyByteArray_GET_SIZE(facts->ends), id;
+                          uint32_t length, Key *k) {
+    Py_ssize_t heads = (Py_ssize_t)facts->ends.length, id;
     int has_end;
-    Key *k = facts->key;
     k->length = 0;
     has_end = head_key(s, family, value, length, k);
     id = table_find(&facts->head_table, k, heads);
     if (id < 0 || ids_add(&facts->heads, (uint32_t)id) != 0)
         return -1;
-    if (id == heads) {
-        char flag = (char)has_end;
-        if (PyByteArray_Resize(facts->ends, heads + 1) != 0)
-            return -1;
-        PyByteArray_AS_STRING(facts->ends)[heads] = flag;
-    }
+    if (id == heads && ids_add(&facts->ends, (uint32_t)has_end) != 0)
+        return -1;
     k->length = 0;
     tail_key(s, value, length, length, k); /* a whole item: available == length */
     id = table_find(&facts->tail_table, k, (Py_ssize_t)facts->tail_table.used);
@@ -1228,102 +1306,343 @@ static int item_facts_add(ItemFacts *facts, Source *s, int family, uint64_t valu
     return 0;
 }
 
-static PyObject *core_items(PyObject *self, PyObject *args) {
-    int fd, family = 0;
-    unsigned long long size, position, end, start;
-    Py_buffer buffer = {0};
-    PyObject *memory = Py_None, *offsets = NULL, *lengths = NULL, *result = NULL;
-    PyObject *facts_tuple = NULL;
-    Source s;
-    ItemFacts facts;
-    Py_ssize_t count = 0;
-    (void)self;
-    memset(&facts, 0, sizeof facts);
-    if (!PyArg_ParseTuple(args, "iKOKK|i", &fd, &size, &memory, &position, &end, &family))
-        return NULL;
-    if (!known_family(family, 1))
-        return NULL;
-    if (source_from(&s, fd, size, memory, &buffer) != 0)
-        return NULL;
-    if (end > s.size)
-        end = s.size;
-    offsets = PyList_New(0);
-    lengths = PyList_New(0);
-    if (offsets == NULL || lengths == NULL)
-        goto done;
-    if (family) {
-        facts.ends = PyByteArray_FromStringAndSize(NULL, 0);
-        facts.key = PyMem_Malloc(sizeof(Key));
-        if (facts.ends == NULL || facts.key == NULL) {
-            PyErr_NoMemory();
-            goto done;
-        }
+static void item_facts_free(ItemFacts *facts) {
+    table_free(&facts->head_table);
+    table_free(&facts->tail_table);
+    PyMem_RawFree(facts->heads.ids);
+    PyMem_RawFree(facts->tails.ids);
+    PyMem_RawFree(facts->ends.ids);
+}
+
+/* Add `from`'s items' facts after `into`'s: its keys interned again in `into`'s tables.
+ * -1: no memory. */
+static int item_facts_append(ItemFacts *into, const ItemFacts *from, Key *k) {
+    uint32_t *head_ids = PyMem_RawMalloc((from->ends.length + 1) * sizeof(uint32_t));
+    uint32_t *tail_ids = PyMem_RawMalloc((from->tail_table.used + 1) * sizeof(uint32_t));
+    int failed = head_ids == NULL || tail_ids == NULL;
+    size_t i;
+    for (i = 0; !failed && i < from->head_table.capacity; i++) {
+        const Slot *slot = &from->head_table.slots[i];
+        Py_ssize_t id, heads = (Py_ssize_t)into->ends.length;
+        if (slot->group < 0)
+            continue;
+        memcpy(k->bytes, from->head_table.arena + slot->key_at, slot->key_length);
+        k->length = slot->key_length;
+        id = table_find(&into->head_table, k, heads);
+        failed = id < 0 || (id == heads && ids_add(&into->ends, from->ends.ids[slot->group]) != 0);
+        if (!failed)
+            head_ids[slot->group] = (uint32_t)id;
     }
-    start = position;
+    for (i = 0; !failed && i < from->tail_table.capacity; i++) {
+        const Slot *slot = &from->tail_table.slots[i];
+        Py_ssize_t id;
+        if (slot->group < 0)
+            continue;
+        memcpy(k->bytes, from->tail_table.arena + slot->key_at, slot->key_length);
+        k->length = slot->key_length;
+        id = table_find(&into->tail_table, k, (Py_ssize_t)into->tail_table.used);
+        failed = id < 0;
+        if (!failed)
+            tail_ids[slot->group] = (uint32_t)id;
+    }
+    for (i = 0; !failed && i < from->heads.length; i++)
+        failed = ids_add(&into->heads, head_ids[from->heads.ids[i]]) != 0 ||
+                 ids_add(&into->tails, tail_ids[from->tails.ids[i]]) != 0;
+    PyMem_RawFree(head_ids);
+    PyMem_RawFree(tail_ids);
+    return failed ? -1 : 0;
+}
+
+/* Up to `count` bytes at `offset`, for the look for a second walker's start (not a read
+ * of the walk: an error only means no second walker). */
+static int64_t peek(const Source *s, uint64_t offset, uint64_t count, uint8_t *into) {
+    uint64_t got = 0;
+    if (offset >= s->size)
+        return 0;
+    if (count > s->size - offset)
+        count = s->size - offset;
+    if (s->fd < 0) {
+        memcpy(into, s->memory + offset, (size_t)count);
+        return (int64_t)count;
+    }
+    while (got < count) {
+        ssize_t n = pread(s->fd, into + got, (size_t)(count - got), (off_t)(offset + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -1 : (int64_t)got;
+        got += (uint64_t)n;
+    }
+    return (int64_t)got;
+}
+
+/* An item header at `p` begins SPLIT_CHAIN items in a row, each ending where the next
+ * begins (or at `end`). */
+static int chains(const Source *s, uint64_t p, uint64_t end) {
+    uint8_t header[ITEM_HEADER];
+    int i;
+    for (i = 0; i < SPLIT_CHAIN && p != end; i++) {
+        uint32_t length;
+        if (end - p < ITEM_HEADER || peek(s, p, ITEM_HEADER, header) != ITEM_HEADER)
+            return 0;
+        length = le32(header + 4);
+        if (le32(header) != 0xE000FFFEu || length > end - p - ITEM_HEADER)
+            return 0;
+        p += ITEM_HEADER + length;
+    }
+    return 1;
+}
+
+/* The first item header at or after `from` (looked for up to SPLIT_SEARCH bytes on) that
+ * chains; 0 when there is none. */
+static int find_item_near(const Source *s, uint64_t from, uint64_t end, uint64_t *found) {
+    static const uint8_t tag[4] = {0xFE, 0xFF, 0x00, 0xE0};
+    uint8_t *block = PyMem_RawMalloc((size_t)SPLIT_BLOCK);
+    uint64_t at = from;
+    int ok = 0;
+    while (block != NULL && !ok && at < from + SPLIT_SEARCH && end - at >= ITEM_HEADER) {
+        int64_t got = peek(s, at, SPLIT_BLOCK, block), i;
+        if (got < (int64_t)sizeof tag)
+            break;
+        for (i = 0; !ok && i + (int64_t)sizeof tag <= got; i++)
+            if (block[i] == 0xFE && memcmp(block + i, tag, sizeof tag) == 0 &&
+                at + (uint64_t)i <= end - ITEM_HEADER && chains(s, at + (uint64_t)i, end)) {
+                *found = at + (uint64_t)i;
+                ok = 1;
+            }
+        at += (uint64_t)got - (sizeof tag - 1); /* a tag across the blocks' edge is seen */
+    }
+    PyMem_RawFree(block);
+    return ok;
+}
+
+static void walk_stretch(Stretch *w);
+
+#if HAVE_POPULATE
+static void *partner_walk(void *argument) {
+    Stretch *w = (Stretch *)argument;
+    walk_stretch(w);
+    source_unmap(&w->s); /* here: the unmapping too is done beside the other walker */
+    return NULL;
+}
+
+static int processors(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+#endif
+
+/* A second walker from an item header near the middle of what is left after `position`,
+ * where that is worth it (see SPLIT_MIN) and one is found. Without it, this walker walks
+ * on alone. */
+static void start_partner(Stretch *w, uint64_t position) {
+#if HAVE_POPULATE
+    uint64_t guess;
+    sigset_t all, before;
+    Stretch *partner;
+    int started;
+    if (w->end - position < SPLIT_MIN || processors() < 2 ||
+        !find_item_near(&w->s, position + (w->end - position) / 2, w->end, &guess))
+        return;
+    partner = PyMem_RawCalloc(1, sizeof *partner);
+    if (partner == NULL)
+        return;
+    partner->s.fd = w->s.fd;
+    partner->s.memory = w->s.memory;
+    partner->s.size = w->s.size;
+    partner->s.dense = 1;
+    partner->s.solo = 1; /* two walkers are enough threads */
+    partner->family = w->family;
+    partner->start = guess;
+    partner->end = w->end;
+    partner->meet = UINT64_MAX;
+    partner->cancelled = &w->cancel;
+    sigfillset(&all); /* the walker takes no signal: Python's handlers run in the main thread */
+    pthread_sigmask(SIG_SETMASK, &all, &before);
+    started = pthread_create(&partner->thread, NULL, partner_walk, partner) == 0;
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
+    if (!started) {
+        PyMem_RawFree(partner);
+        return;
+    }
+    w->partner = partner;
+    w->meet = guess;
+    w->s.solo = 1;
+#else
+    (void)w;
+    (void)position;
+#endif
+}
+
+/* Walk the items from w->start on: up to something that is not an item, to `meet`, or
+ * until cancelled. */
+static void walk_stretch(Stretch *w) {
+    Source *s = &w->s;
+    uint64_t position = w->start, end = w->end, count = 0;
     while (end >= ITEM_HEADER && position <= end - ITEM_HEADER) {
         const uint8_t *header;
         uint32_t length;
-        PyObject *value;
-        int64_t got = source_read(&s, position, ITEM_HEADER, &header);
+        int64_t got;
+        if (position >= w->meet) {
+            if (position == w->meet) {
+                w->met = 1;
+                break;
+            }
+            __atomic_store_n(&w->cancel, 1, __ATOMIC_RELAXED); /* passed over the guess */
+            w->meet = UINT64_MAX;
+        }
+        if (w->cancelled != NULL && __atomic_load_n(w->cancelled, __ATOMIC_RELAXED))
+            break;
+        got = source_read(s, position, ITEM_HEADER, &header);
         if (got < ITEM_HEADER)
-            break; /* cut short, or a read error (reported below) */
+            break; /* cut short, or a read error (reported by the caller) */
         length = le32(header + 4);
         if (le32(header) != 0xE000FFFEu || length > end - position - ITEM_HEADER)
             break;
-        value = PyLong_FromUnsignedLongLong(position);
-        if (value == NULL || PyList_Append(offsets, value) != 0) {
-            Py_XDECREF(value);
-            goto done;
-        }
-        Py_DECREF(value);
-        value = PyLong_FromUnsignedLong(length);
-        if (value == NULL || PyList_Append(lengths, value) != 0) {
-            Py_XDECREF(value);
-            goto done;
-        }
-        Py_DECREF(value);
-        if (family && item_facts_add(&facts, &s, family, position + ITEM_HEADER, length) != 0) {
-            if (!PyErr_Occurred())
-                PyErr_NoMemory();
-            goto done;
+        if (u64s_add(&w->offsets, position) != 0 || ids_add(&w->lengths, length) != 0 ||
+            (w->family &&
+             item_facts_add(&w->facts, s, w->family, position + ITEM_HEADER, length, &w->key) != 0)) {
+            w->no_memory = 1;
+            break;
         }
         position += ITEM_HEADER + (uint64_t)length;
         /* after a probe of items read one by one, items close together are read
          * through mapped windows: a slice of memory each instead of a system call */
-        if (++count == DENSE_PROBE && position - start < DENSE_SPACING * DENSE_PROBE)
-            s.dense = 1;
+        if (++count == DENSE_PROBE && position - w->start < DENSE_SPACING * DENSE_PROBE) {
+            s->dense = 1;
+            if (w->may_split)
+                start_partner(w, position);
+        }
     }
-    if (source_close(&s) != 0)
-        goto done;
-    if (family) {
-        PyObject *heads = ids_bytes(&facts.heads), *tails = ids_bytes(&facts.tails);
-        PyObject *ends = heads && tails ? PyBytes_FromObject(facts.ends) : NULL;
-        if (ends != NULL)
-            facts_tuple = PyTuple_Pack(3, heads, tails, ends);
-        Py_XDECREF(heads);
-        Py_XDECREF(tails);
-        Py_XDECREF(ends);
-        if (facts_tuple == NULL)
-            goto done;
+    w->position = position;
+}
+
+static void stretch_free(Stretch *w) {
+    if (w == NULL)
+        return;
+    source_unmap(&w->s);
+    PyMem_RawFree(w->offsets.values);
+    PyMem_RawFree(w->lengths.ids);
+    item_facts_free(&w->facts);
+    PyMem_RawFree(w);
+}
+
+/* Wait for the partner; where this walk met it, take on its items, facts, end and
+ * read error. */
+static void join_partner(Stretch *w) {
+    Stretch *partner = w->partner;
+    size_t i;
+    if (partner == NULL)
+        return;
+    if (!w->met)
+        __atomic_store_n(&w->cancel, 1, __ATOMIC_RELAXED);
+#if HAVE_POPULATE
+    pthread_join(partner->thread, NULL);
+#endif
+    if (w->met) {
+        for (i = 0; i < partner->offsets.length && !w->no_memory; i++)
+            w->no_memory = u64s_add(&w->offsets, partner->offsets.values[i]) != 0 ||
+                           ids_add(&w->lengths, partner->lengths.ids[i]) != 0;
+        if (!w->no_memory && w->family)
+            w->no_memory = item_facts_append(&w->facts, &partner->facts, &w->key) != 0;
+        w->no_memory |= partner->no_memory;
+        w->position = partner->position;
+        if (w->s.error == 0)
+            w->s.error = partner->s.error;
     }
-    result = Py_BuildValue("OOKO", offsets, lengths, position,
-                           facts_tuple != NULL ? facts_tuple : Py_None);
-done:
-    source_unmap(&s);
+    stretch_free(partner);
+    w->partner = NULL;
+}
+
+static long split_started, split_met; /* for the tests: second walkers started, and met */
+
+/* A list of the numbers of a 32-bit (`ids`) or a 64-bit (`values`) array. */
+static PyObject *numbers_list(const uint32_t *ids, const uint64_t *values, size_t length) {
+    PyObject *list = PyList_New((Py_ssize_t)length);
+    size_t i;
+    for (i = 0; list != NULL && i < length; i++) {
+        PyObject *value = ids != NULL ? PyLong_FromUnsignedLong(ids[i])
+                                      : PyLong_FromUnsignedLongLong(values[i]);
+        if (value == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, value);
+    }
+    return list;
+}
+
+/* (heads, tails, ends) as items() returns them. */
+static PyObject *facts_tuple(const ItemFacts *facts) {
+    PyObject *heads = ids_bytes(&facts->heads), *tails = ids_bytes(&facts->tails);
+    PyObject *ends = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)facts->ends.length);
+    PyObject *result = NULL;
+    size_t i;
+    if (heads != NULL && tails != NULL && ends != NULL) {
+        for (i = 0; i < facts->ends.length; i++)
+            PyBytes_AS_STRING(ends)[i] = (char)facts->ends.ids[i];
+        result = PyTuple_Pack(3, heads, tails, ends);
+    }
+    Py_XDECREF(heads);
+    Py_XDECREF(tails);
+    Py_XDECREF(ends);
+    return result;
+}
+
+static PyObject *core_items(PyObject *self, PyObject *args) {
+    int fd, family = 0;
+    unsigned long long size, position, end;
+    Py_buffer buffer = {0};
+    PyObject *memory = Py_None, *offsets = NULL, *lengths = NULL, *facts = NULL, *result = NULL;
+    Stretch *w;
+    int started, closed;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "iKOKK|i", &fd, &size, &memory, &position, &end, &family))
+        return NULL;
+    if (!known_family(family, 1))
+        return NULL;
+    w = PyMem_RawCalloc(1, sizeof *w);
+    if (w == NULL)
+        return PyErr_NoMemory();
+    if (source_from(&w->s, fd, size, memory, &buffer) != 0) {
+        PyMem_RawFree(w);
+        return NULL;
+    }
+    w->family = family;
+    w->start = position;
+    w->end = end > w->s.size ? w->s.size : end;
+    w->meet = UINT64_MAX;
+    w->may_split = 1;
+    Py_BEGIN_ALLOW_THREADS
+    walk_stretch(w);
+    started = w->partner != NULL;
+    join_partner(w);
+    Py_END_ALLOW_THREADS
+    split_started += started;
+    split_met += started && w->met;
+    closed = source_close(&w->s);
+    if (closed == 0 && w->no_memory)
+        PyErr_NoMemory();
+    else if (closed == 0) {
+        offsets = numbers_list(NULL, w->offsets.values, w->offsets.length);
+        lengths = offsets != NULL ? numbers_list(w->lengths.ids, NULL, w->lengths.length) : NULL;
+        facts = lengths != NULL && family ? facts_tuple(&w->facts) : Py_NewRef(Py_None);
+        if (facts != NULL)
+            result = Py_BuildValue("OOKO", offsets, lengths, (unsigned long long)w->position, facts);
+    }
     Py_XDECREF(offsets);
     Py_XDECREF(lengths);
-    Py_XDECREF(facts_tuple);
-    Py_XDECREF(facts.ends);
-    PyMem_Free(facts.key);
-    PyMem_Free(facts.heads.ids);
-    PyMem_Free(facts.tails.ids);
-    PyMem_Free(facts.head_table.slots);
-    PyMem_Free(facts.head_table.arena);
-    PyMem_Free(facts.tail_table.slots);
-    PyMem_Free(facts.tail_table.arena);
+    Py_XDECREF(facts);
+    stretch_free(w);
     if (memory != Py_None)
         PyBuffer_Release(&buffer);
     return result;
+}
+
+static PyObject *core_split_counts(PyObject *self, PyObject *args) {
+    (void)self;
+    (void)args;
+    return Py_BuildValue("ll", split_started, split_met);
 }
 
 /* The id at `index` of an array of 32-bit ids held in bytes; -1 out of range. */
@@ -1340,6 +1659,7 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
     PyObject *firsts, *lasts, *result = NULL;
     Grouping grouping;
     Key key;
+    int64_t previous[3] = {0, 0, 0}; /* the frame before: its span, head and tail ids */
     (void)self;
     memset(&grouping, 0, sizeof grouping);
     if (!PyArg_ParseTuple(args, "y*y*y*KOOn", &heads, &tails, &ends, &base, &firsts, &lasts,
@@ -1370,8 +1690,17 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_IndexError, "a frame's items have no facts");
             goto done;
         }
+        if (i > 0 && (int64_t)(last - first) == previous[0] && head == previous[1] &&
+            tail == previous[2]) {
+            if (grouping_again(&grouping, (uint32_t)(i + 1)) != 0)
+                goto done;
+            continue;
+        }
+        previous[0] = (int64_t)(last - first);
+        previous[1] = head;
+        previous[2] = tail;
         key.length = 0;
-        put_i64(&key, (int64_t)(last - first));
+        put_i64(&key, previous[0]);
         put_i64(&key, head);
         put_i64(&key, tail);
         if (grouping_add(&grouping, &key, (uint32_t)(i + 1)) != 0)
@@ -1699,6 +2028,8 @@ release:
 static PyMethodDef methods[] = {
     {"items", core_items, METH_VARARGS,
      "items(fd, size, buffer, position, end, family=0) -> (offsets, lengths, position, facts)"},
+    {"split_counts", core_split_counts, METH_NOARGS,
+     "split_counts() -> (second walkers started, second walkers met), for the tests"},
     {"groups_of", core_groups_of, METH_VARARGS,
      "groups_of(heads, tails, ends, base, firsts, lasts, count) -> frame numbers grouped"},
     {"frame_facts", core_frame_facts, METH_VARARGS,

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from builders import context_of, encapsulated, frame_groups_of, jpeg_frame
+from builders import context_of, encapsulated, frame_groups_of, item, jpeg_frame
 from click.testing import CliRunner
 from test_fast_paths import DENSE_CASES
 from test_frame_facts import CORPUS
@@ -162,6 +162,60 @@ def test_a_file_of_many_chunks_reads_the_same_through_the_core(
     found = {(f["code"], f["frame"]) for f in compiled[0]["findings"]}  # type: ignore[union-attr]
     # broken frames in the last chunk were found: the walk got there
     assert {("CSM002", 2911), ("CSM014", 2840)} <= found
+
+
+def _two_walkers_cases() -> dict[str, tuple[bytes, bool]]:
+    """~28 MB of dense items each, enough for a second walker (_core.c, SPLIT_MIN: 16 MiB
+    left after the walk's first 64 items), which starts at an item header near the
+    middle. With whether its work is kept (the first walker lands on its start)."""
+    codestreams = [jpeg_frame(15_000 + 74 * (n % 13)) for n in range(1_800)]
+    for n in range(0, 1_800, 97):
+        codestreams[n] = codestreams[n][:-2] + b"\x00\x00"  # no end marker
+    for n in range(40, 1_800, 311):
+        codestreams[n] = b"\x00\x00" + codestreams[n][2:]  # not a codestream
+    frames = [item(codestream) for codestream in codestreams]
+    # a fragment across the middle whose bytes chain up as items: the second walker
+    # starts inside it; the first walks over it as one item and passes that start
+    look_alike = item(b"".join(item(bytes([n % 251]) * 4_000) for n in range(2_400)))
+
+    def broken_at(n: int) -> list[bytes]:  # item n's tag is no item tag: the walk stops there
+        return [*frames[:n], b"\x00\x00" + frames[n][2:], *frames[n + 1 :]]
+
+    cases = {
+        "met": (frames, True),
+        "look-alike across the middle": ([*frames[:600], look_alike, *frames[1_200:]], False),
+        "stopped before the middle": (broken_at(500), False),
+        "stopped after the middle": (broken_at(1_500), True),
+    }
+    return {  # one frame per item: the frames' facts are grouped (facts.py)
+        name: (encapsulated(items=b"".join(raw), bot="empty", number_of_frames=len(raw)).data, kept)
+        for name, (raw, kept) in cases.items()
+    }
+
+
+@pytest.mark.skipif(SWITCHED_OFF, reason="the compiled core is switched off in this run")
+@pytest.mark.parametrize("name", list(_two_walkers_cases()))
+def test_two_walkers_walk_as_one(name: str, tmp_path: Path) -> None:
+    """The same walk, facts, groups and report from a file and from bytes as the pure-
+    Python path's, whether the second walker's work is kept or dropped."""
+    data, kept = _two_walkers_cases()[name]
+    path = tmp_path / "two.dcm"
+    path.write_bytes(data)
+    started, met = core._core.split_counts()
+    compiled = [_json(lint_file(target, path="x")) for target in (path, data)]
+    groups = frame_groups_of(path), frame_groups_of(data)
+    walks = context_of(data).walk, context_of(data).walk  # type: ignore[attr-defined]
+    now_started, now_met = core._core.split_counts()
+    assert now_started - started >= 4  # every walk above had a second walker
+    assert (now_met - met > 0) is kept
+    with _pure_python():
+        python = _json(lint_file(path, path="x"))
+        python_groups = frame_groups_of(path)
+        python_walk = context_of(data).walk  # type: ignore[attr-defined]
+    assert compiled == [python, python]
+    assert groups == (python_groups, python_groups)
+    assert walks == (python_walk, python_walk)
+    assert len(python_walk.fragments) >= 500
 
 
 def _every_frames_facts(data: bytes) -> list[tuple[object, ...]]:

@@ -532,8 +532,8 @@ def eot_offsets_not_increasing(ctx: EncapsulatedContext) -> Iterator[Problem]:
     if usable is None:
         return
     element, offsets = usable
-    if all(map(lt, offsets, islice(offsets, 1, None))):
-        return  # one C-level pass settles the usual case
+    if _one_fragment_per_offset(ctx) or all(map(lt, offsets, islice(offsets, 1, None))):
+        return  # the offsets are the items' (which increase), or one C-level pass says so
     for index in range(1, len(offsets)):
         if offsets[index] <= offsets[index - 1]:
             yield Problem(
