@@ -155,8 +155,11 @@ class _Collected:
         """Whole items met by the compiled core, and their facts."""
         every = not self.offsets and facts is not None
         self.facts = ItemFacts(self.family, *facts) if every and facts is not None else None
-        self.offsets.extend(offsets)
-        self.lengths.extend(lengths)
+        if not self.offsets:  # the core's new lists are ours: no copy of 200,000 numbers
+            self.offsets, self.lengths = offsets, lengths
+        else:
+            self.offsets.extend(offsets)
+            self.lengths.extend(lengths)
         if self.availables is not None:
             self.availables.extend(lengths)
 
