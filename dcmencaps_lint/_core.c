@@ -1400,8 +1400,10 @@ static int find_item_near(const Source *s, uint64_t from, uint64_t end, uint64_t
     uint8_t *block = PyMem_RawMalloc((size_t)SPLIT_BLOCK);
     uint64_t at = from;
     int ok = 0;
-    while (block != NULL && !ok && at < from + SPLIT_SEARCH && end - at >= ITEM_HEADER) {
-        int64_t got = peek(s, at, SPLIT_BLOCK, block), i;
+    while (block != NULL && !ok && at < from + SPLIT_SEARCH && at < end &&
+           end - at >= ITEM_HEADER) {
+        uint64_t count = end - at < SPLIT_BLOCK ? end - at : SPLIT_BLOCK; /* not past `end` */
+        int64_t got = peek(s, at, count, block), i;
         if (got < (int64_t)sizeof tag)
             break;
         for (i = 0; !ok && i + (int64_t)sizeof tag <= got; i++)
