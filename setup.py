@@ -45,7 +45,7 @@ core = Extension(
     "dcmencaps_lint._core",
     sources=["dcmencaps_lint/_core.c"],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
-    extra_link_args=["-pthread"],  # the helper thread that maps pages ahead (see CHUNK)
+    extra_link_args=["-pthread"],  # the second walker of a long run of items (SPLIT_MIN)
 )
 
 setup(

@@ -33,8 +33,8 @@
  *   Groups are the frames' numbers by their facts (facts.py: facts_key), in order of
  *   first appearance: the same partition as the Python twin.
  *
- * The data is a file descriptor (`fd` >= 0; mapped into memory where items are dense,
- * see CHUNK, else read with pread) or a buffer (`fd` -1). Everything read is hostile: every
+ * The data is a file descriptor (`fd` >= 0; read a BLOCK at a time where items are
+ * dense, else one pread per read) or a buffer (`fd` -1). Everything read is hostile: every
  * read is clipped to the data's size and to the fragment it belongs to, lengths are
  * never trusted for an allocation, and loops are bounded as in the Python code they
  * mirror (codestream.py, facts.py, walker.py). Change one, change the other: the
@@ -48,8 +48,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define ITEM_HEADER 8
@@ -72,191 +70,34 @@
 
 /* ---- reading ------------------------------------------------------------------------ */
 
-/* Where items are dense, the rest of the file is mapped once and read as memory. A
- * helper thread maps the pages of the next CHUNKs (MADV_POPULATE_READ: page tables
- * filled in one call, no fault per page) while the walk parses the current one: on two
- * cores the kernel's half of the work and the walk's half overlap. Chunks the walk has
- * left are unmapped again (MADV_DONTNEED; the data stays in the page cache), so the
- * resident set stays at a few chunks however large the file. Nothing the walk reads
- * depends on the helper: without it (no thread, an old kernel) the walk maps each chunk
- * itself on entering it, and a page the helper has not reached yet is simply faulted in.
- * Where two walkers share a run of items (see SPLIT_MIN), neither starts a helper: each
- * maps its own chunks, on its own core. */
-#define CHUNK ((uint64_t)8 << 20)
-#define LOOKAHEAD 4 /* chunks mapped ahead of the walk */
-#if defined(__linux__)
+/* Where items are dense, the file is read a BLOCK at a time into a buffer, and each
+ * item's header, first bytes and last bytes are read from there: a slice of memory each
+ * instead of a system call. (Mapping the file instead was measured slower: the kernel's
+ * work of mapping and unmapping each page, and a cache miss on each item's first touch,
+ * cost more than copying the bytes into a buffer that stays in the processor's cache;
+ * benchmarks/README.md.) A file cut short while it is read gives a short block, as a
+ * short pread; nothing is ever read past what the file holds. */
+#define BLOCK ((uint64_t)1 << 20)
+#if defined(__unix__)
 #include <pthread.h>
 #include <signal.h>
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14; older kernels refuse it with EINVAL */
-#endif
-#define HAVE_POPULATE 1
+#define HAVE_THREADS 1
 #else
-#define HAVE_POPULATE 0
+#define HAVE_THREADS 0
 #endif
 
 typedef struct {
     int fd;                 /* -1: all the data is in `memory` */
     const uint8_t *memory;
     uint64_t size;          /* bytes of data; nothing at or past it is read */
-    int dense;              /* map the file rather than pread */
-    int solo;               /* no helper thread (two walkers run: see SPLIT_MIN) */
-    uint8_t *window;        /* a mapped window of the file, or NULL */
-    uint64_t window_start;
-    uint64_t window_length;
+    int dense;              /* read by BLOCK rather than pread each read */
+    uint8_t *block;         /* the file's bytes from block_start on, or NULL */
+    uint64_t block_start;
+    uint64_t block_length;
     int error;              /* errno of a failed read, 0 if none */
-    uint64_t chunk;         /* the chunk of the window the walk is in */
-    uint64_t released;      /* chunks below this one are unmapped again */
-#if HAVE_POPULATE
-    int helper;             /* the helper thread runs */
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t moved;   /* the walk moved to another chunk, or ended */
-    uint64_t walk_chunk;    /* the chunk the walk is in, for the helper (under lock) */
-    int stop;               /* (under lock) */
-#endif
     uint8_t scratch[HEADER_READ];
-    uint8_t aside[HEADER_READ]; /* for source_aside: the window and scratch stay */
+    uint8_t aside[HEADER_READ]; /* for source_aside: the block and scratch stay */
 } Source;
-
-static uint64_t window_chunks(const Source *s) { return (s->window_length + CHUNK - 1) / CHUNK; }
-
-/* Fill the page tables of the window's chunk `c`; 0 on success. */
-static int populate_chunk(Source *s, uint64_t c) {
-#if HAVE_POPULATE
-    uint64_t start = c * CHUNK, length = s->window_length - start;
-    if (length > CHUNK)
-        length = CHUNK;
-    while (madvise(s->window + start, (size_t)length, MADV_POPULATE_READ) != 0)
-        if (errno != EINTR)
-            return -1; /* an old kernel, or the file shrank: the pages fault in as read */
-#endif
-    return 0;
-}
-
-#if HAVE_POPULATE
-static void *populate_ahead(void *argument) {
-    Source *s = (Source *)argument;
-    uint64_t next = 0, chunks = window_chunks(s);
-    for (;;) {
-        int stop;
-        pthread_mutex_lock(&s->lock);
-        while (!s->stop && next >= s->walk_chunk + LOOKAHEAD)
-            pthread_cond_wait(&s->moved, &s->lock);
-        if (next <= s->walk_chunk)
-            next = s->walk_chunk + 1; /* the walk maps the chunk it is in itself */
-        stop = s->stop;
-        pthread_mutex_unlock(&s->lock);
-        if (stop || next >= chunks || populate_chunk(s, next) != 0)
-            return NULL;
-        next++;
-    }
-}
-
-static void helper_start(Source *s) {
-    sigset_t all, before;
-    s->walk_chunk = 0;
-    s->stop = 0;
-    if (pthread_mutex_init(&s->lock, NULL) != 0)
-        return;
-    if (pthread_cond_init(&s->moved, NULL) != 0) {
-        pthread_mutex_destroy(&s->lock);
-        return;
-    }
-    /* the helper takes no signal: Python's handlers run in the main thread */
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &before);
-    s->helper = pthread_create(&s->thread, NULL, populate_ahead, s) == 0;
-    pthread_sigmask(SIG_SETMASK, &before, NULL);
-    if (!s->helper) {
-        pthread_cond_destroy(&s->moved);
-        pthread_mutex_destroy(&s->lock);
-    }
-}
-
-static void helper_stop(Source *s) {
-    if (!s->helper)
-        return;
-    pthread_mutex_lock(&s->lock);
-    s->stop = 1;
-    pthread_cond_signal(&s->moved);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->moved);
-    pthread_mutex_destroy(&s->lock);
-    s->helper = 0;
-}
-#endif
-
-static void source_unmap(Source *s) {
-#if HAVE_POPULATE
-    helper_stop(s);
-#endif
-    if (s->window != NULL) {
-        munmap(s->window, (size_t)s->window_length);
-        s->window = NULL;
-    }
-}
-
-/* The walk reads in chunk `c` of the window now: check that the file still holds the
- * whole window (a page past the end of a file that has shrunk kills the process that
- * touches it), tell the helper, map the chunk if it has not, and unmap the chunks more
- * than one behind. -1 when the file shrank: the caller reads it with pread from then on. */
-static int source_moved(Source *s, uint64_t c) {
-    uint64_t behind;
-    struct stat st;
-    if (fstat(s->fd, &st) != 0 || (uint64_t)st.st_size < s->window_start + s->window_length)
-        return -1;
-    s->chunk = c;
-#if HAVE_POPULATE
-    if (s->helper) {
-        pthread_mutex_lock(&s->lock);
-        s->walk_chunk = c;
-        pthread_cond_signal(&s->moved);
-        pthread_mutex_unlock(&s->lock);
-    }
-#endif
-    populate_chunk(s, c); /* at once where the helper has been: its page tables are full */
-    behind = c > 0 ? c - 1 : 0;
-    if (behind > s->released) {
-        madvise(s->window + s->released * CHUNK, (size_t)((behind - s->released) * CHUNK),
-                MADV_DONTNEED);
-        s->released = behind;
-    }
-    return 0;
-}
-
-/* Map the file from the page holding `offset` to its end (the whole rest, where items
- * are dense; see CHUNK); 0 on success. A file that shrank since it was opened is never
- * mapped: touching a page past its end kills the process. */
-static int source_map(Source *s, uint64_t offset, uint64_t count) {
-    long page = sysconf(_SC_PAGESIZE);
-    uint64_t start, end;
-    struct stat st;
-    void *mapped;
-    source_unmap(s);
-    if (page <= 0)
-        return -1;
-    start = offset - offset % (uint64_t)page;
-    end = s->size;
-    if (fstat(s->fd, &st) != 0 || (uint64_t)st.st_size < end || end <= start ||
-        end - start > (uint64_t)SIZE_MAX)
-        return -1;
-    mapped = mmap(NULL, (size_t)(end - start), PROT_READ, MAP_SHARED, s->fd, (off_t)start);
-    if (mapped == MAP_FAILED)
-        return -1;
-    s->window = (uint8_t *)mapped;
-    s->window_start = start;
-    s->window_length = end - start;
-    s->released = 0;
-    s->chunk = 0;
-#if HAVE_POPULATE
-    if (!s->solo)
-        helper_start(s);
-#endif
-    populate_chunk(s, 0);
-    return 0;
-}
 
 /* pread `count` (<= HEADER_READ) bytes into `into`: how many there were, -1 on error. */
 static int64_t source_pread(Source *s, uint64_t offset, uint64_t count, uint8_t *into) {
@@ -276,9 +117,20 @@ static int64_t source_pread(Source *s, uint64_t offset, uint64_t count, uint8_t 
     return (int64_t)got;
 }
 
+/* The bytes at `offset`, when the block holds `count` of them; NULL otherwise. */
+static const uint8_t *in_block(const Source *s, uint64_t offset, uint64_t count) {
+    if (s->block == NULL || offset < s->block_start ||
+        offset - s->block_start > s->block_length ||
+        count > s->block_length - (offset - s->block_start))
+        return NULL;
+    return s->block + (offset - s->block_start);
+}
+
 /* Up to `count` (<= HEADER_READ) bytes at `offset`: how many there are, and where
  * (`*out`, valid until the next read). Fewer at the end of the data; -1 on a read error. */
 static int64_t source_read(Source *s, uint64_t offset, uint64_t count, const uint8_t **out) {
+    const uint8_t *held;
+    int64_t got;
     *out = s->scratch;
     if (offset >= s->size || count == 0)
         return 0;
@@ -290,25 +142,27 @@ static int64_t source_read(Source *s, uint64_t offset, uint64_t count, const uin
         *out = s->memory + offset;
         return (int64_t)count;
     }
-    if (s->dense && !(s->window != NULL && offset >= s->window_start &&
-                      offset + count <= s->window_start + s->window_length))
-        source_map(s, offset, count);
-    if (s->window != NULL && offset >= s->window_start &&
-        offset + count <= s->window_start + s->window_length) {
-        uint64_t at = offset - s->window_start;
-        if (at / CHUNK == s->chunk || source_moved(s, at / CHUNK) == 0) {
-            *out = s->window + at;
-            return (int64_t)count;
-        }
-        source_unmap(s); /* the file shrank while it was walked: read what is left */
-        s->dense = 0;
+    if (!s->dense)
+        return source_pread(s, offset, count, s->scratch);
+    if ((held = in_block(s, offset, count)) != NULL) {
+        *out = held;
+        return (int64_t)count;
     }
-    return source_pread(s, offset, count, s->scratch);
+    if (s->block == NULL && (s->block = PyMem_RawMalloc((size_t)BLOCK)) == NULL)
+        return source_pread(s, offset, count, s->scratch);
+    got = source_pread(s, offset, BLOCK < s->size - offset ? BLOCK : s->size - offset, s->block);
+    s->block_start = offset;
+    s->block_length = got < 0 ? 0 : (uint64_t)got;
+    if (got < 0)
+        return -1;
+    *out = s->block;
+    return (int64_t)(s->block_length < count ? s->block_length : count);
 }
 
-/* source_read that leaves the window and the scratch buffer alone (what an earlier
- * read returned stays valid): for the few reads of a header beyond its first bytes. */
+/* source_read that leaves the block and the scratch buffer alone (what an earlier read
+ * returned stays valid): for the few reads of a header beyond its first bytes. */
 static int64_t source_aside(Source *s, uint64_t offset, uint64_t count, const uint8_t **out) {
+    const uint8_t *held;
     *out = s->aside;
     if (offset >= s->size || count == 0)
         return 0;
@@ -320,9 +174,8 @@ static int64_t source_aside(Source *s, uint64_t offset, uint64_t count, const ui
         *out = s->memory + offset;
         return (int64_t)count;
     }
-    if (s->window != NULL && offset >= s->window_start &&
-        offset + count <= s->window_start + s->window_length) {
-        *out = s->window + (offset - s->window_start);
+    if ((held = in_block(s, offset, count)) != NULL) {
+        *out = held;
         return (int64_t)count;
     }
     return source_pread(s, offset, count, s->aside);
@@ -344,8 +197,14 @@ static int source_open(Source *s, int fd, unsigned long long size, Py_buffer *bu
     return 0;
 }
 
+/* Let go of the block (a Source may be closed more than once). */
+static void source_release(Source *s) {
+    PyMem_RawFree(s->block);
+    s->block = NULL;
+}
+
 static int source_close(Source *s) {
-    source_unmap(s);
+    source_release(s);
     if (s->error) {
         errno = s->error;
         PyErr_SetFromErrno(PyExc_OSError);
@@ -915,7 +774,7 @@ static PyObject *core_frame_facts(PyObject *self, PyObject *args) {
         goto done;
     result = PyTuple_Pack(3, start, end, header);
 done:
-    source_unmap(&s);
+    source_release(&s);
     Py_XDECREF(header);
     Py_XDECREF(start);
     Py_XDECREF(end);
@@ -1175,7 +1034,7 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
     }
     if (source_from(&s, fd, size, memory, &buffer) != 0)
         return NULL;
-    /* frames are visited in file order: map windows where they lie close together */
+    /* frames are visited in file order: read by blocks where they lie close together */
     s.dense = frames > 0 && PyList_GET_SIZE(offsets) > 0;
     if (s.dense) {
         uint64_t low, high;
@@ -1217,7 +1076,7 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
         goto done;
     result = grouping_result(&grouping);
 done:
-    source_unmap(&s);
+    source_release(&s);
     grouping_free(&grouping);
     PyMem_Free(key);
     if (memory != Py_None)
@@ -1282,7 +1141,7 @@ typedef struct Stretch {
     int cancel;           /* (atomic) the partner's work is not wanted */
     int *cancelled;       /* the partner's view of its walker's `cancel` */
     struct Stretch *partner;
-#if HAVE_POPULATE
+#if HAVE_THREADS
     pthread_t thread;
 #endif
 } Stretch;
@@ -1420,11 +1279,10 @@ static int find_item_near(const Source *s, uint64_t from, uint64_t end, uint64_t
 
 static void walk_stretch(Stretch *w);
 
-#if HAVE_POPULATE
+#if HAVE_THREADS
 static void *partner_walk(void *argument) {
     Stretch *w = (Stretch *)argument;
     walk_stretch(w);
-    source_unmap(&w->s); /* here: the unmapping too is done beside the other walker */
     return NULL;
 }
 
@@ -1438,7 +1296,7 @@ static int processors(void) {
  * where that is worth it (see SPLIT_MIN) and one is found. Without it, this walker walks
  * on alone. */
 static void start_partner(Stretch *w, uint64_t position) {
-#if HAVE_POPULATE
+#if HAVE_THREADS
     uint64_t guess;
     sigset_t all, before;
     Stretch *partner;
@@ -1453,7 +1311,6 @@ static void start_partner(Stretch *w, uint64_t position) {
     partner->s.memory = w->s.memory;
     partner->s.size = w->s.size;
     partner->s.dense = 1;
-    partner->s.solo = 1; /* two walkers are enough threads */
     partner->family = w->family;
     partner->start = guess;
     partner->end = w->end;
@@ -1469,7 +1326,6 @@ static void start_partner(Stretch *w, uint64_t position) {
     }
     w->partner = partner;
     w->meet = guess;
-    w->s.solo = 1;
 #else
     (void)w;
     (void)position;
@@ -1509,7 +1365,7 @@ static void walk_stretch(Stretch *w) {
         }
         position += ITEM_HEADER + (uint64_t)length;
         /* after a probe of items read one by one, items close together are read
-         * through mapped windows: a slice of memory each instead of a system call */
+         * by blocks: a slice of memory each instead of a system call */
         if (++count == DENSE_PROBE && position - w->start < DENSE_SPACING * DENSE_PROBE) {
             s->dense = 1;
             if (w->may_split)
@@ -1522,7 +1378,7 @@ static void walk_stretch(Stretch *w) {
 static void stretch_free(Stretch *w) {
     if (w == NULL)
         return;
-    source_unmap(&w->s);
+    source_release(&w->s);
     PyMem_RawFree(w->offsets.values);
     PyMem_RawFree(w->lengths.ids);
     item_facts_free(&w->facts);
@@ -1538,7 +1394,7 @@ static void join_partner(Stretch *w) {
         return;
     if (!w->met)
         __atomic_store_n(&w->cancel, 1, __ATOMIC_RELAXED);
-#if HAVE_POPULATE
+#if HAVE_THREADS
     pthread_join(partner->thread, NULL);
 #endif
     if (w->met) {
@@ -2012,7 +1868,7 @@ static PyObject *core_scan_dataset(PyObject *self, PyObject *args) {
             Py_INCREF(result);
         }
     }
-    source_unmap(&s);
+    source_release(&s);
     s.error = 0; /* a read error declines: the Python scanner reads again and reports it */
     if (memory != Py_None)
         PyBuffer_Release(&buffer);

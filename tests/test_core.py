@@ -134,9 +134,9 @@ def test_the_core_scans_data_sets_as_python_does() -> None:
 
 
 def _chunks_apart() -> bytes:
-    """~45 MB of dense items: the core maps the file once and walks it chunk by chunk
-    (_core.c, CHUNK: 8 MiB), a helper thread mapping the chunks ahead. Frames of
-    differing lengths, so items straddle every chunk edge, some broken on the way."""
+    """~45 MB of dense items: the core reads them a block at a time (_core.c, BLOCK:
+    1 MiB), two walkers each on its half. Frames of differing lengths, so items straddle
+    every block edge, some broken on the way."""
     frames = [jpeg_frame(15_000 + 74 * (n % 13)) for n in range(3_000)]
     for n in range(0, 3_000, 97):
         frames[n] = frames[n][:-2] + b"\x00\x00"  # no end marker
@@ -149,10 +149,10 @@ def test_a_file_of_many_chunks_reads_the_same_through_the_core(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same report and the same partition of the frames from C and Python, for a
-    file larger than five of the core's chunks."""
+    file of many of the core's blocks."""
     path = tmp_path / "chunks.dcm"
     path.write_bytes(_chunks_apart())
-    assert path.stat().st_size > 5 * (8 << 20)
+    assert path.stat().st_size > 40 * (1 << 20)
     compiled = _json(lint_file(path, path="x")), frame_groups_of(path)
     read = frame_groups_of(path, noted=False)
     with _pure_python():
