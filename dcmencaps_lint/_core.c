@@ -1497,6 +1497,59 @@ static PyObject *core_items(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* A list's ints as unsigned 64-bit values, one by one; -1 with an exception set when an
+ * entry is not such an int. */
+static int u64_at(PyObject *sequence, Py_ssize_t i, uint64_t *value) {
+    *value = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(sequence, i));
+    return *value == (uint64_t)-1 && PyErr_Occurred() ? -1 : 0;
+}
+
+static PyObject *core_offsets_match(PyObject *self, PyObject *args) {
+    PyObject *table, *offsets, *table_fast = NULL, *offsets_fast = NULL, *result = NULL;
+    unsigned long long base;
+    Py_ssize_t i, n;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOK", &table, &offsets, &base))
+        return NULL;
+    table_fast = PySequence_Fast(table, "table: a sequence of ints");
+    offsets_fast = table_fast ? PySequence_Fast(offsets, "offsets: a sequence of ints") : NULL;
+    if (offsets_fast == NULL)
+        goto done;
+    n = PySequence_Fast_GET_SIZE(table_fast);
+    result = Py_NewRef(n == PySequence_Fast_GET_SIZE(offsets_fast) ? Py_True : Py_False);
+    for (i = 0; result == Py_True && i < n; i++) {
+        uint64_t entry, offset;
+        if (u64_at(table_fast, i, &entry) != 0 || u64_at(offsets_fast, i, &offset) != 0) {
+            Py_CLEAR(result);
+            break;
+        }
+        if (offset < base || offset - base != entry)
+            Py_SETREF(result, Py_NewRef(Py_False));
+    }
+done:
+    Py_XDECREF(table_fast);
+    Py_XDECREF(offsets_fast);
+    return result;
+}
+
+static PyObject *core_bits_of(PyObject *self, PyObject *values) {
+    PyObject *fast = PySequence_Fast(values, "a sequence of ints");
+    uint64_t bits = 0, value;
+    Py_ssize_t i;
+    (void)self;
+    if (fast == NULL)
+        return NULL;
+    for (i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
+        if (u64_at(fast, i, &value) != 0) {
+            Py_DECREF(fast);
+            return NULL;
+        }
+        bits |= value;
+    }
+    Py_DECREF(fast);
+    return PyLong_FromUnsignedLongLong(bits);
+}
+
 static PyObject *core_split_counts(PyObject *self, PyObject *args) {
     (void)self;
     (void)args;
@@ -1886,6 +1939,9 @@ release:
 static PyMethodDef methods[] = {
     {"items", core_items, METH_VARARGS,
      "items(fd, size, buffer, position, end, family=0) -> (offsets, lengths, position, facts)"},
+    {"offsets_match", core_offsets_match, METH_VARARGS,
+     "offsets_match(table, offsets, base) -> whether offsets[i] == table[i] + base for all i"},
+    {"bits_of", core_bits_of, METH_O, "bits_of(values) -> every value ORed together"},
     {"split_counts", core_split_counts, METH_NOARGS,
      "split_counts() -> (second walkers started, second walkers met), for the tests"},
     {"groups_of", core_groups_of, METH_VARARGS,

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar, TypeVar
 
+from dcmencaps_lint import core
 from dcmencaps_lint.codestream import J2kHeader, JpegHeader, j2k_is_lossy, jpeg_is_lossy
 from dcmencaps_lint.dataset import Element, ParsedDataset, parse_number_of_frames, parse_u64_list
 from dcmencaps_lint.facts import FrameFacts, frame_facts
@@ -245,6 +246,11 @@ class ItemsContext(PixelContext):
     LEVEL: ClassVar[Needs] = Needs.ITEMS
     walk: Walk
 
+    @property
+    def length_bits(self) -> int:
+        """Every fragment's length field ORed together: bit 0 says whether any is odd."""
+        return self.memo(_length_bits, None)
+
 
 class EncapsulatedContext(ItemsContext):
     """A rule's view of walked Pixel Data under a known transfer syntax, with its frame
@@ -253,6 +259,10 @@ class EncapsulatedContext(ItemsContext):
     LEVEL: ClassVar[Needs] = Needs.ENCAPSULATED
     ts: TransferSyntax
     frame_map: FrameMap
+
+
+def _length_bits(ctx: ItemsContext, _: None) -> int:
+    return core.bits_of(ctx.walk.fragment_lengths)
 
 
 def _eot_offsets(ctx: Context, _: None) -> tuple[int, ...]:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
+from functools import reduce
+from itertools import repeat
+from operator import add, or_
 from types import ModuleType
 from typing import Any
 
@@ -143,3 +146,25 @@ def frame_groups(
     frames, else a list; None without the core."""
     columns = (offsets, lengths, availables, firsts, lasts)
     return _call("frame_groups", reader, family, *columns)  # type: ignore[no-any-return]
+
+
+def offsets_match(table: Sequence[int], offsets: Sequence[int], base: int) -> bool:
+    """Whether there are as many offsets as table entries and offsets[i] == table[i] + base
+    for each: an offset table (BOT, EOT) that names exactly these items, one each. In C
+    where it can be: no list of 200,000 relative offsets to build and free."""
+    if _core is not None:
+        try:
+            return _core.offsets_match(table, offsets, base)  # type: ignore[no-any-return]
+        except (OverflowError, TypeError):
+            pass  # a negative or huge entry: Python's ints compare it
+    return len(table) == len(offsets) and list(map(add, table, repeat(base))) == list(offsets)
+
+
+def bits_of(values: Sequence[int]) -> int:
+    """Every value ORed together (whether any length is odd, in one pass)."""
+    if _core is not None:
+        try:
+            return _core.bits_of(values)  # type: ignore[no-any-return]
+        except (OverflowError, TypeError):
+            pass
+    return reduce(or_, values, 0)

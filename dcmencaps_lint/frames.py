@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from itertools import count, islice, repeat
 from operator import lt, sub
 
+from dcmencaps_lint import core
 from dcmencaps_lint.codestream import END_OF_IMAGE
 from dcmencaps_lint.model import (
     Frame,
@@ -33,13 +34,22 @@ def ends_with_end_marker(tail: bytes) -> bool:
     return tail.endswith(END_OF_IMAGE) or tail[-3:-1] == END_OF_IMAGE
 
 
+def one_fragment_per_offset(walk: Walk, offsets: Sequence[int]) -> bool:
+    """The table's offsets are exactly every fragment's start, in order: each frame is one
+    fragment and every offset is right. One pass decides the common case (in C where it
+    can: no list of relative offsets built), before any rule looks at offsets one by one."""
+    if len(offsets) != len(walk.fragments):
+        return False
+    return core.offsets_match(offsets, walk.fragment_offsets, walk.first_fragment_offset)
+
+
 def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> Sequence[Frame] | None:
     """Frames from table offsets, or None when the offsets are unusable as they are."""
     # C-level passes (map, zip, list equality), not Python loops: a whole-slide image
     # has hundreds of thousands of offsets.
     if not offsets or offsets[0] != 0:
         return None
-    if walk.one_fragment_per_offset(offsets):
+    if one_fragment_per_offset(walk, offsets):
         return SingleFragmentFrames(len(offsets))
     starts = walk.fragment_starts
     firsts = list(map(starts.get, offsets))

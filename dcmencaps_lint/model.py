@@ -246,18 +246,17 @@ class Walk:
     def relative_offsets(self) -> list[int]:
         """Each fragment's item tag offset from the first fragment's, as tables count."""
         # C-level passes: hundreds of thousands of fragments in a whole-slide image
-        return list(map(sub, _column(self.fragments, 0), repeat(self.first_fragment_offset)))
+        return list(map(sub, self.fragment_offsets, repeat(self.first_fragment_offset)))
+
+    @cached_property
+    def fragment_offsets(self) -> list[int]:
+        """Each fragment's item tag offset, in order (Items' own column: no copy)."""
+        return _column(self.fragments, 0)
 
     @cached_property
     def fragment_lengths(self) -> list[int]:
         """Each fragment's length field, in order (Items' own column: no copy)."""
         return _column(self.fragments, 2)
-
-    def one_fragment_per_offset(self, offsets: Sequence[int]) -> bool:
-        """The table's offsets are exactly every fragment's start, in order: each frame
-        is one fragment and every offset is right. One list comparison decides the
-        common case, before any rule looks at offsets one by one."""
-        return len(offsets) == len(self.fragments) and list(offsets) == self.relative_offsets
 
     @property
     def fragments_span(self) -> int:

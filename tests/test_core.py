@@ -218,6 +218,35 @@ def test_two_walkers_walk_as_one(name: str, tmp_path: Path) -> None:
     assert len(python_walk.fragments) >= 500
 
 
+def test_offset_tables_and_length_bits_are_judged_as_python_does() -> None:
+    """core.offsets_match and core.bits_of, C against Python, on tables that match,
+    differ by one entry or in length, and hold values no parser makes (negative, past
+    2^64, not ints)."""
+    import random
+
+    chance = random.Random(11)
+    cases: list[tuple[list[object], list[object], int]] = [([], [], 0), ([0], [], 5)]
+    cases.append(([(1 << 64) - 5], [5], 10))  # 5 - 10 wraps round to the entry in 64 bits
+    for _ in range(2_000):
+        base = chance.choice([0, 8, 1 << 33, chance.randrange(1 << 40)])
+        table: list[object] = sorted(chance.randrange(1 << 34) for _ in range(chance.randrange(6)))
+        offsets: list[object] = [value + base for value in table]  # type: ignore[operator]
+        if offsets and chance.random() < 0.5:
+            at = chance.randrange(len(offsets))
+            offsets[at] = chance.choice([offsets[at] + 1, -1, 1 << 70, 0, base - 1])  # type: ignore[operator]
+        if table and chance.random() < 0.1:
+            table[chance.randrange(len(table))] = chance.choice([-3, 1 << 65])
+        if chance.random() < 0.1:
+            offsets.append(base)
+        cases.append((table, offsets, base))
+    compiled = [core.offsets_match(*case) for case in cases]  # type: ignore[arg-type]
+    bits = [core.bits_of(case[1]) for case in cases if all(v >= 0 for v in case[1])]  # type: ignore[operator]
+    with _pure_python():
+        assert compiled == [core.offsets_match(*case) for case in cases]  # type: ignore[arg-type]
+        assert bits == [core.bits_of(case[1]) for case in cases if all(v >= 0 for v in case[1])]  # type: ignore[operator]
+    assert 500 < compiled.count(True) < 1_800
+
+
 def _every_frames_facts(data: bytes) -> list[tuple[object, ...]]:
     """Each frame's facts, with what equality leaves out (repr: the types of the fields;
     the headers' `reached`), for a marker-coded element; [] for any other file."""

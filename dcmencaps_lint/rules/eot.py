@@ -12,7 +12,7 @@ from operator import lt
 
 from dcmencaps_lint.context import EncapsulatedContext, Shape
 from dcmencaps_lint.dataset import Element
-from dcmencaps_lint.frames import frames_from_offsets
+from dcmencaps_lint.frames import frames_from_offsets, one_fragment_per_offset
 from dcmencaps_lint.model import Frame, FrameMapSource, Problem, Severity, SingleFragmentFrames
 from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.rules import offering
@@ -41,7 +41,7 @@ def _usable_offsets(ctx: EncapsulatedContext) -> tuple[Element, tuple[int, ...]]
 
 def _one_fragment_per_offset(ctx: EncapsulatedContext) -> bool:
     """Every EOT offset is a fragment's start, one per fragment (see
-    Walk.one_fragment_per_offset), decided once per element."""
+    frames.one_fragment_per_offset), decided once per element."""
     return ctx.memo(_each_offset_one_fragment, None)
 
 
@@ -51,7 +51,7 @@ def _each_offset_one_fragment(ctx: EncapsulatedContext, _: None) -> bool:
         frame_map.frames, SingleFragmentFrames
     ):
         return True  # the frame map was made from the EOT, and found just that
-    return ctx.walk.one_fragment_per_offset(ctx.eot_offsets or ())
+    return one_fragment_per_offset(ctx.walk, ctx.eot_offsets or ())
 
 
 def _multi_fragment_frames(ctx: EncapsulatedContext) -> tuple[Frame, ...]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import reduce
-from operator import or_
 
 from dcmencaps_lint.context import ItemsContext, Needs
 from dcmencaps_lint.model import (
@@ -284,9 +282,8 @@ def odd_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     padded, if necessary, to meet the sequence item format requirements".
     """
     walk = ctx.walk
-    lengths = walk.fragment_lengths
-    if not (reduce(or_, lengths, walk.bot.length if walk.bot else 0) & 1):
-        return  # no length is odd: one C-level pass settles the usual case
+    if not ((ctx.length_bits | (walk.bot.length if walk.bot else 0)) & 1):
+        return  # no length is odd: one pass settles the usual case
     from dcmencaps_lint.fixes import PadFragment  # here: a lint that fixes nothing skips it
 
     for number, item in numbered_items(walk):
