@@ -1504,22 +1504,44 @@ static int u64_at(PyObject *sequence, Py_ssize_t i, uint64_t *value) {
     return *value == (uint64_t)-1 && PyErr_Occurred() ? -1 : 0;
 }
 
+/* An array of native unsigned 64-bit values (array('Q'), parse_u64_list's tables) held
+ * in `view`; 0 (and nothing held) for anything else. */
+static int u64_array(PyObject *object, Py_buffer *view) {
+    if (!PyObject_CheckBuffer(object) ||
+        PyObject_GetBuffer(object, view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) != 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (view->itemsize == 8 && view->format != NULL &&
+        (strcmp(view->format, "Q") == 0 || strcmp(view->format, "L") == 0))
+        return 1;
+    PyBuffer_Release(view);
+    return 0;
+}
+
 static PyObject *core_offsets_match(PyObject *self, PyObject *args) {
     PyObject *table, *offsets, *table_fast = NULL, *offsets_fast = NULL, *result = NULL;
     unsigned long long base;
+    Py_buffer view;
+    int packed;
     Py_ssize_t i, n;
     (void)self;
     if (!PyArg_ParseTuple(args, "OOK", &table, &offsets, &base))
         return NULL;
-    table_fast = PySequence_Fast(table, "table: a sequence of ints");
-    offsets_fast = table_fast ? PySequence_Fast(offsets, "offsets: a sequence of ints") : NULL;
+    packed = u64_array(table, &view); /* the table's values read in place */
+    if (!packed && (table_fast = PySequence_Fast(table, "table: a sequence of ints")) == NULL)
+        return NULL;
+    offsets_fast = PySequence_Fast(offsets, "offsets: a sequence of ints");
     if (offsets_fast == NULL)
         goto done;
-    n = PySequence_Fast_GET_SIZE(table_fast);
+    n = packed ? view.len / 8 : PySequence_Fast_GET_SIZE(table_fast);
     result = Py_NewRef(n == PySequence_Fast_GET_SIZE(offsets_fast) ? Py_True : Py_False);
     for (i = 0; result == Py_True && i < n; i++) {
         uint64_t entry, offset;
-        if (u64_at(table_fast, i, &entry) != 0 || u64_at(offsets_fast, i, &offset) != 0) {
+        if (packed)
+            entry = ((const uint64_t *)view.buf)[i];
+        if ((!packed && u64_at(table_fast, i, &entry) != 0) ||
+            u64_at(offsets_fast, i, &offset) != 0) {
             Py_CLEAR(result);
             break;
         }
@@ -1527,6 +1549,8 @@ static PyObject *core_offsets_match(PyObject *self, PyObject *args) {
             Py_SETREF(result, Py_NewRef(Py_False));
     }
 done:
+    if (packed)
+        PyBuffer_Release(&view);
     Py_XDECREF(table_fast);
     Py_XDECREF(offsets_fast);
     return result;

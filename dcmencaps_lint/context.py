@@ -131,14 +131,14 @@ class Context:
         return value if value is not None else 1
 
     @property
-    def eot_offsets(self) -> tuple[int, ...] | None:
+    def eot_offsets(self) -> Sequence[int] | None:
         """The Extended Offset Table's values (parsed once: it may hold 200,000)."""
         if self.dataset.eot is None:
             return None
         return self.memo(_eot_offsets, None)
 
     @property
-    def eot_lengths(self) -> tuple[int, ...] | None:
+    def eot_lengths(self) -> Sequence[int] | None:
         if self.dataset.eot_lengths is None:
             return None
         return self.memo(_eot_lengths, None)
@@ -265,11 +265,11 @@ def _length_bits(ctx: ItemsContext, _: None) -> int:
     return core.bits_of(ctx.walk.fragment_lengths)
 
 
-def _eot_offsets(ctx: Context, _: None) -> tuple[int, ...]:
+def _eot_offsets(ctx: Context, _: None) -> Sequence[int]:
     return parse_u64_list(ctx.dataset.eot_value)
 
 
-def _eot_lengths(ctx: Context, _: None) -> tuple[int, ...]:
+def _eot_lengths(ctx: Context, _: None) -> Sequence[int]:
     return parse_u64_list(ctx.dataset.eot_lengths_value)
 
 

@@ -43,6 +43,11 @@ def one_fragment_per_offset(walk: Walk, offsets: Sequence[int]) -> bool:
     return core.offsets_match(offsets, walk.fragment_offsets, walk.first_fragment_offset)
 
 
+def one_length_per_fragment(walk: Walk, lengths: Sequence[int]) -> bool:
+    """The table's lengths are exactly every fragment's length field, in order."""
+    return core.offsets_match(lengths, walk.fragment_lengths, 0)
+
+
 def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> Sequence[Frame] | None:
     """Frames from table offsets, or None when the offsets are unusable as they are."""
     # C-level passes (map, zip, list equality), not Python loops: a whole-slide image
@@ -78,7 +83,7 @@ def build_frame_map(
     walk: Walk,
     ts: TransferSyntax | None,
     number_of_frames: int | None,
-    eot_offsets: tuple[int, ...] | None,
+    eot_offsets: Sequence[int] | None,
 ) -> FrameMap:
     """Fragments per frame, from the most trustworthy source that is consistent."""
     count = len(walk.fragments)

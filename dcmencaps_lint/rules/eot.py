@@ -6,13 +6,17 @@ each frame is one fragment, and each length is that frame's byte count.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from operator import lt
 
 from dcmencaps_lint.context import EncapsulatedContext, Shape
 from dcmencaps_lint.dataset import Element
-from dcmencaps_lint.frames import frames_from_offsets, one_fragment_per_offset
+from dcmencaps_lint.frames import (
+    frames_from_offsets,
+    one_fragment_per_offset,
+    one_length_per_fragment,
+)
 from dcmencaps_lint.model import Frame, FrameMapSource, Problem, Severity, SingleFragmentFrames
 from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.rules import offering
@@ -30,7 +34,7 @@ def _value_at(element: Element, index: int) -> int | None:
     return element.value_offset + 8 * index if element.value_offset >= 0 else None
 
 
-def _usable_offsets(ctx: EncapsulatedContext) -> tuple[Element, tuple[int, ...]] | None:
+def _usable_offsets(ctx: EncapsulatedContext) -> tuple[Element, Sequence[int]] | None:
     """The EOT and its values, when per-frame checks make sense (not empty). The rules
     that use them do not apply to video, whose EOT is EOT011's."""
     element, offsets = ctx.dataset.eot, ctx.eot_offsets
@@ -392,7 +396,7 @@ def eot_length_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     if usable is None or not lengths or lengths_element is None:
         return
     _, offsets = usable
-    if _one_fragment_per_offset(ctx) and list(lengths) == ctx.walk.fragment_lengths:
+    if _one_fragment_per_offset(ctx) and one_length_per_fragment(ctx.walk, lengths):
         return  # every frame is one fragment and every length is its item's
     starts = ctx.walk.fragment_starts
     multi = {frame.number - 1 for frame in _multi_fragment_frames(ctx)}
