@@ -945,38 +945,52 @@ static int grouping_again(Grouping *g, uint32_t number) {
 }
 
 /* The groups' frame numbers: a range for a group of consecutive frames (the usual
- * whole-slide image is one such group of 200,000), else a list. */
+ * whole-slide image is one such group of 200,000), else a memoryview of uint32 numbers. */
 static PyObject *grouping_result(const Grouping *g) {
     size_t group, frame;
     PyObject *groups = PyList_New((Py_ssize_t)g->count.length);
+    PyObject **numbers = PyMem_Calloc(g->count.length + 1, sizeof(PyObject *));
     Py_ssize_t *filled = PyMem_Calloc(g->count.length + 1, sizeof(Py_ssize_t));
-    if (groups == NULL || filled == NULL)
+    if (groups == NULL || numbers == NULL || filled == NULL)
         goto failed;
+    _Static_assert(sizeof(unsigned int) == 4, "memoryview format I is 4 bytes");
+    /* a list's members: frame numbers as uint32 in bytes, shown as a memoryview of them
+     * (a sequence of ints, none made until read: a group may hold 200,000 frames) */
+    for (group = 0; group < g->count.length; group++) {
+        uint32_t count = g->count.ids[group], first = g->first.ids[group];
+        if (count != g->last.ids[group] - first + 1 &&
+            (numbers[group] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)count * 4)) == NULL)
+            goto failed;
+    }
+    for (frame = 0; frame < g->group_of.length; frame++) {
+        uint32_t id = g->group_of.ids[frame], number = (uint32_t)(frame + 1);
+        if (numbers[id] != NULL)
+            memcpy(PyBytes_AS_STRING(numbers[id]) + 4 * filled[id]++, &number, 4);
+    }
     for (group = 0; group < g->count.length; group++) {
         uint32_t count = g->count.ids[group], first = g->first.ids[group];
         PyObject *members;
-        if (count == g->last.ids[group] - first + 1)
+        if (numbers[group] == NULL) {
             members = PyObject_CallFunction((PyObject *)&PyRange_Type, "kk",
                                             (unsigned long)first, (unsigned long)first + count);
-        else
-            members = PyList_New(count);
+        } else {
+            PyObject *view = PyMemoryView_FromObject(numbers[group]);
+            members = view != NULL ? PyObject_CallMethod(view, "cast", "s", "I") : NULL;
+            Py_XDECREF(view);
+        }
         if (members == NULL)
             goto failed;
         PyList_SET_ITEM(groups, (Py_ssize_t)group, members);
     }
-    for (frame = 0; frame < g->group_of.length; frame++) {
-        uint32_t id = g->group_of.ids[frame];
-        PyObject *members = PyList_GET_ITEM(groups, id), *number;
-        if (!PyList_Check(members))
-            continue;
-        number = PyLong_FromSize_t(frame + 1);
-        if (number == NULL)
-            goto failed;
-        PyList_SET_ITEM(members, filled[id]++, number);
-    }
+    for (group = 0; group < g->count.length; group++)
+        Py_XDECREF(numbers[group]);
+    PyMem_Free(numbers);
     PyMem_Free(filled);
     return groups;
 failed:
+    for (group = 0; numbers != NULL && group < g->count.length; group++)
+        Py_XDECREF(numbers[group]);
+    PyMem_Free(numbers);
     PyMem_Free(filled);
     Py_XDECREF(groups); /* items not yet set are NULL, which a list's deallocation skips */
     if (!PyErr_Occurred())

@@ -101,7 +101,7 @@ def groups_of(
     facts: ItemFacts, base: int, firsts: list[int] | None, lasts: list[int] | None, count: int
 ) -> list[Sequence[int]]:
     """Frame numbers grouped by their items' facts (no file read), a range for a group of
-    consecutive frames, else a list: frame n spans items
+    consecutive frames, else a sequence of them (a memoryview of uint32): frame n spans items
     base + firsts[n] - 1 .. base + lasts[n] - 1 (frame n is item base + n - 1 when
     firsts and lasts are None)."""
     assert _core is not None, "item facts come from the core"
@@ -143,7 +143,7 @@ def frame_groups(
     lasts: Sequence[int] | None,
 ) -> list[Sequence[int]] | None:
     """Frame numbers grouped by their facts (facts.py), a range for a group of consecutive
-    frames, else a list; None without the core."""
+    frames, else a memoryview of uint32; None without the core."""
     columns = (offsets, lengths, availables, firsts, lasts)
     return _call("frame_groups", reader, family, *columns)  # type: ignore[no-any-return]
 

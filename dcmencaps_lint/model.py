@@ -158,6 +158,14 @@ class Items(Sequence[Item]):
     def __iter__(self) -> Iterator[Item]:
         return map(_new_item, zip(self.offsets, repeat(ITEM_TAG), self.lengths, self.availables))
 
+    def drop_first(self) -> Items:
+        """These items but the first, the columns shifted in place: for the walker, whose
+        columns no one else holds yet (no copy of 200,000 numbers, as a slice would make)."""
+        del self.offsets[0], self.lengths[0]
+        if self._availables is not None:
+            del self._availables[0]
+        return self
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Items):
             return (self.offsets, self.lengths, self.availables) == (

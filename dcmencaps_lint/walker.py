@@ -242,7 +242,7 @@ def _split_bot(reader: ByteReader, items: Items) -> tuple[Item | None, Items, bo
         head = reader.read(first.value_offset, 8)
         if any(head.startswith(sig) for sig in CODESTREAM_SIGNATURES):
             return None, items, True
-    return first, items[1:], False
+    return first, items.drop_first(), False
 
 
 def _read_bot_offsets(reader: ByteReader, bot: Item | None) -> tuple[int, ...]:
