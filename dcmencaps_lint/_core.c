@@ -78,8 +78,9 @@
  * benchmarks/README.md.) A file cut short while it is read gives a short block, as a
  * short pread; nothing is ever read past what the file holds. */
 #define BLOCK ((uint64_t)1 << 20)
-#if defined(__unix__)
+#if defined(__unix__) || defined(__APPLE__) /* POSIX threads: the second walker (SPLIT_MIN) */
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #define HAVE_THREADS 1
 #else
@@ -1300,8 +1301,16 @@ static void *partner_walk(void *argument) {
     return NULL;
 }
 
+/* The processors this process may run on (its affinity, where the system says: a
+ * process pinned to one core walks with one walker). */
 static int processors(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    long n;
+#if defined(__linux__) && defined(CPU_COUNT)
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+        return CPU_COUNT(&allowed);
+#endif
+    n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
 #endif
