@@ -100,7 +100,8 @@ typedef struct {
     uint8_t aside[HEADER_READ]; /* for source_aside: the block and scratch stay */
 } Source;
 
-/* pread `count` (<= HEADER_READ) bytes into `into`: how many there were, -1 on error. */
+/* pread `count` bytes into `into`: how many there were (fewer where the file ends), -1
+ * on error. */
 static int64_t source_pread(Source *s, uint64_t offset, uint64_t count, uint8_t *into) {
     uint64_t got = 0;
     while (got < count) {
@@ -1229,8 +1230,9 @@ static int item_facts_append(ItemFacts *into, const ItemFacts *from, Key *k) {
 
 /* Up to `count` bytes at `offset`, for the look for a second walker's start (not a read
  * of the walk: an error only means no second walker). */
-static int64_t peek(const Source *s, uint64_t offset, uint64_t count, uint8_t *into) {
-    uint64_t got = 0;
+static int64_t peek(Source *s, uint64_t offset, uint64_t count, uint8_t *into) {
+    int error = s->error;
+    int64_t got;
     if (offset >= s->size)
         return 0;
     if (count > s->size - offset)
@@ -1239,20 +1241,14 @@ static int64_t peek(const Source *s, uint64_t offset, uint64_t count, uint8_t *i
         memcpy(into, s->memory + offset, (size_t)count);
         return (int64_t)count;
     }
-    while (got < count) {
-        ssize_t n = pread(s->fd, into + got, (size_t)(count - got), (off_t)(offset + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -1 : (int64_t)got;
-        got += (uint64_t)n;
-    }
-    return (int64_t)got;
+    got = source_pread(s, offset, count, into);
+    s->error = error; /* not the walk's read: its error is not the walk's */
+    return got;
 }
 
 /* An item header at `p` begins SPLIT_CHAIN items in a row, each ending where the next
  * begins (or at `end`). */
-static int chains(const Source *s, uint64_t p, uint64_t end) {
+static int chains(Source *s, uint64_t p, uint64_t end) {
     uint8_t header[ITEM_HEADER];
     int i;
     for (i = 0; i < SPLIT_CHAIN && p != end; i++) {
@@ -1269,7 +1265,7 @@ static int chains(const Source *s, uint64_t p, uint64_t end) {
 
 /* The first item header at or after `from` (looked for up to SPLIT_SEARCH bytes on) that
  * chains; 0 when there is none. */
-static int find_item_near(const Source *s, uint64_t from, uint64_t end, uint64_t *found) {
+static int find_item_near(Source *s, uint64_t from, uint64_t end, uint64_t *found) {
     static const uint8_t tag[4] = {0xFE, 0xFF, 0x00, 0xE0};
     uint8_t *block = PyMem_RawMalloc((size_t)SPLIT_BLOCK);
     uint64_t at = from;
@@ -1542,7 +1538,7 @@ static int u64_array(PyObject *object, Py_buffer *view) {
     return 0;
 }
 
-static PyObject *core_offsets_match(PyObject *self, PyObject *args) {
+static PyObject *core_table_matches(PyObject *self, PyObject *args) {
     PyObject *table, *offsets, *table_fast = NULL, *offsets_fast = NULL, *result = NULL;
     unsigned long long base;
     Py_buffer view;
@@ -1986,8 +1982,8 @@ release:
 static PyMethodDef methods[] = {
     {"items", core_items, METH_VARARGS,
      "items(fd, size, buffer, position, end, family=0) -> (offsets, lengths, position, facts)"},
-    {"offsets_match", core_offsets_match, METH_VARARGS,
-     "offsets_match(table, offsets, base) -> whether offsets[i] == table[i] + base for all i"},
+    {"table_matches", core_table_matches, METH_VARARGS,
+     "table_matches(table, values, base) -> whether values[i] == table[i] + base for all i"},
     {"bits_of", core_bits_of, METH_O, "bits_of(values) -> every value ORed together"},
     {"split_counts", core_split_counts, METH_NOARGS,
      "split_counts() -> (second walkers started, second walkers met), for the tests"},

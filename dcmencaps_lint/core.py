@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from functools import reduce
 from itertools import repeat
-from operator import add, or_
+from operator import add, eq, or_
 from types import ModuleType
 from typing import Any
 
@@ -148,16 +148,17 @@ def frame_groups(
     return _call("frame_groups", reader, family, *columns)  # type: ignore[no-any-return]
 
 
-def offsets_match(table: Sequence[int], offsets: Sequence[int], base: int) -> bool:
-    """Whether there are as many offsets as table entries and offsets[i] == table[i] + base
-    for each: an offset table (BOT, EOT) that names exactly these items, one each. In C
-    where it can be: no list of 200,000 relative offsets to build and free."""
+def table_matches(table: Sequence[int], values: Sequence[int], base: int) -> bool:
+    """Whether there are as many values as table entries and values[i] == table[i] + base
+    for each: an offset table (BOT, EOT) that names exactly these items, one each (the
+    items' offsets, base the first fragment's), or lengths that are the items' (base 0).
+    In C where it can be: no list of 200,000 relative offsets to build and free."""
     if _core is not None:
         try:
-            return _core.offsets_match(table, offsets, base)  # type: ignore[no-any-return]
+            return _core.table_matches(table, values, base)  # type: ignore[no-any-return]
         except (OverflowError, TypeError):
             pass  # a negative or huge entry: Python's ints compare it
-    return len(table) == len(offsets) and list(map(add, table, repeat(base))) == list(offsets)
+    return len(table) == len(values) and all(map(eq, map(add, table, repeat(base)), values))
 
 
 def bits_of(values: Sequence[int]) -> int:

@@ -134,7 +134,9 @@ def parse_u64_list(value: bytes | None) -> Sequence[int]:
     """Little-endian 64-bit values (an OV value); a trailing partial value is ignored. An
     array: one copy of the bytes, no int object made for a value until it is read (an
     Extended Offset Table may hold 200,000 of them, most files' compared in one C pass)."""
-    values = array("Q", (value or b"")[: len(value or b"") // 8 * 8])
+    data = memoryview(value or b"")
+    values = array("Q")
+    values.frombytes(data[: len(data) - len(data) % 8])
     if sys.byteorder == "big":
         values.byteswap()
     return values

@@ -20,11 +20,12 @@ _HEADING = re.compile(r"^(?P<title>[A-Z][A-Za-z ]+)\n-+$", re.M)
 
 def sections(rule: Rule) -> dict[str, str]:
     """Section title -> text, in docstring order."""
-    found = list(_HEADING.finditer(rule.doc))
+    doc = rule.doc  # cleaned on each access: once here
+    found = list(_HEADING.finditer(doc))
     result: dict[str, str] = {}
     for index, match in enumerate(found):
-        end = found[index + 1].start() if index + 1 < len(found) else len(rule.doc)
-        result[match["title"]] = rule.doc[match.end() : end].strip("\n").rstrip()
+        end = found[index + 1].start() if index + 1 < len(found) else len(doc)
+        result[match["title"]] = doc[match.end() : end].strip("\n").rstrip()
     return result
 
 

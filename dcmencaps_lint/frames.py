@@ -40,12 +40,12 @@ def one_fragment_per_offset(walk: Walk, offsets: Sequence[int]) -> bool:
     can: no list of relative offsets built), before any rule looks at offsets one by one."""
     if len(offsets) != len(walk.fragments):
         return False
-    return core.offsets_match(offsets, walk.fragment_offsets, walk.first_fragment_offset)
+    return core.table_matches(offsets, walk.fragment_offsets, walk.first_fragment_offset)
 
 
 def one_length_per_fragment(walk: Walk, lengths: Sequence[int]) -> bool:
     """The table's lengths are exactly every fragment's length field, in order."""
-    return core.offsets_match(lengths, walk.fragment_lengths, 0)
+    return core.table_matches(lengths, walk.fragment_lengths, 0)
 
 
 def frames_from_offsets(walk: Walk, offsets: Sequence[int]) -> Sequence[Frame] | None:

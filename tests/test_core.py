@@ -224,7 +224,7 @@ def test_two_walkers_walk_as_one(name: str, tmp_path: Path) -> None:
 
 
 def test_offset_tables_and_length_bits_are_judged_as_python_does() -> None:
-    """core.offsets_match and core.bits_of, C against Python, on tables that match,
+    """core.table_matches and core.bits_of, C against Python, on tables that match,
     differ by one entry or in length, and hold values no parser makes (negative, past
     2^64, not ints)."""
     import random
@@ -250,10 +250,10 @@ def test_offset_tables_and_length_bits_are_judged_as_python_does() -> None:
         for table, offsets, base in cases[:1_000]
         if all(0 <= value < 1 << 64 for value in table)  # type: ignore[operator]
     ]
-    compiled = [core.offsets_match(*case) for case in cases]  # type: ignore[arg-type]
+    compiled = [core.table_matches(*case) for case in cases]  # type: ignore[arg-type]
     bits = [core.bits_of(case[1]) for case in cases if all(v >= 0 for v in case[1])]  # type: ignore[operator]
     with _pure_python():
-        assert compiled == [core.offsets_match(*case) for case in cases]  # type: ignore[arg-type]
+        assert compiled == [core.table_matches(*case) for case in cases]  # type: ignore[arg-type]
         assert bits == [core.bits_of(case[1]) for case in cases if all(v >= 0 for v in case[1])]  # type: ignore[operator]
     assert 800 < compiled.count(True) < 2_500
 
