@@ -1771,8 +1771,9 @@ static int scan_element(Scan *c, uint64_t offset, Raw *raw) {
     return 0;
 }
 
+/* scanner._Raw's fields; the VR as text (str: it is one of the tables' VRs, ASCII). */
 static PyObject *raw_tuple(const Raw *raw) {
-    return Py_BuildValue("ky#kKK", (unsigned long)raw->tag, (const char *)raw->vr, (Py_ssize_t)2,
+    return Py_BuildValue("ks#kKK", (unsigned long)raw->tag, (const char *)raw->vr, (Py_ssize_t)2,
                          (unsigned long)raw->length, (unsigned long long)raw->offset,
                          (unsigned long long)raw->value_offset);
 }

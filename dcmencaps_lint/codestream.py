@@ -16,7 +16,6 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 Read = Callable[[int, int], bytes]
@@ -59,8 +58,7 @@ APP0, APP15 = 0xE0, 0xEF  # application data segments
 SHORT_APP = 64  # APPn segments this short need no identifier (SPIFF directory entries)
 
 
-@dataclass(frozen=True, slots=True)
-class JpegHeader:
+class JpegHeader(NamedTuple):
     """What the frame's JPEG / JPEG-LS header says, up to the first SOS."""
 
     fill_bytes: int  # FF bytes before SOI
@@ -76,8 +74,9 @@ class JpegHeader:
     predictor: int | None = None  # lossless JPEG selection value (Ss of the first SOS)
     sos_offset: int | None = None
     complete: bool = False  # the first SOS was reached
-    # absolute offset just past the last byte the parse looked at (not part of the result)
-    reached: int = field(default=0, compare=False)
+    # absolute offset just past the last byte the parse looked at: where the facts'
+    # grouping may stop comparing frames' leading bytes (facts.py)
+    reached: int = 0
 
 
 class _Window:
@@ -160,8 +159,7 @@ def _jpeg_segment(
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class J2kHeader:
+class J2kHeader(NamedTuple):
     """What a JPEG 2000 / HTJ2K main header says, up to the first tile-part (SOT)."""
 
     siz_offset: int | None = None
@@ -180,8 +178,9 @@ class J2kHeader:
     has_cap: bool = False
     has_tlm: bool = False
     complete: bool = False  # the first SOT was reached
-    # absolute offset just past the last byte the parse looked at (not part of the result)
-    reached: int = field(default=0, compare=False)
+    # absolute offset just past the last byte the parse looked at: where the facts'
+    # grouping may stop comparing frames' leading bytes (facts.py)
+    reached: int = 0
 
 
 def is_jp2(head: bytes) -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from typing import ClassVar, TypeVar
 
 from dcmencaps_lint import core
@@ -36,6 +35,19 @@ PAYLOAD_CHUNK = 1 << 20  # deep rules read payloads a mebibyte at a time
 PIXEL_DATA = "(7FE0,0010)"
 
 C = TypeVar("C", bound="Context")
+# A Context's attributes, in the order of its __init__'s parameters
+_FIELDS = (
+    "reader",
+    "dataset",
+    "ts",
+    "pixel",
+    "walk",
+    "frame_map",
+    "element",
+    "deep",
+    "facts_only",
+    "_memo",
+)
 K = TypeVar("K")
 T = TypeVar("T")
 
@@ -64,23 +76,56 @@ class ContractError(Exception):
     """A rule asked the context for bytes its declaration does not allow it."""
 
 
-@dataclass(frozen=True, eq=False)  # contexts are never compared: no __eq__ to build
 class Context:
-    """The data set, and what is known of one Pixel Data element (see the module doc)."""
+    """The data set, and what is known of one Pixel Data element (see the module doc).
 
+    Read-only, like the rest of what rules see. A plain class rather than a dataclass:
+    the engine makes several per Pixel Data element, and a frozen dataclass costs a
+    millisecond of every start-up to build and microseconds per copy (replace())."""
+
+    __slots__ = _FIELDS
     reader: ByteReader
     dataset: ParsedDataset
     ts: TransferSyntax | None
-    pixel: Element | None = None
-    walk: Walk | None = None
-    frame_map: FrameMap | None = None
-    element: str = PIXEL_DATA  # the Pixel Data element's path, for nested ones
-    deep: bool = False  # deep reads are on: this rule may read whole payloads
-    facts_only: bool = False  # a per-frame rule: frames through their facts only
-    # Results of `memo`, shared by every copy of the context of one element.
-    _memo: dict[tuple[object, object], object] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    pixel: Element | None
+    walk: Walk | None
+    frame_map: FrameMap | None
+    element: str  # the Pixel Data element's path, for nested ones
+    deep: bool  # deep reads are on: this rule may read whole payloads
+    facts_only: bool  # a per-frame rule: frames through their facts only
+    _memo: dict[tuple[object, object], object]  # `memo`'s results, shared by every copy
+
+    def __init__(
+        self,
+        reader: ByteReader,
+        dataset: ParsedDataset,
+        ts: TransferSyntax | None,
+        pixel: Element | None = None,
+        walk: Walk | None = None,
+        frame_map: FrameMap | None = None,
+        element: str = PIXEL_DATA,
+        deep: bool = False,
+        facts_only: bool = False,
+        _memo: dict[tuple[object, object], object] | None = None,
+    ) -> None:
+        memo = {} if _memo is None else _memo
+        values = (reader, dataset, ts, pixel, walk, frame_map, element, deep, facts_only, memo)
+        for name, value in zip(_FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a rule's context is read-only: cannot set {name!r}")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+    def _copy(self: C, **changes: object) -> C:
+        """This context with some attributes changed (the memo stays shared)."""
+        copy = object.__new__(type(self))
+        for name in _FIELDS:
+            object.__setattr__(
+                copy, name, changes[name] if name in changes else getattr(self, name)
+            )
+        return copy
 
     LEVEL: ClassVar[Needs] = Needs.DATASET
 
@@ -103,11 +148,11 @@ class Context:
     def with_frames(self: C, frames: Sequence[Frame]) -> C:
         """This context for a per-frame rule: only `frames`, and only their facts."""
         assert self.frame_map is not None
-        return replace(self, frame_map=self.frame_map._replace(frames=frames), facts_only=True)
+        return self._copy(frame_map=self.frame_map._replace(frames=frames), facts_only=True)
 
     def with_deep_reads(self: C) -> C:
         """This context for a deep rule that may read whole payloads now."""
-        return self if self.deep else replace(self, deep=True)
+        return self if self.deep else self._copy(deep=True)
 
     @property
     def syntax(self) -> TransferSyntax:
@@ -236,12 +281,16 @@ class Context:
 class PixelContext(Context):
     """A rule's view of one Pixel Data element (needs=PIXEL)."""
 
+    __slots__ = ()
+
     LEVEL: ClassVar[Needs] = Needs.PIXEL
     pixel: Element
 
 
 class ItemsContext(PixelContext):
     """A rule's view of one walked Pixel Data element (needs=ITEMS)."""
+
+    __slots__ = ()
 
     LEVEL: ClassVar[Needs] = Needs.ITEMS
     walk: Walk
@@ -255,6 +304,8 @@ class ItemsContext(PixelContext):
 class EncapsulatedContext(ItemsContext):
     """A rule's view of walked Pixel Data under a known transfer syntax, with its frame
     map (needs=ENCAPSULATED)."""
+
+    __slots__ = ()
 
     LEVEL: ClassVar[Needs] = Needs.ENCAPSULATED
     ts: TransferSyntax

@@ -109,7 +109,7 @@ def groups_of(
     return _core.groups_of(heads, tails, ends, base, firsts, lasts, count)  # type: ignore[no-any-return]
 
 
-ScannedRaw = tuple[int, bytes, int, int, int]  # tag, VR, length, offset, value offset
+ScannedRaw = tuple[int, str, int, int, int]  # tag, VR, length, offset, value offset
 Scanned = tuple[ScannedRaw, int, ScannedRaw, list[ScannedRaw], list[tuple[int, int]]]
 
 

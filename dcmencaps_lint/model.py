@@ -207,9 +207,12 @@ class ItemFacts(NamedTuple):
     ends: bytes
 
 
-@dataclass(frozen=True)
 class Walk:
-    """What the tolerant item walker found in one encapsulated Pixel Data value."""
+    """What the tolerant item walker found in one encapsulated Pixel Data value.
+
+    Read-only. A plain class, not a dataclass: it keeps the lookups below beside its
+    fields (which never change), and a frozen dataclass of this size costs most of a
+    millisecond to define at start-up and microseconds to build, once per file."""
 
     value_offset: int  # absolute offset of the first item tag
     data_end: int  # absolute offset where the data available to the walk ends
@@ -218,13 +221,58 @@ class Walk:
     delimiter: Item | None
     stop: StopReason
     stop_offset: int  # where the walk stopped: delimiter, bad tag, truncated item...
-    stop_tag: int | None = None  # the tag met, for UNEXPECTED_TAG
-    bot_missing: bool = False  # the first item's value is codestream data (ITM001)
-    skipped: tuple[Item, ...] = ()  # zero-length Item Delimitation Items walked past
-    bot_offsets: tuple[int, ...] = ()  # BOT entries as read (whole 4-byte words)
+    stop_tag: int | None  # the tag met, for UNEXPECTED_TAG
+    bot_missing: bool  # the first item's value is codestream data (ITM001)
+    skipped: tuple[Item, ...]  # zero-length Item Delimitation Items walked past
+    bot_offsets: tuple[int, ...]  # BOT entries as read (whole 4-byte words)
     # Every item's facts from the compiled core, when it walked all the items in one
-    # pass; None otherwise (the Python walker, a careful step between items).
-    item_facts: ItemFacts | None = field(default=None, compare=False, repr=False)
+    # pass; None otherwise (the Python walker, a careful step between items). Not
+    # compared: two walks that found the same items are equal.
+    item_facts: ItemFacts | None
+
+    def __init__(
+        self,
+        value_offset: int,
+        data_end: int,
+        bot: Item | None,
+        fragments: Sequence[Item],
+        delimiter: Item | None,
+        stop: StopReason,
+        stop_offset: int,
+        stop_tag: int | None = None,
+        bot_missing: bool = False,
+        skipped: tuple[Item, ...] = (),
+        bot_offsets: tuple[int, ...] = (),
+        item_facts: ItemFacts | None = None,
+    ) -> None:
+        fields = vars(self)
+        fields.update(value_offset=value_offset, data_end=data_end, bot=bot)
+        fields.update(fragments=fragments, delimiter=delimiter, stop=stop)
+        fields.update(stop_offset=stop_offset, stop_tag=stop_tag, bot_missing=bot_missing)
+        fields.update(skipped=skipped, bot_offsets=bot_offsets, item_facts=item_facts)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a walk is read-only: cannot set {name!r}")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+    def _fields(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in _WALK_FIELDS}
+
+    def _replace(self, **changes: object) -> Walk:
+        """A copy with some fields changed, as a named tuple's `_replace`."""
+        return Walk(**{**self._fields(), **changes})  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Walk):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in _WALK_FIELDS[:-1])
+
+    __hash__ = None  # type: ignore[assignment]  # its fragments are a list
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={v!r}" for n, v in self._fields().items() if n != "item_facts")
+        return f"Walk({fields})"
 
     @property
     def first_fragment_offset(self) -> int:
@@ -272,6 +320,23 @@ class Walk:
         if not self.fragments:
             return 0
         return self.fragments[-1].end - self.fragments[0].offset
+
+
+# Walk's fields, in the order of its __init__'s parameters (item_facts last: not compared)
+_WALK_FIELDS = (
+    "value_offset",
+    "data_end",
+    "bot",
+    "fragments",
+    "delimiter",
+    "stop",
+    "stop_offset",
+    "stop_tag",
+    "bot_missing",
+    "skipped",
+    "bot_offsets",
+    "item_facts",
+)
 
 
 def _column(items: Sequence[Item], field: int) -> list[int]:

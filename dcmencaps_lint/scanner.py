@@ -451,11 +451,8 @@ class _Scanner:
         values: dict[str, object] = {}
         for name, tag in INT_ATTRIBUTES.items():
             raw = wanted.get(tag)
-            if raw is None:
-                continue
-            if raw.vr != "US" or raw.length != 2:
-                raise _Decline
-            values[name] = int.from_bytes(self._bytes(raw), "little")
+            if raw is not None:
+                values[name] = self._us(raw)
         photometric = wanted.get(PHOTOMETRIC_INTERPRETATION_TAG)
         if photometric is not None:
             values["photometric_interpretation"] = self._code_string(photometric)
@@ -465,10 +462,19 @@ class _Scanner:
             values["lossy_image_compression_offset"] = lossy.value_offset
         return ImageAttributes(**values)  # type: ignore[arg-type]
 
+    def _us(self, raw: _Raw) -> int:
+        """A single US value."""
+        if raw.vr != "US" or raw.length != 2:
+            raise _Decline
+        index, buffer = raw.value_offset - self._start, self._buffer
+        if 0 <= index <= len(buffer) - 2:
+            return buffer[index] | buffer[index + 1] << 8
+        return int.from_bytes(self._bytes(raw), "little")
+
 
 def _raw_of(scanned: core.ScannedRaw) -> _Raw:
-    tag, vr, length, offset, value_offset = scanned
-    return _Raw(tag, _VRS[vr], length, offset, value_offset)
+    """The core's element header, its fields those of a _Raw, as one (no copy)."""
+    return tuple.__new__(_Raw, scanned)  # type: ignore[type-var]
 
 
 def _header(raw: _Raw | None) -> Element | None:

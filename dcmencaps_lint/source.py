@@ -105,9 +105,18 @@ def parse_dataset(
     for people show. `scan`: False always parses with pydicom, the reference the
     scanner is tested against.
     """
-    with warnings.catch_warnings():
+    if reader.size == 0:
+        raise NotDicomError("the file is empty")
+    if scan and not describe:
+        # The common file, without importing pydicom (see scanner.py); None: not common.
+        from dcmencaps_lint.scanner import scan_dataset
+
+        parsed = scan_dataset(reader)
+        if parsed is not None:
+            return parsed
+    with warnings.catch_warnings():  # pydicom warns about every odd value it meets
         warnings.simplefilter("ignore")
-        return _parse_dataset(fileobj, reader, describe, scan)
+        return _parse_with_pydicom(fileobj, reader, describe)
 
 
 class _Bounded:
@@ -156,19 +165,7 @@ def _deflated_meta(fileobj: BinaryIO, reader: ByteReader) -> object | None:
     return meta if _text(meta, "TransferSyntaxUID") == DEFLATED_EXPLICIT_VR_LE else None
 
 
-def _parse_dataset(
-    fileobj: BinaryIO, reader: ByteReader, describe: bool, scan: bool
-) -> ParsedDataset:
-    if reader.size == 0:
-        raise NotDicomError("the file is empty")
-    if scan and not describe:
-        # The common file, without importing pydicom (see scanner.py); None: not common.
-        from dcmencaps_lint.scanner import scan_dataset
-
-        parsed = scan_dataset(reader)
-        if parsed is not None:
-            return parsed
-
+def _parse_with_pydicom(fileobj: BinaryIO, reader: ByteReader, describe: bool) -> ParsedDataset:
     import logging
 
     import pydicom

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -357,7 +357,7 @@ def frame_groups_of(target: bytes | Path, *, noted: bool = True) -> list[list[in
         dataset = parse_dataset(fileobj, reader)
         ctx = _pixel_context(reader, dataset, lookup(dataset.transfer_syntax_uid or ""), False)
         assert isinstance(ctx, EncapsulatedContext)
-        walk = ctx.walk if noted else replace(ctx.walk, item_facts=None)
+        walk = ctx.walk if noted else ctx.walk._replace(item_facts=None)
         groups = facts.group_frames(reader, walk, ctx.ts.codec, ctx.frame_map.frames) or []
         reader.close()
     return [[frame.number for frame in group.members] for group in groups]

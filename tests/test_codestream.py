@@ -154,11 +154,15 @@ def reader(data: bytes, reads: list[tuple[int, int]] | None = None) -> Callable[
 
 
 def jpeg_of(data: bytes, start: int = 0, end: int | None = None) -> JpegHeader | None:
-    return parse_jpeg(reader(data), start, len(data) if end is None else end)
+    """The parsed header, less how far the parse read (compared on its own)."""
+    header = parse_jpeg(reader(data), start, len(data) if end is None else end)
+    return header and header._replace(reached=0)
 
 
 def j2k_of(data: bytes, start: int = 0, end: int | None = None) -> J2kHeader | None:
-    return parse_j2k(reader(data), start, len(data) if end is None else end)
+    """The parsed header, less how far the parse read (compared on its own)."""
+    header = parse_j2k(reader(data), start, len(data) if end is None else end)
+    return header and header._replace(reached=0)
 
 
 class TestParseJpeg:
@@ -251,7 +255,7 @@ class TestParseJpeg:
         data = b"\xff\xd8\xff\xe0" + b"\x11" * 200
         reads: list[tuple[int, int]] = []
         header = parse_jpeg(reader(data, reads), 0, len(data))
-        assert header == JpegHeader(fill_bytes=0)
+        assert header == JpegHeader(fill_bytes=0, reached=32)  # how far its reads went
         assert all(offset < 64 for offset, _ in reads)
 
     def test_app_segments_with_identifiers_are_skipped(self) -> None:
@@ -329,7 +333,7 @@ class TestParseJ2k:
         data = b"\xff\x4f\xff\x51" + b"\x22" * 200
         reads: list[tuple[int, int]] = []
         header = parse_j2k(reader(data, reads), 0, len(data))
-        assert header == J2kHeader(siz_offset=2)
+        assert header == J2kHeader(siz_offset=2, reached=45)  # how far its reads went
         assert all(offset < 64 for offset, _ in reads)
 
     def test_cod_cut_by_the_end_of_the_fragment(self) -> None:
