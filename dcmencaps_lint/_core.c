@@ -78,6 +78,11 @@
  * benchmarks/README.md.) A file cut short while it is read gives a short block, as a
  * short pread; nothing is ever read past what the file holds. */
 #define BLOCK ((uint64_t)1 << 20)
+/* Where items are far apart, each read takes this much, so that one pread of a frame's
+ * last bytes also brings the next item's header and its value's first bytes (what the
+ * walk reads next): one system call per item instead of three. */
+#define LOOKAHEAD ((uint64_t)4 << 10)
+_Static_assert(LOOKAHEAD >= TAIL_BYTES + 8 + HEADER_READ, "a tail, an item header, a head");
 #if defined(__unix__) || defined(__APPLE__) /* POSIX threads: the second walker (SPLIT_MIN) */
 #include <pthread.h>
 #include <sched.h>
@@ -93,6 +98,7 @@ typedef struct {
     uint64_t size;          /* bytes of data; nothing at or past it is read */
     int dense;              /* read by BLOCK rather than pread each read */
     uint8_t *block;         /* the file's bytes from block_start on, or NULL */
+    uint64_t block_capacity; /* bytes `block` can hold: LOOKAHEAD, then BLOCK once dense */
     uint64_t block_start;
     uint64_t block_length;
     int error;              /* errno of a failed read, 0 if none */
@@ -132,6 +138,7 @@ static const uint8_t *in_block(const Source *s, uint64_t offset, uint64_t count)
  * (`*out`, valid until the next read). Fewer at the end of the data; -1 on a read error. */
 static int64_t source_read(Source *s, uint64_t offset, uint64_t count, const uint8_t **out) {
     const uint8_t *held;
+    uint64_t ahead;
     int64_t got;
     *out = s->scratch;
     if (offset >= s->size || count == 0)
@@ -144,15 +151,20 @@ static int64_t source_read(Source *s, uint64_t offset, uint64_t count, const uin
         *out = s->memory + offset;
         return (int64_t)count;
     }
-    if (!s->dense)
-        return source_pread(s, offset, count, s->scratch);
     if ((held = in_block(s, offset, count)) != NULL) {
         *out = held;
         return (int64_t)count;
     }
-    if (s->block == NULL && (s->block = PyMem_RawMalloc((size_t)BLOCK)) == NULL)
-        return source_pread(s, offset, count, s->scratch);
-    got = source_pread(s, offset, BLOCK < s->size - offset ? BLOCK : s->size - offset, s->block);
+    ahead = s->dense ? BLOCK : LOOKAHEAD;
+    if (s->block_capacity < ahead) { /* the first read, or the first where items are dense */
+        PyMem_RawFree(s->block);
+        s->block = PyMem_RawMalloc((size_t)ahead);
+        s->block_capacity = s->block == NULL ? 0 : ahead;
+        s->block_length = 0;
+        if (s->block == NULL)
+            return source_pread(s, offset, count, s->scratch);
+    }
+    got = source_pread(s, offset, ahead < s->size - offset ? ahead : s->size - offset, s->block);
     s->block_start = offset;
     s->block_length = got < 0 ? 0 : (uint64_t)got;
     if (got < 0)
@@ -203,6 +215,7 @@ static int source_open(Source *s, int fd, unsigned long long size, Py_buffer *bu
 static void source_release(Source *s) {
     PyMem_RawFree(s->block);
     s->block = NULL;
+    s->block_capacity = 0;
 }
 
 static int source_close(Source *s) {

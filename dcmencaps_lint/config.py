@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -80,12 +80,11 @@ class ConfigError(Exception):
     """A configuration file that cannot be used; the message is one line."""
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """The validated content of one configuration file."""
 
     path: str  # as shown in messages
-    values: Mapping[str, Any] = field(default_factory=dict)  # scalar keys, validated
+    values: Mapping[str, Any] = MappingProxyType({})  # scalar keys, validated
     select: tuple[str, ...] | None = None
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()

@@ -13,11 +13,10 @@ import gc
 import io
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, BinaryIO
+from dataclasses import replace
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from dcmencaps_lint.context import (
     PIXEL_DATA,
@@ -66,11 +65,10 @@ if TYPE_CHECKING:
 Target = str | os.PathLike[str] | bytes | bytearray | BinaryIO
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """Everything that decides what a lint run reports."""
 
-    selection: Selection = field(default_factory=Selection)
+    selection: Selection = Selection()
     severity: tuple[tuple[str, Severity], ...] = ()  # per-code overrides
     fail_on: Severity | None = Severity.ERROR  # None: never fail
     content_hash: bool = False  # fill FileReport.content_sha256: reads every byte (SARIF)
@@ -97,7 +95,7 @@ class _Run:
         self.rules = rules
         self.options = options
         self.active: list[Rule] = [
-            replace(r, severity=overrides[r.code]) if r.code in overrides else r
+            r._replace(severity=overrides[r.code]) if r.code in overrides else r
             for r in rules
             if options.selection.enabled(r)
         ]
@@ -235,7 +233,7 @@ def _lint_entries(
             failed=functools.partial(_abandoned, run),
             initializer=_init_worker,
             # the time limit is the parent's to enforce, by killing the worker: no timer
-            initargs=(replace(options, timeout=None),),
+            initargs=(options._replace(timeout=None),),
             limit=options.timeout,
         )
     else:
@@ -263,15 +261,21 @@ class _TimedOut(BaseException):
 @contextlib.contextmanager
 def _time_limit(seconds: float | None) -> Iterator[None]:
     """Raise _TimedOut in this thread after `seconds` (SIGALRM: main thread on Unix)."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not seconds or not usable:
+    if not seconds or not hasattr(signal, "setitimer"):
         yield
         return
 
     def expire(signum: int, frame: object) -> None:
         raise _TimedOut
 
-    previous = signal.signal(signal.SIGALRM, expire)
+    try:
+        previous = signal.signal(signal.SIGALRM, expire)
+        in_main_thread = True
+    except ValueError:  # only the main thread handles signals (no threading import)
+        in_main_thread = False
+    if not in_main_thread:
+        yield
+        return
     started = time.monotonic()
     outer, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     try:

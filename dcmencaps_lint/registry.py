@@ -22,10 +22,9 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.machinery import PathFinder
-from typing import Any
+from typing import Any, NamedTuple
 
 from dcmencaps_lint.context import Needs, Shape
 from dcmencaps_lint.model import Problem, Severity
@@ -69,8 +68,9 @@ class DeclarationError(ValueError):
     """A rule declaration that contradicts itself."""
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
+class Rule(NamedTuple):
+    """One rule's declaration and check (made by `rule()`); `_replace` makes a variant."""
+
     code: str
     name: str
     severity: Severity
@@ -181,19 +181,32 @@ class RegistryError(Exception):
     """Two rule packages claim the same code or name."""
 
 
-@dataclass(frozen=True)
 class RuleSet:
-    rules: tuple[Rule, ...]
-    load_warnings: tuple[str, ...] = ()
-    plugins: tuple[str, ...] = ()
-    _by_key: dict[str, Rule] = field(default_factory=dict, repr=False, compare=False)
+    """The rules loaded (iterating gives them, by code), what went wrong loading
+    plugins, and the plugins loaded. Read-only: load_rules() shares one."""
 
-    def __post_init__(self) -> None:
-        for r in self.rules:
-            self._by_key[r.code] = r
-            self._by_key[r.name] = r
+    __slots__ = ("_by_key", "load_warnings", "plugins", "rules")
+    rules: tuple[Rule, ...]
+    load_warnings: tuple[str, ...]
+    plugins: tuple[str, ...]
+
+    def __init__(
+        self,
+        rules: tuple[Rule, ...],
+        load_warnings: tuple[str, ...] = (),
+        plugins: tuple[str, ...] = (),
+    ) -> None:
+        by_key = {r.code: r for r in rules} | {r.name: r for r in rules}
+        object.__setattr__(self, "rules", rules)
+        object.__setattr__(self, "load_warnings", load_warnings)
+        object.__setattr__(self, "plugins", plugins)
+        object.__setattr__(self, "_by_key", by_key)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a rule set is read-only: cannot set {name!r}")
 
     def get(self, code_or_name: str) -> Rule | None:
+        """The rule of this code or name (a code in any case)."""
         return self._by_key.get(code_or_name) or self._by_key.get(code_or_name.upper())
 
     def __iter__(self) -> Iterator[Rule]:
@@ -305,17 +318,14 @@ def _names_the_group(path: str) -> bool:
 
 
 def _with_origin(r: Rule, origin: str) -> Rule:
-    from dataclasses import replace
-
-    return replace(r, origin=origin)
+    return r._replace(origin=origin)
 
 
 class SelectionError(ValueError):
     """A selector names no rule, family or prefix."""
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """Which rules run: codes, prefixes, families or names; the most specific wins."""
 
     select: tuple[str, ...] = ("ALL",)

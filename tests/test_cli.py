@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -203,7 +202,7 @@ class TestInformation:
     def test_fix_kinds(self, fix: FixAvailability, unsafe: bool, kind: str | None) -> None:
         declared = load_rules().get("BOT001")
         assert declared is not None
-        assert fix_kind(replace(declared, fix=fix, unsafe_fix=unsafe)) == kind
+        assert fix_kind(declared._replace(fix=fix, unsafe_fix=unsafe)) == kind
 
     @pytest.mark.parametrize("key", ["BOT004", "bot-offset-not-item-start", "bot004"])
     def test_explain(self, key: str) -> None:

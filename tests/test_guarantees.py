@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import io_audit
@@ -116,7 +115,7 @@ class TestReadOnly:
 def patched_rules(check: Callable[[Context], Iterator[Finding]]) -> RuleSet:
     """The rules with ITM004's check replaced (ITM004 runs on every encapsulated file)."""
     rules = load_rules()
-    return RuleSet(tuple(replace(r, check=check) if r.code == "ITM004" else r for r in rules))
+    return RuleSet(tuple(r._replace(check=check) if r.code == "ITM004" else r for r in rules))
 
 
 def on_three_frames(action: Callable[[], None]) -> Callable[[Context], Iterator[Finding]]:

@@ -6,7 +6,6 @@ import os
 import signal
 import struct
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -240,7 +239,7 @@ class TestInternalError:
             raise ZeroDivisionError("rule bug")
 
         rules = load_rules()
-        patched = RuleSet(tuple(replace(r, check=boom) if r.code == "ITM004" else r for r in rules))
+        patched = RuleSet(tuple(r._replace(check=boom) if r.code == "ITM004" else r for r in rules))
         monkeypatch.setattr(engine, "load_rules", lambda: patched)
 
     def test_valid_is_quiet(self) -> None:
