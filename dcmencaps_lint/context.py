@@ -27,7 +27,7 @@ from dcmencaps_lint import core
 from dcmencaps_lint.codestream import J2kHeader, JpegHeader, j2k_is_lossy, jpeg_is_lossy
 from dcmencaps_lint.dataset import Element, ParsedDataset, parse_number_of_frames, parse_u64_list
 from dcmencaps_lint.facts import FrameFacts, frame_facts
-from dcmencaps_lint.model import UNDEFINED_LENGTH, Frame, FrameMap, Item, Walk
+from dcmencaps_lint.model import UNDEFINED_LENGTH, Frame, FrameMap, Item, StopReason, Walk
 from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
@@ -70,6 +70,10 @@ class Shape(enum.Flag):
     EOT = enum.auto()  # its data set has an Extended Offset Table or its Lengths
     BOT_VALUES = enum.auto()  # its Basic Offset Table item has a value (length > 0)
     FRAMES = enum.auto()  # Number of Frames says more than one frame
+    # Its items are not the regular run: a BOT item, then fragments of even, non-zero,
+    # defined length, then a Sequence Delimitation Item of length 0, nothing skipped.
+    # What the ITM rules report; the engine calls none of them on a regular run.
+    IRREGULAR_ITEMS = enum.auto()
 
 
 class ContractError(Exception):
@@ -108,10 +112,18 @@ class Context:
         facts_only: bool = False,
         _memo: dict[tuple[object, object], object] | None = None,
     ) -> None:
-        memo = {} if _memo is None else _memo
-        values = (reader, dataset, ts, pixel, walk, frame_map, element, deep, facts_only, memo)
-        for name, value in zip(_FIELDS, values, strict=True):
-            object.__setattr__(self, name, value)
+        # One call per attribute, no loop: the engine makes a few contexts per file.
+        set_ = object.__setattr__
+        set_(self, "reader", reader)
+        set_(self, "dataset", dataset)
+        set_(self, "ts", ts)
+        set_(self, "pixel", pixel)
+        set_(self, "walk", walk)
+        set_(self, "frame_map", frame_map)
+        set_(self, "element", element)
+        set_(self, "deep", deep)
+        set_(self, "facts_only", facts_only)
+        set_(self, "_memo", {} if _memo is None else _memo)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a rule's context is read-only: cannot set {name!r}")
@@ -203,6 +215,8 @@ class Context:
             shape |= Shape.BOT_VALUES
         if (self.expected_frames or 0) > 1:
             shape |= Shape.FRAMES
+        if self.walk is not None and not self.memo(_regular_items, None):
+            shape |= Shape.IRREGULAR_ITEMS
         return shape
 
     def read(self, offset: int, count: int) -> bytes:
@@ -314,6 +328,20 @@ class EncapsulatedContext(ItemsContext):
 
 def _length_bits(ctx: ItemsContext, _: None) -> int:
     return core.bits_of(ctx.walk.fragment_lengths)
+
+
+def _regular_items(ctx: Context, _: None) -> bool:
+    """The element's items are the regular run (see Shape.IRREGULAR_ITEMS)."""
+    walk = ctx.walk
+    assert walk is not None, "asked where there is a walk"
+    bot, delimiter = walk.bot, walk.delimiter
+    if walk.stop is not StopReason.DELIMITER or walk.skipped or walk.bot_missing:
+        return False
+    if bot is None or not walk.fragments or delimiter is None or delimiter.length:
+        return False
+    # an undefined length (FFFFFFFFH) is odd, and ends the walk anyway
+    odd = (ctx.memo(_length_bits, None) | bot.length) & 1
+    return not odd and 0 not in walk.fragment_lengths
 
 
 def _eot_offsets(ctx: Context, _: None) -> Sequence[int]:

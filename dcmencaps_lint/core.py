@@ -71,10 +71,10 @@ def _call(function: str, reader: ByteReader, *arguments: object) -> Any:
     None without the core, or for a caller's file object (only Python reads those)."""
     if _core is None:
         return None
+    if reader.data is not None:  # bytes: the core holds their buffer while it runs
+        return getattr(_core, function)(-1, reader.size, reader.data, *arguments)
     buffer: memoryview | None = None
-    if reader.data is not None:
-        fd, buffer = -1, memoryview(reader.data)
-    elif reader.fileno is not None:
+    if reader.fileno is not None:
         fd = reader.fileno
     elif isinstance(reader.fileobj, io.BytesIO):
         fd, buffer = -1, reader.fileobj.getbuffer()

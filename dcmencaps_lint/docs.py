@@ -39,6 +39,8 @@ RUNS_WHERE = {
     Shape.EOT: "the data set has an Extended Offset Table or its Lengths",
     Shape.BOT_VALUES: "the Basic Offset Table has values",
     Shape.FRAMES: "Number of Frames is more than 1",
+    Shape.IRREGULAR_ITEMS: "the items are not the regular run (a Basic Offset Table item, "
+    "fragments of even, non-zero, defined length, a Sequence Delimitation Item of length 0)",
 }
 
 

@@ -653,8 +653,10 @@ class _FramePasses:
 
     def run(self, run: _Run, r: Rule, name: str) -> list[Finding]:
         found = _run_rule(run, r, self.first, name)
+        if not found or not self.groups:
+            return found
         flagged = {f.frame for f in found if f.frame is not None}
-        if not self.groups or not flagged:
+        if not flagged:
             return found
         frames = [
             frame
@@ -669,7 +671,8 @@ def _run_rule(run: _Run, r: Rule, ctx: Context, name: str) -> list[Finding]:
     """The rule's problems as findings; a rule that raises is PRS005 for this file."""
     assert r.check is not None
     try:
-        return [_finding(r, problem, ctx.element) for problem in r.check(ctx)]
+        problems = list(r.check(ctx))  # most rules find nothing: no Python loop for them
+        return [_finding(r, problem, ctx.element) for problem in problems] if problems else []
     except Exception as exc:
         import logging  # here: most runs log nothing, and logging costs start-up time
         import traceback

@@ -141,6 +141,17 @@ def test_payloads_are_read_with_deep_reads_only() -> None:
     assert b"".join(chunk for _, chunk in chunks) == jpeg_frame(200)
 
 
+# a Sequence Delimitation Item of length 4 (and its 4 bytes)
+_DELIMITER_OF_LENGTH_4 = b"\xfe\xff\xdd\xe0\x04\x00\x00\x00\0\0\0\0"
+# a zero-length Item Delimitation Item, walked past, before a fragment
+_SKIPPED_THEN_FRAGMENT = (
+    b"\xfe\xff\x0d\xe0\0\0\0\0"
+    + b"\xfe\xff\x00\xe0"
+    + len(jpeg_frame()).to_bytes(4, "little")
+    + jpeg_frame()
+)
+
+
 class TestShape:
     """A rule declared with when= is called only where the element has that shape, and
     its declaration is exact: where the shape is missing, the rule finds nothing."""
@@ -155,6 +166,8 @@ class TestShape:
         assert {code for code, when in declared.items() if when is Shape.BOT_VALUES} == bot_values
         frames = {code for code, when in declared.items() if when is Shape.FRAMES}
         assert frames == {"BOT007", "EOT009", "FRG002", "FRG004"}
+        irregular = {code for code, when in declared.items() if when is Shape.IRREGULAR_ITEMS}
+        assert irregular == {f"ITM{n:03}" for n in range(1, 10)}
 
     @pytest.mark.parametrize(
         ("built", "shape"),
@@ -164,6 +177,24 @@ class TestShape:
             (encapsulated([jpeg_frame()] * 3, bot="empty"), Shape.FRAMES),
             (encapsulated([jpeg_frame()] * 3), Shape.BOT_VALUES | Shape.FRAMES),
             (encapsulated([jpeg_frame()] * 3, bot="empty", eot="auto"), Shape.EOT | Shape.FRAMES),
+            # each way out of the regular run of items
+            (encapsulated([jpeg_frame()], bot="none"), Shape.IRREGULAR_ITEMS),
+            (encapsulated([[jpeg_frame(), b""]], bot="empty"), Shape.IRREGULAR_ITEMS),
+            (encapsulated([jpeg_frame() + b"\0"], bot="empty"), Shape.IRREGULAR_ITEMS),
+            (
+                encapsulated([jpeg_frame()], bot=b"\xfe\xff\x00\xe0\x01\x00\x00\x00\0"),
+                Shape.IRREGULAR_ITEMS | Shape.BOT_VALUES,
+            ),
+            (encapsulated([jpeg_frame()], bot="empty", end=b""), Shape.IRREGULAR_ITEMS),
+            (
+                encapsulated([jpeg_frame()], bot="empty", end=_DELIMITER_OF_LENGTH_4),
+                Shape.IRREGULAR_ITEMS,
+            ),
+            (encapsulated([], bot="empty"), Shape.IRREGULAR_ITEMS),
+            (
+                encapsulated([jpeg_frame()], bot="empty", items=_SKIPPED_THEN_FRAGMENT),
+                Shape.IRREGULAR_ITEMS,
+            ),
         ],
     )
     def test_the_plan_follows_the_shape(self, built: Built, shape: Shape) -> None:

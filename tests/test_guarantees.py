@@ -113,9 +113,9 @@ class TestReadOnly:
 
 
 def patched_rules(check: Callable[[Context], Iterator[Finding]]) -> RuleSet:
-    """The rules with ITM004's check replaced (ITM004 runs on every encapsulated file)."""
+    """The rules with TSX009's check replaced (TSX009 runs on every walked element)."""
     rules = load_rules()
-    return RuleSet(tuple(r._replace(check=check) if r.code == "ITM004" else r for r in rules))
+    return RuleSet(tuple(r._replace(check=check) if r.code == "TSX009" else r for r in rules))
 
 
 def on_three_frames(action: Callable[[], None]) -> Callable[[Context], Iterator[Finding]]:

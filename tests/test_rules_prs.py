@@ -234,30 +234,30 @@ class TestIoError:
 
 class TestInternalError:
     @pytest.fixture
-    def broken_itm004(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_tsx009(self, monkeypatch: pytest.MonkeyPatch) -> None:
         def boom(ctx: Context) -> Iterator[Finding]:
             raise ZeroDivisionError("rule bug")
 
         rules = load_rules()
-        patched = RuleSet(tuple(r._replace(check=boom) if r.code == "ITM004" else r for r in rules))
+        patched = RuleSet(tuple(r._replace(check=boom) if r.code == "TSX009" else r for r in rules))
         monkeypatch.setattr(engine, "load_rules", lambda: patched)
 
     def test_valid_is_quiet(self) -> None:
         report = lint_file(encapsulated([jpeg_frame()]).data)
         assert "PRS005" not in codes(report)
 
-    @pytest.mark.usefixtures("broken_itm004")
+    @pytest.mark.usefixtures("broken_tsx009")
     def test_raising_rule_other_findings_stand(self) -> None:
         built = encapsulated([jpeg_frame(), b""])  # ITM008: an empty fragment
         report = lint_file(built.data)
         f = only(report, "PRS005")
         assert (f.severity, f.offset) == (Severity.ERROR, None)
-        assert "ITM004" in f.message and "ZeroDivisionError" in f.message
+        assert "TSX009" in f.message and "ZeroDivisionError" in f.message
         empty = only(report, "ITM008")
         assert (empty.offset, empty.item) == (built.item_length_field(2), 2)
         assert report.status == "error"
 
-    @pytest.mark.usefixtures("broken_itm004")
+    @pytest.mark.usefixtures("broken_tsx009")
     def test_raising_rule_on_every_file(self) -> None:
         report = lint_file(encapsulated([jpeg_frame()]).data)
         assert codes(report) == ["PRS005"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dcmencaps_lint.context import ItemsContext, Needs
+from dcmencaps_lint.context import ItemsContext, Needs, Shape
 from dcmencaps_lint.model import (
     ITEM_DELIMITER_TAG,
     UNDEFINED_LENGTH,
@@ -38,6 +38,7 @@ def _what(number: int) -> str:
     summary="The first item is not a Basic Offset Table item",
     needs=Needs.ITEMS,
     fix=FixAvailability.NEVER,
+    when=Shape.IRREGULAR_ITEMS,
 )
 def first_item_not_bot(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -113,6 +114,7 @@ def first_item_not_bot(ctx: ItemsContext) -> Iterator[Problem]:
     summary="A tag other than Item or Sequence Delimitation inside the sequence",
     needs=Needs.ITEMS,
     fix=FixAvailability.SOMETIMES,
+    when=Shape.IRREGULAR_ITEMS,
 )
 def unexpected_tag(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -186,6 +188,7 @@ def unexpected_tag(ctx: ItemsContext) -> Iterator[Problem]:
     summary="An item has an undefined length",
     needs=Needs.ITEMS,
     fix=FixAvailability.NEVER,
+    when=Shape.IRREGULAR_ITEMS,
 )
 def undefined_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -243,6 +246,7 @@ def undefined_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     summary="An item has an odd length",
     needs=Needs.ITEMS,
     fix=FixAvailability.SOMETIMES,
+    when=Shape.IRREGULAR_ITEMS,
 )
 def odd_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -306,6 +310,7 @@ def odd_length_item(ctx: ItemsContext) -> Iterator[Problem]:
     summary="An item's length runs past the end of the data",
     needs=Needs.ITEMS,
     fix=FixAvailability.NEVER,
+    when=Shape.IRREGULAR_ITEMS,
 )
 def item_exceeds_data(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -358,6 +363,7 @@ def item_exceeds_data(ctx: ItemsContext) -> Iterator[Problem]:
     summary="The data ends without a Sequence Delimitation Item",
     needs=Needs.ITEMS,
     fix=FixAvailability.SOMETIMES,
+    when=Shape.IRREGULAR_ITEMS,
 )
 def missing_sequence_delimiter(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -422,6 +428,7 @@ def missing_sequence_delimiter(ctx: ItemsContext) -> Iterator[Problem]:
     summary="The Sequence Delimitation Item's length is not 0",
     needs=Needs.ITEMS,
     fix=FixAvailability.NEVER,
+    when=Shape.IRREGULAR_ITEMS,
 )
 def delimiter_nonzero_length(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -469,6 +476,7 @@ def delimiter_nonzero_length(ctx: ItemsContext) -> Iterator[Problem]:
     summary="A fragment has length 0",
     needs=Needs.ITEMS,
     fix=FixAvailability.NEVER,
+    when=Shape.IRREGULAR_ITEMS,
 )
 def empty_fragment(ctx: ItemsContext) -> Iterator[Problem]:
     """
@@ -520,6 +528,7 @@ def empty_fragment(ctx: ItemsContext) -> Iterator[Problem]:
     summary="No fragment follows the Basic Offset Table item",
     needs=Needs.ITEMS,
     fix=FixAvailability.NEVER,
+    when=Shape.IRREGULAR_ITEMS,
 )
 def no_fragments(ctx: ItemsContext) -> Iterator[Problem]:
     """
