@@ -128,7 +128,8 @@ class Context:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a rule's context is read-only: cannot set {name!r}")
 
-    __delattr__ = __setattr__  # type: ignore[assignment]
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a rule's context is read-only: cannot delete {name!r}")
 
     def _copy(self: C, **changes: object) -> C:
         """This context with some attributes changed (the memo stays shared)."""

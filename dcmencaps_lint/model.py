@@ -254,7 +254,8 @@ class Walk:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a walk is read-only: cannot set {name!r}")
 
-    __delattr__ = __setattr__  # type: ignore[assignment]
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a walk is read-only: cannot delete {name!r}")
 
     def _fields(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in _WALK_FIELDS}

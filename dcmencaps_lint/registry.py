@@ -205,6 +205,9 @@ class RuleSet:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a rule set is read-only: cannot set {name!r}")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a rule set is read-only: cannot delete {name!r}")
+
     def get(self, code_or_name: str) -> Rule | None:
         """The rule of this code or name (a code in any case)."""
         return self._by_key.get(code_or_name) or self._by_key.get(code_or_name.upper())

@@ -478,7 +478,8 @@ def _raw_of(scanned: core.ScannedRaw) -> _Raw:
 
 
 def _header(raw: _Raw | None) -> Element | None:
-    return None if raw is None else Element(*raw)
+    """The element's header as the data set records it (the same fields: no copy)."""
+    return None if raw is None else tuple.__new__(Element, raw)  # type: ignore[type-var]
 
 
 def _identifying(raw: _Raw) -> bool:

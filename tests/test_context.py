@@ -221,3 +221,36 @@ class TestShape:
                 assert list(r.check(ctx)) == [], (r.code, path.name)
                 called += 1
         assert called > 100
+
+
+class TestReadOnly:
+    """Contexts and walks are shared by every rule (and a per-frame verdict by every
+    frame of a group): no rule may change one."""
+
+    def test_a_context_refuses_changes_and_copies_every_attribute(self) -> None:
+        ctx = context_of(encapsulated([jpeg_frame()] * 2))
+        with pytest.raises(AttributeError, match="read-only"):
+            ctx.deep = True  # type: ignore[misc]
+        with pytest.raises(AttributeError, match="read-only"):
+            del ctx.walk
+        deep = ctx.with_deep_reads()
+        assert type(deep) is type(ctx) and deep.deep and not ctx.deep
+        for name in Context.__slots__:  # every attribute set by __init__, kept by the copy
+            if name != "deep":
+                assert getattr(deep, name) is getattr(ctx, name), name
+
+    def test_a_walk_refuses_changes(self) -> None:
+        walk = context_of(encapsulated([jpeg_frame()])).walk
+        assert walk is not None
+        with pytest.raises(AttributeError, match="read-only"):
+            walk.stop_offset = 0  # type: ignore[misc]
+        assert walk._replace(item_facts=None) == walk  # item facts are not compared
+        assert walk._replace(stop_offset=1) != walk
+
+    def test_a_rule_set_refuses_changes(self) -> None:
+        rules = load_rules()
+        with pytest.raises(AttributeError, match="read-only"):
+            rules.rules = ()  # type: ignore[misc]
+        with pytest.raises(AttributeError, match="read-only"):
+            del rules.rules
+        assert rules.get("itm004") is rules.get("odd-length-item") is not None

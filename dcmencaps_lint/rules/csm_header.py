@@ -105,30 +105,26 @@ class _Geometry(NamedTuple):
 
 
 def _geometries(ctx: EncapsulatedContext) -> Iterator[tuple[Frame, _Geometry]]:
+    """(frame, geometry) of each frame whose SOF / SOF55 / SIZ was read; each frame's
+    worked out once for the six rules that compare it."""
+    for frame in ctx.frame_map.frames:
+        geometry = ctx.memo(_geometry, frame)
+        if geometry is not None:
+            yield frame, geometry
+
+
+def _geometry(ctx: EncapsulatedContext, frame: Frame) -> _Geometry | None:
     if ctx.ts.codec in JPEG_FAMILY:
-        for frame, jpeg, sof in _jpeg_frames(ctx):
-            assert jpeg.sof_offset is not None
-            rows = jpeg.rows or None
-            yield (
-                frame,
-                _Geometry(
-                    sof_name(sof),
-                    jpeg.sof_offset,
-                    rows,
-                    jpeg.columns,
-                    jpeg.components,
-                    jpeg.precision,
-                ),
-            )
-        return
-    for frame, j2k in _j2k_frames(ctx):
-        if j2k.siz_offset is not None and j2k.rows is not None:
-            yield (
-                frame,
-                _Geometry(
-                    "SIZ", j2k.siz_offset, j2k.rows, j2k.columns, j2k.components, j2k.precision
-                ),
-            )
+        jpeg = ctx.jpeg_header(frame)
+        if jpeg is None or jpeg.sof is None or jpeg.sof_offset is None:
+            return None
+        rows = jpeg.rows or None
+        name = sof_name(jpeg.sof)
+        return _Geometry(name, jpeg.sof_offset, rows, jpeg.columns, jpeg.components, jpeg.precision)
+    j2k = ctx.j2k_header(frame)
+    if j2k is None or j2k.siz_offset is None or j2k.rows is None:
+        return None
+    return _Geometry("SIZ", j2k.siz_offset, j2k.rows, j2k.columns, j2k.components, j2k.precision)
 
 
 def _at(frame: Frame, message: str, offset: int | None) -> Problem:
