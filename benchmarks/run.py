@@ -54,6 +54,7 @@ TOOLS = {
     "pydicom-dcmread": "pydicom dcmread",
     "dciodvfy": "dciodvfy",
     "dcmdump": "dcmdump",
+    "dcmdump-m": "dcmdump -q -M",
     "gdcminfo": "gdcminfo",
     # --floors: what part of encaps-lint's time is not its rules (not run by default)
     "python-startup": "Python start-up",
@@ -68,7 +69,15 @@ FLOORS_ONLY = (
     "encaps-lint-no-rules-j2",
 )
 DEFAULT_TOOLS = tuple(t for t in TOOLS if t not in FLOORS_ONLY)
-FLOOR_TOOLS = (*FLOORS_ONLY, "encaps-lint", "encaps-lint-j2", "dciodvfy", "dcmdump", "gdcminfo")
+FLOOR_TOOLS = (
+    *FLOORS_ONLY,
+    "encaps-lint",
+    "encaps-lint-j2",
+    "dciodvfy",
+    "dcmdump",
+    "dcmdump-m",
+    "gdcminfo",
+)
 # Only the engine's own PRS findings: no rule's check runs.
 NO_RULES = ("--select", "PRS")
 # Costs that do not depend on the workload: shown in ms, never in files/s.
@@ -85,6 +94,8 @@ LEGEND = {
     "pydicom-dcmread": "`dcmread(path)`: the whole file in memory",
     "dciodvfy": "`dciodvfy FILE` (dicom3tools; one process per file)",
     "dcmdump": "`dcmdump FILE` (DCMTK; `dcmdump +sd FOLDER` for the small files)",
+    "dcmdump-m": "`dcmdump -q -M FILE`: the same, quiet, no long value loaded (its pixel "
+    "data is never read; `dcmdump -q -M +sd FOLDER` for the small files)",
     "gdcminfo": "`gdcminfo FILE` (GDCM; `gdcminfo FOLDER` for the small files)",
     "python-startup": "`python -c pass`: the interpreter and site, nothing imported",
     "encaps-lint-startup": "`encaps-lint --version`: Python, click and encaps-lint's modules",
@@ -322,9 +333,11 @@ def cases_for(workload: generate.Workload, path: Path, tools: Sequence[str]) -> 
         loop = 'for f in "$1"/*.dcm; do dciodvfy "$f"; done'  # it takes one file
         commands["dciodvfy"] = ["sh", "-c", loop, "sh", target]
         commands["dcmdump"] = ["dcmdump", "+sd", target]
+        commands["dcmdump-m"] = ["dcmdump", "-q", "-M", "+sd", target]
         commands["gdcminfo"] = ["gdcminfo", target]
     else:
         commands.update(dciodvfy=["dciodvfy", target], dcmdump=["dcmdump", target])
+        commands["dcmdump-m"] = ["dcmdump", "-q", "-M", target]
         commands["gdcminfo"] = ["gdcminfo", target]
     cases = []
     for tool in tools:

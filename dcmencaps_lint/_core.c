@@ -1021,54 +1021,122 @@ static void grouping_free(Grouping *g) {
     PyMem_RawFree(g->last.ids);
 }
 
-/* Column `index` of a list of ints, as an unsigned 64-bit value; -1 on error. */
-static int column(PyObject *list, Py_ssize_t index, uint64_t *value) {
-    PyObject *item;
-    if (index < 0 || index >= PyList_GET_SIZE(list)) {
+/* A column of unsigned numbers: a sequence of ints (a list, a tuple), or a buffer of
+ * native unsigned 32- or 64-bit numbers read in place (array('I'), array('Q'): the
+ * walk's columns, parse_u64_list's tables). */
+typedef struct {
+    PyObject *fast; /* the sequence (PySequence_Fast); NULL when `view` holds the numbers */
+    Py_buffer view;
+    Py_ssize_t length;
+} Column;
+
+static int column_open(PyObject *object, Column *c) {
+    const char *format;
+    memset(c, 0, sizeof *c);
+    if (!PyObject_CheckBuffer(object)) {
+        c->fast = PySequence_Fast(object, "a sequence of ints");
+        if (c->fast == NULL)
+            return -1;
+        c->length = PySequence_Fast_GET_SIZE(c->fast);
+        return 0;
+    }
+    if (PyObject_GetBuffer(object, &c->view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) != 0)
+        return -1;
+    format = c->view.format != NULL ? c->view.format : "B";
+    if (format[0] == '@' || format[0] == '=')
+        format++;
+    if (strlen(format) != 1 || strchr("ILQ", format[0]) == NULL ||
+        (c->view.itemsize != 4 && c->view.itemsize != 8)) {
+        PyBuffer_Release(&c->view);
+        PyErr_SetString(PyExc_TypeError,
+                        "a sequence of ints, or an array of unsigned 32- or 64-bit numbers");
+        return -1;
+    }
+    c->length = c->view.len / c->view.itemsize;
+    return 0;
+}
+
+/* Entry `index` as an unsigned 64-bit value; -1 with an exception set when out of range
+ * or (in a sequence) not such an int. */
+static int column_at(const Column *c, Py_ssize_t index, uint64_t *value) {
+    if (index < 0 || index >= c->length) {
         PyErr_SetString(PyExc_IndexError, "fragment number out of range");
         return -1;
     }
-    item = PyList_GET_ITEM(list, index);
-    *value = PyLong_AsUnsignedLongLong(item);
-    return *value == (uint64_t)-1 && PyErr_Occurred() ? -1 : 0;
+    if (c->fast != NULL) {
+        *value = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(c->fast, index));
+        return *value == (uint64_t)-1 && PyErr_Occurred() ? -1 : 0;
+    }
+    if (c->view.itemsize == 4) {
+        uint32_t narrow;
+        memcpy(&narrow, (const char *)c->view.buf + index * 4, 4);
+        *value = narrow;
+    } else {
+        memcpy(value, (const char *)c->view.buf + index * 8, 8);
+    }
+    return 0;
+}
+
+static void column_close(Column *c) {
+    if (c->fast != NULL)
+        Py_CLEAR(c->fast);
+    else if (c->view.obj != NULL)
+        PyBuffer_Release(&c->view);
 }
 
 static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
     int fd, family;
     unsigned long long size;
     Py_buffer buffer = {0};
-    PyObject *memory, *offsets, *lengths, *availables, *firsts, *lasts;
+    PyObject *memory, *offsets_object, *lengths_object, *availables_object, *firsts_object,
+        *lasts_object;
     PyObject *result = NULL;
+    Column offsets = {0}, lengths = {0}, availables = {0}, firsts = {0}, lasts = {0};
+    int numbered, opened = 0;
     Source s;
     Grouping grouping;
     Key *key = NULL;
     Py_ssize_t frames, i;
     (void)self;
     memset(&grouping, 0, sizeof grouping);
-    if (!PyArg_ParseTuple(args, "iKOiO!O!O!OO", &fd, &size, &memory, &family, &PyList_Type,
-                          &offsets, &PyList_Type, &lengths, &PyList_Type, &availables, &firsts,
-                          &lasts))
+    memset(&s, 0, sizeof s);
+    if (!PyArg_ParseTuple(args, "iKOiOOOOO", &fd, &size, &memory, &family, &offsets_object,
+                          &lengths_object, &availables_object, &firsts_object, &lasts_object))
         return NULL;
-    if ((firsts != Py_None && !PyList_Check(firsts)) || (lasts != Py_None && !PyList_Check(lasts)) ||
-        (firsts == Py_None) != (lasts == Py_None)) {
-        PyErr_SetString(PyExc_TypeError, "firsts and lasts: two lists, or both None");
+    numbered = firsts_object != Py_None;
+    if (numbered != (lasts_object != Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "firsts and lasts: two sequences, or both None");
         return NULL;
     }
     if (!known_family(family, 0))
         return NULL;
-    frames = firsts == Py_None ? PyList_GET_SIZE(offsets) : PyList_GET_SIZE(firsts);
-    if (firsts != Py_None && PyList_GET_SIZE(lasts) != frames) {
+    if (column_open(offsets_object, &offsets) != 0)
+        goto done;
+    opened = 1;
+    if (column_open(lengths_object, &lengths) != 0)
+        goto done;
+    opened = 2;
+    if (column_open(availables_object, &availables) != 0)
+        goto done;
+    opened = 3;
+    if (numbered && column_open(firsts_object, &firsts) != 0)
+        goto done;
+    opened = 4;
+    if (numbered && column_open(lasts_object, &lasts) != 0)
+        goto done;
+    opened = 5;
+    frames = numbered ? firsts.length : offsets.length;
+    if (numbered && lasts.length != frames) {
         PyErr_SetString(PyExc_ValueError, "firsts and lasts differ in length");
-        return NULL;
+        goto done;
     }
     if (source_from(&s, fd, size, memory, &buffer) != 0)
-        return NULL;
+        goto done;
     /* frames are visited in file order: read by blocks where they lie close together */
-    s.dense = frames > 0 && PyList_GET_SIZE(offsets) > 0;
+    s.dense = frames > 0 && offsets.length > 0;
     if (s.dense) {
         uint64_t low, high;
-        if (column(offsets, 0, &low) != 0 ||
-            column(offsets, PyList_GET_SIZE(offsets) - 1, &high) != 0)
+        if (column_at(&offsets, 0, &low) != 0 || column_at(&offsets, offsets.length - 1, &high) != 0)
             goto done;
         s.dense = high >= low && (high - low) < DENSE_SPACING * (uint64_t)frames;
     }
@@ -1080,8 +1148,8 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
     for (i = 0; i < frames; i++) {
         uint64_t first = (uint64_t)i, last = (uint64_t)i, first_offset, first_available;
         uint64_t last_offset, last_length, last_available;
-        if (firsts != Py_None) {
-            if (column(firsts, i, &first) != 0 || column(lasts, i, &last) != 0)
+        if (numbered) {
+            if (column_at(&firsts, i, &first) != 0 || column_at(&lasts, i, &last) != 0)
                 goto done;
             if (first < 1 || last < first) {
                 PyErr_SetString(PyExc_ValueError, "fragment numbers start at 1, first <= last");
@@ -1090,11 +1158,11 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
             first -= 1;
             last -= 1;
         }
-        if (column(offsets, (Py_ssize_t)first, &first_offset) != 0 ||
-            column(availables, (Py_ssize_t)first, &first_available) != 0 ||
-            column(offsets, (Py_ssize_t)last, &last_offset) != 0 ||
-            column(lengths, (Py_ssize_t)last, &last_length) != 0 ||
-            column(availables, (Py_ssize_t)last, &last_available) != 0)
+        if (column_at(&offsets, (Py_ssize_t)first, &first_offset) != 0 ||
+            column_at(&availables, (Py_ssize_t)first, &first_available) != 0 ||
+            column_at(&offsets, (Py_ssize_t)last, &last_offset) != 0 ||
+            column_at(&lengths, (Py_ssize_t)last, &last_length) != 0 ||
+            column_at(&availables, (Py_ssize_t)last, &last_available) != 0)
             goto done;
         frame_key(&s, family, first_offset, first_available, last_offset, last_length,
                   last_available, last - first, key);
@@ -1108,7 +1176,17 @@ done:
     source_release(&s);
     grouping_free(&grouping);
     PyMem_Free(key);
-    if (memory != Py_None)
+    if (opened >= 5 && numbered)
+        column_close(&lasts);
+    if (opened >= 4 && numbered)
+        column_close(&firsts);
+    if (opened >= 3)
+        column_close(&availables);
+    if (opened >= 2)
+        column_close(&lengths);
+    if (opened >= 1)
+        column_close(&offsets);
+    if (memory != Py_None && buffer.obj != NULL)
         PyBuffer_Release(&buffer);
     return result;
 }
@@ -1447,21 +1525,6 @@ static void join_partner(Stretch *w) {
 static long split_started, split_met; /* for the tests: second walkers started, and met */
 
 /* A list of the numbers of a 32-bit (`ids`) or a 64-bit (`values`) array. */
-static PyObject *numbers_list(const uint32_t *ids, const uint64_t *values, size_t length) {
-    PyObject *list = PyList_New((Py_ssize_t)length);
-    size_t i;
-    for (i = 0; list != NULL && i < length; i++) {
-        PyObject *value = ids != NULL ? PyLong_FromUnsignedLong(ids[i])
-                                      : PyLong_FromUnsignedLongLong(values[i]);
-        if (value == NULL) {
-            Py_CLEAR(list);
-            break;
-        }
-        PyList_SET_ITEM(list, (Py_ssize_t)i, value);
-    }
-    return list;
-}
-
 /* (heads, tails, ends) as items() returns them. */
 static PyObject *facts_tuple(const ItemFacts *facts) {
     PyObject *heads = ids_bytes(&facts->heads), *tails = ids_bytes(&facts->tails);
@@ -1514,8 +1577,14 @@ static PyObject *core_items(PyObject *self, PyObject *args) {
     if (closed == 0 && w->no_memory)
         PyErr_NoMemory();
     else if (closed == 0) {
-        offsets = numbers_list(NULL, w->offsets.values, w->offsets.length);
-        lengths = offsets != NULL ? numbers_list(w->lengths.ids, NULL, w->lengths.length) : NULL;
+        /* native unsigned 64-bit offsets and 32-bit lengths: walker.py makes them the
+         * columns (array('Q'), array('I')) without an int object per item */
+        offsets = PyBytes_FromStringAndSize((const char *)w->offsets.values,
+                                            (Py_ssize_t)(w->offsets.length * sizeof(uint64_t)));
+        lengths = offsets == NULL ? NULL
+                                  : PyBytes_FromStringAndSize(
+                                        (const char *)w->lengths.ids,
+                                        (Py_ssize_t)(w->lengths.length * sizeof(uint32_t)));
         facts = lengths != NULL && family ? facts_tuple(&w->facts) : Py_NewRef(Py_None);
         if (facts != NULL)
             result = Py_BuildValue("OOKO", offsets, lengths, (unsigned long long)w->position, facts);
@@ -1529,81 +1598,65 @@ static PyObject *core_items(PyObject *self, PyObject *args) {
     return result;
 }
 
-/* A list's ints as unsigned 64-bit values, one by one; -1 with an exception set when an
- * entry is not such an int. */
-static int u64_at(PyObject *sequence, Py_ssize_t i, uint64_t *value) {
-    *value = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(sequence, i));
-    return *value == (uint64_t)-1 && PyErr_Occurred() ? -1 : 0;
-}
-
-/* An array of native unsigned 64-bit values (array('Q'), parse_u64_list's tables) held
- * in `view`; 0 (and nothing held) for anything else. */
-static int u64_array(PyObject *object, Py_buffer *view) {
-    if (!PyObject_CheckBuffer(object) ||
-        PyObject_GetBuffer(object, view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) != 0) {
-        PyErr_Clear();
-        return 0;
-    }
-    if (view->itemsize == 8 && view->format != NULL &&
-        (strcmp(view->format, "Q") == 0 || strcmp(view->format, "L") == 0))
-        return 1;
-    PyBuffer_Release(view);
-    return 0;
-}
-
 static PyObject *core_table_matches(PyObject *self, PyObject *args) {
-    PyObject *table, *offsets, *table_fast = NULL, *offsets_fast = NULL, *result = NULL;
+    PyObject *table_object, *offsets_object, *result = NULL;
     unsigned long long base;
-    Py_buffer view;
-    int packed;
-    Py_ssize_t i, n;
+    Column table, offsets;
+    Py_ssize_t i;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOK", &table, &offsets, &base))
+    if (!PyArg_ParseTuple(args, "OOK", &table_object, &offsets_object, &base))
         return NULL;
-    packed = u64_array(table, &view); /* the table's values read in place */
-    if (!packed && (table_fast = PySequence_Fast(table, "table: a sequence of ints")) == NULL)
+    if (column_open(table_object, &table) != 0)
         return NULL;
-    offsets_fast = PySequence_Fast(offsets, "offsets: a sequence of ints");
-    if (offsets_fast == NULL)
-        goto done;
-    n = packed ? view.len / 8 : PySequence_Fast_GET_SIZE(table_fast);
-    result = Py_NewRef(n == PySequence_Fast_GET_SIZE(offsets_fast) ? Py_True : Py_False);
-    for (i = 0; result == Py_True && i < n; i++) {
+    if (column_open(offsets_object, &offsets) != 0) {
+        column_close(&table);
+        return NULL;
+    }
+    result = Py_NewRef(table.length == offsets.length ? Py_True : Py_False);
+    for (i = 0; result == Py_True && i < table.length; i++) {
         uint64_t entry, offset;
-        if (packed)
-            entry = ((const uint64_t *)view.buf)[i];
-        if ((!packed && u64_at(table_fast, i, &entry) != 0) ||
-            u64_at(offsets_fast, i, &offset) != 0) {
+        if (column_at(&table, i, &entry) != 0 || column_at(&offsets, i, &offset) != 0) {
             Py_CLEAR(result);
             break;
         }
         if (offset < base || offset - base != entry)
             Py_SETREF(result, Py_NewRef(Py_False));
     }
-done:
-    if (packed)
-        PyBuffer_Release(&view);
-    Py_XDECREF(table_fast);
-    Py_XDECREF(offsets_fast);
+    column_close(&table);
+    column_close(&offsets);
     return result;
 }
 
-static PyObject *core_bits_of(PyObject *self, PyObject *values) {
-    PyObject *fast = PySequence_Fast(values, "a sequence of ints");
-    uint64_t bits = 0, value;
+/* Every value of a column ORed together (`lowest`: the smallest, None for none). */
+static PyObject *column_fold(PyObject *values, int lowest) {
+    Column c;
+    uint64_t bits = 0, smallest = UINT64_MAX, value;
     Py_ssize_t i;
-    (void)self;
-    if (fast == NULL)
+    if (column_open(values, &c) != 0)
         return NULL;
-    for (i = 0; i < PySequence_Fast_GET_SIZE(fast); i++) {
-        if (u64_at(fast, i, &value) != 0) {
-            Py_DECREF(fast);
+    for (i = 0; i < c.length; i++) {
+        if (column_at(&c, i, &value) != 0) {
+            column_close(&c);
             return NULL;
         }
         bits |= value;
+        if (value < smallest)
+            smallest = value;
     }
-    Py_DECREF(fast);
-    return PyLong_FromUnsignedLongLong(bits);
+    column_close(&c);
+    if (!lowest)
+        return PyLong_FromUnsignedLongLong(bits);
+    return c.length == 0 ? Py_NewRef(Py_None) : PyLong_FromUnsignedLongLong(smallest);
+}
+
+static PyObject *core_bits_of(PyObject *self, PyObject *values) {
+    (void)self;
+    return column_fold(values, 0);
+}
+
+static PyObject *core_lowest(PyObject *self, PyObject *values) {
+    (void)self;
+    return column_fold(values, 1);
 }
 
 static PyObject *core_split_counts(PyObject *self, PyObject *args) {
@@ -1623,26 +1676,36 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
     Py_buffer heads = {0}, tails = {0}, ends = {0};
     unsigned long long base;
     Py_ssize_t frames, i;
-    PyObject *firsts, *lasts, *result = NULL;
+    PyObject *firsts_object, *lasts_object, *result = NULL;
+    Column firsts = {0}, lasts = {0};
+    int numbered, opened = 0;
     Grouping grouping;
     Key key;
     int64_t previous[3] = {0, 0, 0}; /* the frame before: its span, head and tail ids */
     (void)self;
     memset(&grouping, 0, sizeof grouping);
-    if (!PyArg_ParseTuple(args, "y*y*y*KOOn", &heads, &tails, &ends, &base, &firsts, &lasts,
-                          &frames))
+    if (!PyArg_ParseTuple(args, "y*y*y*KOOn", &heads, &tails, &ends, &base, &firsts_object,
+                          &lasts_object, &frames))
         return NULL;
-    if ((firsts != Py_None && !PyList_Check(firsts)) || (lasts != Py_None && !PyList_Check(lasts)) ||
-        (firsts == Py_None) != (lasts == Py_None) ||
-        (firsts != Py_None && (PyList_GET_SIZE(firsts) != frames || PyList_GET_SIZE(lasts) != frames))) {
-        PyErr_SetString(PyExc_TypeError, "firsts and lasts: two lists of `count`, or both None");
+    numbered = firsts_object != Py_None;
+    if (numbered != (lasts_object != Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "firsts and lasts: two sequences, or both None");
+        goto done;
+    }
+    if (numbered && column_open(firsts_object, &firsts) != 0)
+        goto done;
+    opened = 1;
+    if (numbered && column_open(lasts_object, &lasts) != 0)
+        goto done;
+    opened = 2;
+    if (numbered && (firsts.length != frames || lasts.length != frames)) {
+        PyErr_SetString(PyExc_TypeError, "firsts and lasts: `count` numbers each");
         goto done;
     }
     for (i = 0; i < frames; i++) {
         uint64_t first = (uint64_t)i + 1, last = first;
         int64_t head, tail = -1;
-        if (firsts != Py_None &&
-            (column(firsts, i, &first) != 0 || column(lasts, i, &last) != 0))
+        if (numbered && (column_at(&firsts, i, &first) != 0 || column_at(&lasts, i, &last) != 0))
             goto done;
         if (first < 1 || last < first) {
             PyErr_SetString(PyExc_ValueError, "fragment numbers start at 1, first <= last");
@@ -1676,6 +1739,10 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
     result = grouping_result(&grouping);
 done:
     grouping_free(&grouping);
+    if (opened >= 2 && numbered)
+        column_close(&lasts);
+    if (opened >= 1 && numbered)
+        column_close(&firsts);
     PyBuffer_Release(&heads);
     PyBuffer_Release(&tails);
     PyBuffer_Release(&ends);
@@ -1999,6 +2066,7 @@ static PyMethodDef methods[] = {
     {"table_matches", core_table_matches, METH_VARARGS,
      "table_matches(table, values, base) -> whether values[i] == table[i] + base for all i"},
     {"bits_of", core_bits_of, METH_O, "bits_of(values) -> every value ORed together"},
+    {"lowest", core_lowest, METH_O, "lowest(values) -> the smallest value, None for none"},
     {"split_counts", core_split_counts, METH_NOARGS,
      "split_counts() -> (second walkers started, second walkers met), for the tests"},
     {"groups_of", core_groups_of, METH_VARARGS,

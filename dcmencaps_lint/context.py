@@ -342,7 +342,7 @@ def _regular_items(ctx: Context, _: None) -> bool:
         return False
     # an undefined length (FFFFFFFFH) is odd, and ends the walk anyway
     odd = (ctx.memo(_length_bits, None) | bot.length) & 1
-    return not odd and 0 not in walk.fragment_lengths
+    return not odd and core.lowest(walk.fragment_lengths) != 0
 
 
 def _eot_offsets(ctx: Context, _: None) -> Sequence[int]:

@@ -87,7 +87,9 @@ def _call(function: str, reader: ByteReader, *arguments: object) -> Any:
             buffer.release()
 
 
-Walked = tuple[list[int], list[int], int, tuple[bytes, bytes, bytes] | None]
+# offsets (native uint64) and lengths (native uint32) as bytes, where the walk stopped,
+# and the items' facts: walker.py makes array('Q') and array('I') columns of them
+Walked = tuple[bytes, bytes, int, tuple[bytes, bytes, bytes] | None]
 
 
 def items(reader: ByteReader, position: int, end: int, family: int = 0) -> Walked | None:
@@ -136,9 +138,9 @@ def frame_facts(reader: ByteReader, family: int, first: Item, last: Item) -> Fac
 def frame_groups(
     reader: ByteReader,
     family: int,
-    offsets: list[int],
-    lengths: list[int],
-    availables: list[int],
+    offsets: Sequence[int],
+    lengths: Sequence[int],
+    availables: Sequence[int],
     firsts: Sequence[int] | None,
     lasts: Sequence[int] | None,
 ) -> list[Sequence[int]] | None:
@@ -169,3 +171,13 @@ def bits_of(values: Sequence[int]) -> int:
         except (OverflowError, TypeError):
             pass
     return reduce(or_, values, 0)
+
+
+def lowest(values: Sequence[int]) -> int | None:
+    """The smallest value (whether any length is 0, in one pass); None when there is none."""
+    if _core is not None:
+        try:
+            return _core.lowest(values)  # type: ignore[no-any-return]
+        except (OverflowError, TypeError):
+            pass
+    return min(values, default=None)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterator, Sequence
+from array import array
+from collections.abc import Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import count, repeat
@@ -118,6 +119,11 @@ class Item(NamedTuple):
 _new_item = functools.partial(tuple.__new__, Item)
 
 
+# The array typecode of unsigned 32-bit numbers (item length fields): "I" wherever C's
+# unsigned int has 32 bits, as on every platform CPython supports.
+LENGTHS = next(code for code in "IL" if array(code).itemsize == 4)
+
+
 class Items(Sequence[Item]):
     """Item headers kept as columns (offsets, lengths), an Item made when asked for.
 
@@ -129,14 +135,17 @@ class Items(Sequence[Item]):
     __slots__ = ("_availables", "lengths", "offsets")
 
     def __init__(
-        self, offsets: list[int], lengths: list[int], availables: list[int] | None = None
+        self,
+        offsets: MutableSequence[int],
+        lengths: MutableSequence[int],
+        availables: MutableSequence[int] | None = None,
     ) -> None:
         self.offsets = offsets
         self.lengths = lengths  # the raw length fields
         self._availables = availables  # None: every value is whole (available == length)
 
     @property
-    def availables(self) -> list[int]:
+    def availables(self) -> MutableSequence[int]:
         """Value bytes really in the file, per item."""
         return self.lengths if self._availables is None else self._availables
 
@@ -306,12 +315,12 @@ class Walk:
         return list(map(sub, self.fragment_offsets, repeat(self.first_fragment_offset)))
 
     @cached_property
-    def fragment_offsets(self) -> list[int]:
+    def fragment_offsets(self) -> Sequence[int]:
         """Each fragment's item tag offset, in order (Items' own column: no copy)."""
         return _column(self.fragments, 0)
 
     @cached_property
-    def fragment_lengths(self) -> list[int]:
+    def fragment_lengths(self) -> Sequence[int]:
         """Each fragment's length field, in order (Items' own column: no copy)."""
         return _column(self.fragments, 2)
 
@@ -340,7 +349,7 @@ _WALK_FIELDS = (
 )
 
 
-def _column(items: Sequence[Item], field: int) -> list[int]:
+def _column(items: Sequence[Item], field: int) -> Sequence[int]:
     """One field of every item: Items' own column (not a copy), else item by item."""
     if isinstance(items, Items) and field in (0, 2):
         return items.offsets if field == 0 else items.lengths

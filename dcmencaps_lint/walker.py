@@ -17,6 +17,7 @@ kept as columns (model.Items), not a tuple each.
 from __future__ import annotations
 
 import struct
+from array import array
 
 from dcmencaps_lint import core
 from dcmencaps_lint.codestream import (
@@ -29,6 +30,7 @@ from dcmencaps_lint.model import (
     ITEM_DELIMITER_TAG,
     ITEM_HEADER_SIZE,
     ITEM_TAG,
+    LENGTHS,
     SEQUENCE_DELIMITER_TAG,
     UNDEFINED_LENGTH,
     Item,
@@ -133,16 +135,18 @@ class _Collected:
     for all of them in one pass."""
 
     def __init__(self, family: int) -> None:
-        self.offsets: list[int] = []
-        self.lengths: list[int] = []
-        self.availables: list[int] | None = None  # made when an item is cut short
+        # Columns of native numbers (an offset is 64 bits, a length field 32): an int
+        # object per item only where one is read, and none to free at the end.
+        self.offsets = array("Q")
+        self.lengths = array(LENGTHS)
+        self.availables: array[int] | None = None  # made when an item is cut short
         self.family = family  # of the facts the core is to compute (core.family)
         self.facts: ItemFacts | None = None
 
     def add(self, position: int, length: int, available: int) -> None:
         """An item met by the careful loop."""
         if available != length and self.availables is None:
-            self.availables = list(self.lengths)
+            self.availables = array(LENGTHS, self.lengths)
         self.offsets.append(position)
         self.lengths.append(length)
         if self.availables is not None:
@@ -150,18 +154,15 @@ class _Collected:
         self.facts = None  # no longer every item's
 
     def extend(
-        self, offsets: list[int], lengths: list[int], facts: tuple[bytes, bytes, bytes] | None
+        self, offsets: bytes, lengths: bytes, facts: tuple[bytes, bytes, bytes] | None
     ) -> None:
-        """Whole items met by the compiled core, and their facts."""
+        """Whole items met by the compiled core (its native columns), and their facts."""
         every = not self.offsets and facts is not None
         self.facts = ItemFacts(self.family, *facts) if every and facts is not None else None
-        if not self.offsets:  # the core's new lists are ours: no copy of 200,000 numbers
-            self.offsets, self.lengths = offsets, lengths
-        else:
-            self.offsets.extend(offsets)
-            self.lengths.extend(lengths)
+        self.offsets.frombytes(offsets)
+        self.lengths.frombytes(lengths)
         if self.availables is not None:
-            self.availables.extend(lengths)
+            self.availables.frombytes(lengths)
 
     def items(self) -> Items:
         return Items(self.offsets, self.lengths, self.availables)

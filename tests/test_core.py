@@ -34,7 +34,7 @@ from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.dataset import DatasetError, NotDicomError
 from dcmencaps_lint.engine import lint_file
 from dcmencaps_lint.formats.json import file_dict
-from dcmencaps_lint.model import FileReport, Items
+from dcmencaps_lint.model import LENGTHS, FileReport, Items
 
 SWITCHED_OFF = os.environ.get(core.SWITCH, "") not in ("", "0")
 
@@ -332,7 +332,8 @@ class TestHostileCalls:
         item = b"\xfe\xff\x00\xe0\x04\x00\x00\x00\xff\xd8\xff\xd9"
         data = item * 3 + b"\xfe\xff\x00\xe0\xff\xff"  # a last header cut short
         walked = self.compiled.items(-1, 1 << 40, data, 0, 1 << 40, family)
-        assert walked[:3] == ([0, 12, 24], [4, 4, 4], 36)
+        # native columns: uint64 offsets, uint32 lengths (walker.py makes arrays of them)
+        assert walked[:3] == (struct.pack("=3Q", 0, 12, 24), struct.pack("=3I", 4, 4, 4), 36)
         if family:
             heads, tails, ends = walked[3]
             assert len(heads) == len(tails) == 12 and len(ends) == 1  # three alike items
@@ -358,17 +359,46 @@ class TestHostileCalls:
         with pytest.raises(OSError):
             self.compiled.items(987654, 100, None, 0, 100)
 
-    def test_columns_must_be_lists_of_ints(self) -> None:
-        with pytest.raises(TypeError):
-            self.compiled.frame_groups(-1, 8, bytes(8), 1, (0,), [8], [8], None, None)
-        with pytest.raises(TypeError):
-            self.compiled.frame_groups(-1, 8, bytes(8), 1, ["0"], [8], [8], None, None)
+    def test_columns_must_be_unsigned_numbers(self) -> None:
+        for column in (b"\0" * 8, array("d", [0.0]), array("q", [0]), ["0"], [-1], 0):
+            with pytest.raises((TypeError, OverflowError)):
+                self.compiled.frame_groups(-1, 8, bytes(8), 1, column, [8], [8], None, None)
+            with pytest.raises((TypeError, OverflowError)):
+                self.compiled.table_matches(column, [0], 0)
+            with pytest.raises((TypeError, OverflowError)):
+                self.compiled.bits_of(column)
+
+    def test_columns_as_arrays_or_sequences_agree(self) -> None:
+        data = b"\xff\xd8\xff\xd9" * 8
+        offsets, lengths = [0, 8, 16], [4, 6, 4]
+        as_lists = self.compiled.frame_groups(
+            -1, 32, data, 1, offsets, lengths, lengths, None, None
+        )
+        for offset_column, length_column in (
+            (array("Q", offsets), array(LENGTHS, lengths)),
+            (tuple(offsets), tuple(lengths)),
+            (array("Q", offsets), array("Q", lengths)),
+        ):
+            groups = self.compiled.frame_groups(
+                -1, 32, data, 1, offset_column, length_column, length_column, None, None
+            )
+            assert [list(g) for g in groups] == [list(g) for g in as_lists]
+        assert self.compiled.table_matches(array("Q", [0, 8]), array("Q", [4, 12]), 4)
+        assert self.compiled.bits_of(array(LENGTHS, [4, 6, 1])) == 7
+        assert self.compiled.lowest(array(LENGTHS, [4, 6, 1])) == 1
+        assert self.compiled.lowest(array(LENGTHS)) is None
 
 
-def test_items_columns_are_what_the_core_reads() -> None:
-    """facts.group_frames hands the core Items' own columns (lists), no copies."""
-    items = Items([0, 10], [2, 2])
-    assert isinstance(items.offsets, list) and isinstance(items.availables, list)
+def test_the_walk_keeps_its_columns_as_native_numbers() -> None:
+    """No int object per item: a walk's offsets are an array('Q'), its lengths an array of
+    32-bit numbers, on both paths; facts.group_frames hands them to the core as they are."""
+    ctx = context_of(encapsulated([jpeg_frame()] * 3))
+    assert ctx.walk is not None
+    fragments = ctx.walk.fragments
+    assert isinstance(fragments, Items)
+    assert fragments.offsets.typecode == "Q" and fragments.lengths.typecode == LENGTHS
+    assert array(LENGTHS).itemsize == 4
+    assert list(fragments.lengths) == [len(jpeg_frame())] * 3
 
 
 def test_a_machine_without_a_compiler_still_installs(tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def test_pad_an_odd_fragment_and_keep_the_tables_true(tmp_path: Path, eot: str |
     new = _fixed(tmp_path, built, [PadFragment(2)], {"ITM004"})
     assert _codes(lint_file(new)) == []
     ctx, dataset = _context(new)
-    assert ctx.walk.fragment_lengths == [32, 34, 48]
+    assert list(ctx.walk.fragment_lengths) == [32, 34, 48]
     assert len(new) == len(built.data) + 1
     if not eot:
         assert ctx.walk.bot_offsets == (0, 40, 82)
