@@ -1077,11 +1077,27 @@ static int column_at(const Column *c, Py_ssize_t index, uint64_t *value) {
     return 0;
 }
 
+/* Safe on a zeroed Column, and on one whose column_open failed. */
 static void column_close(Column *c) {
     if (c->fast != NULL)
         Py_CLEAR(c->fast);
     else if (c->view.obj != NULL)
         PyBuffer_Release(&c->view);
+}
+
+/* The frames' first and last fragment numbers: two sequences, or None and None (frame n
+ * is fragment n): `*numbered` says which. */
+static int open_numbers(PyObject *firsts_object, PyObject *lasts_object, Column *firsts,
+                        Column *lasts, int *numbered) {
+    *numbered = firsts_object != Py_None;
+    if (*numbered != (lasts_object != Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "firsts and lasts: two sequences, or both None");
+        return -1;
+    }
+    if (*numbered &&
+        (column_open(firsts_object, firsts) != 0 || column_open(lasts_object, lasts) != 0))
+        return -1;
+    return 0;
 }
 
 static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
@@ -1092,7 +1108,7 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
         *lasts_object;
     PyObject *result = NULL;
     Column offsets = {0}, lengths = {0}, availables = {0}, firsts = {0}, lasts = {0};
-    int numbered, opened = 0;
+    int numbered = 0;
     Source s;
     Grouping grouping;
     Key *key = NULL;
@@ -1103,28 +1119,12 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "iKOiOOOOO", &fd, &size, &memory, &family, &offsets_object,
                           &lengths_object, &availables_object, &firsts_object, &lasts_object))
         return NULL;
-    numbered = firsts_object != Py_None;
-    if (numbered != (lasts_object != Py_None)) {
-        PyErr_SetString(PyExc_TypeError, "firsts and lasts: two sequences, or both None");
-        return NULL;
-    }
     if (!known_family(family, 0))
         return NULL;
-    if (column_open(offsets_object, &offsets) != 0)
+    if (column_open(offsets_object, &offsets) != 0 || column_open(lengths_object, &lengths) != 0 ||
+        column_open(availables_object, &availables) != 0 ||
+        open_numbers(firsts_object, lasts_object, &firsts, &lasts, &numbered) != 0)
         goto done;
-    opened = 1;
-    if (column_open(lengths_object, &lengths) != 0)
-        goto done;
-    opened = 2;
-    if (column_open(availables_object, &availables) != 0)
-        goto done;
-    opened = 3;
-    if (numbered && column_open(firsts_object, &firsts) != 0)
-        goto done;
-    opened = 4;
-    if (numbered && column_open(lasts_object, &lasts) != 0)
-        goto done;
-    opened = 5;
     frames = numbered ? firsts.length : offsets.length;
     if (numbered && lasts.length != frames) {
         PyErr_SetString(PyExc_ValueError, "firsts and lasts differ in length");
@@ -1136,7 +1136,8 @@ static PyObject *core_frame_groups(PyObject *self, PyObject *args) {
     s.dense = frames > 0 && offsets.length > 0;
     if (s.dense) {
         uint64_t low, high;
-        if (column_at(&offsets, 0, &low) != 0 || column_at(&offsets, offsets.length - 1, &high) != 0)
+        if (column_at(&offsets, 0, &low) != 0 ||
+            column_at(&offsets, offsets.length - 1, &high) != 0)
             goto done;
         s.dense = high >= low && (high - low) < DENSE_SPACING * (uint64_t)frames;
     }
@@ -1176,16 +1177,11 @@ done:
     source_release(&s);
     grouping_free(&grouping);
     PyMem_Free(key);
-    if (opened >= 5 && numbered)
-        column_close(&lasts);
-    if (opened >= 4 && numbered)
-        column_close(&firsts);
-    if (opened >= 3)
-        column_close(&availables);
-    if (opened >= 2)
-        column_close(&lengths);
-    if (opened >= 1)
-        column_close(&offsets);
+    column_close(&lasts);
+    column_close(&firsts);
+    column_close(&availables);
+    column_close(&lengths);
+    column_close(&offsets);
     if (memory != Py_None && buffer.obj != NULL)
         PyBuffer_Release(&buffer);
     return result;
@@ -1678,7 +1674,7 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
     Py_ssize_t frames, i;
     PyObject *firsts_object, *lasts_object, *result = NULL;
     Column firsts = {0}, lasts = {0};
-    int numbered, opened = 0;
+    int numbered = 0;
     Grouping grouping;
     Key key;
     int64_t previous[3] = {0, 0, 0}; /* the frame before: its span, head and tail ids */
@@ -1687,17 +1683,8 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*y*KOOn", &heads, &tails, &ends, &base, &firsts_object,
                           &lasts_object, &frames))
         return NULL;
-    numbered = firsts_object != Py_None;
-    if (numbered != (lasts_object != Py_None)) {
-        PyErr_SetString(PyExc_TypeError, "firsts and lasts: two sequences, or both None");
+    if (open_numbers(firsts_object, lasts_object, &firsts, &lasts, &numbered) != 0)
         goto done;
-    }
-    if (numbered && column_open(firsts_object, &firsts) != 0)
-        goto done;
-    opened = 1;
-    if (numbered && column_open(lasts_object, &lasts) != 0)
-        goto done;
-    opened = 2;
     if (numbered && (firsts.length != frames || lasts.length != frames)) {
         PyErr_SetString(PyExc_TypeError, "firsts and lasts: `count` numbers each");
         goto done;
@@ -1739,10 +1726,8 @@ static PyObject *core_groups_of(PyObject *self, PyObject *args) {
     result = grouping_result(&grouping);
 done:
     grouping_free(&grouping);
-    if (opened >= 2 && numbered)
-        column_close(&lasts);
-    if (opened >= 1 && numbered)
-        column_close(&firsts);
+    column_close(&lasts);
+    column_close(&firsts);
     PyBuffer_Release(&heads);
     PyBuffer_Release(&tails);
     PyBuffer_Release(&ends);
