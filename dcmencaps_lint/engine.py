@@ -292,21 +292,26 @@ def _lint_entry(run: _Run, entry: PathEntry) -> FileReport:
     """One file's report, its folder's listing error, or PRS005 past the time limit."""
     if entry.error is not None:
         return _error(run.for_path(entry.path), entry.path, IO_ERROR, entry.error)
+    if not run.options.timeout:  # (workers: the pool keeps the time)
+        return _lint_and_fix(run, entry)
     try:
         with _time_limit(run.options.timeout):
-            report = _lint_one(run, entry.path, explicit=entry.explicit)
-            fixing = run.options.diff or run.options.fix
-            if fixing and any(_applies(f, run.options) for f in report.findings):
-                if run.options.diff:
-                    report = _planned(run, report, entry.path)
-                else:
-                    report = _fixed(run, entry, report)
-            return report
+            return _lint_and_fix(run, entry)
     except _TimedOut:
         from dcmencaps_lint.workers import timeout_message
 
-        assert run.options.timeout is not None
         return _abandoned(run, entry, timeout_message(run.options.timeout))
+
+
+def _lint_and_fix(run: _Run, entry: PathEntry) -> FileReport:
+    """One file's report; with --fix or --diff, what fixing it did or would do."""
+    report = _lint_one(run, entry.path, explicit=entry.explicit)
+    fixing = run.options.diff or run.options.fix
+    if fixing and any(_applies(f, run.options) for f in report.findings):
+        if run.options.diff:
+            return _planned(run, report, entry.path)
+        return _fixed(run, entry, report)
+    return report
 
 
 def _applies(finding: Finding, options: Options) -> bool:
@@ -469,8 +474,7 @@ def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: b
         return _error(run, name, IO_ERROR, f"cannot read the file: {exc.strerror or exc}")
     reader = ByteReader(fileobj, size)
     try:
-        with _cyclic_gc_paused():
-            report = _lint_open(run, name, fileobj, reader, explicit)
+        report = _lint_open_gc_paused(run, name, fileobj, reader, explicit)
         if run.options.content_hash and report.status != "skipped":
             report = replace(report, content_sha256=_sha256(fileobj))
         return report
@@ -484,21 +488,22 @@ def _lint_one(run: _Run, target: Target, *, path: str | None = None, explicit: b
             fileobj.seek(position)
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while one file is linted.
+def _lint_open_gc_paused(
+    run: _Run, name: str, fileobj: BinaryIO, reader: ByteReader, explicit: bool
+) -> FileReport:
+    """_lint_open with no cyclic garbage collection while one file is linted.
 
     A whole-slide image makes hundreds of thousands of item and frame tuples that all
     live until the file is done; the collector would scan them again and again (a
     third of the walk's time on 200,000 items). They hold no cycles; whatever cycles a
-    file leaves are collected between files.
+    file leaves are collected between files. (A plain try, not a context manager: that
+    would cost a small file more than a microsecond.)
     """
     if not gc.isenabled():
-        yield
-        return
+        return _lint_open(run, name, fileobj, reader, explicit)
     gc.disable()
     try:
-        yield
+        return _lint_open(run, name, fileobj, reader, explicit)
     finally:
         gc.enable()
 
