@@ -160,8 +160,11 @@ class Context:
 
     def with_frames(self: C, frames: Sequence[Frame]) -> C:
         """This context for a per-frame rule: only `frames`, and only their facts."""
-        assert self.frame_map is not None
-        return self._copy(frame_map=self.frame_map._replace(frames=frames), facts_only=True)
+        frame_map = self.frame_map
+        assert frame_map is not None
+        if frames is not frame_map.frames:
+            frame_map = frame_map._replace(frames=frames)
+        return self._copy(frame_map=frame_map, facts_only=True)
 
     def with_deep_reads(self: C) -> C:
         """This context for a deep rule that may read whole payloads now."""
