@@ -364,6 +364,7 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
                             planned.padded,
                             {f.code for f in fixable},
                             planned.kept,
+                            planned.joined,
                         )
                 except CannotFix as exc:
                     return str(exc)

@@ -3,8 +3,9 @@
 The encapsulated Pixel Data is laid out again from the model the walker found, with the
 edits applied: its BOT item, each fragment (its item header, then its value copied from
 the old file as it is, with a 00 pad byte where an edit adds one, or cut short by the
-unsafe TrimFragment), the zero-length items between fragments that an edit does not
-drop, and the Sequence Delimitation Item. Unchanged items are copied whole. Every
+unsafe TrimFragment; the fragments of one frame that JoinFragments joins become one item
+of their values in order), the zero-length items between fragments that an edit does
+not drop, and the Sequence Delimitation Item. Unchanged items are copied whole. Every
 byte in front of Pixel Data and after its delimiter is copied as it is, except the
 values an edit or the new layout changes in place (the Pixel Data VR, the Extended
 Offset Table). The offset tables stay true to the new layout whatever the edits: a BOT
@@ -15,7 +16,8 @@ each frame now starts, so padding one fragment never leaves a wrong table behind
 file), so memory stays proportional to the number of items; `hunks` says which bytes
 those pieces change (`--diff`); `check` is what a new file must pass before it may
 replace anything: the same frames, byte for byte (less a pad byte the edits added, or
-the bytes a trim cut), and no code of finding the old file did not have. The engine's
+the bytes a trim cut; a joined frame's one fragment holds its old fragments' bytes in
+order), and no code of finding the old file did not have. The engine's
 `--fix` (engine._fixed) calls them.
 """
 
@@ -32,6 +34,7 @@ from dcmencaps_lint.fixes import (
     DropItem,
     Edit,
     EmptyBot,
+    JoinFragments,
     PadFragment,
     RebuildBot,
     RebuildEot,
@@ -43,6 +46,7 @@ from dcmencaps_lint.model import (
     ITEM_TAG,
     SEQUENCE_DELIMITER_TAG,
     FileReport,
+    Frame,
     FrameMapSource,
     Item,
     StopReason,
@@ -55,6 +59,7 @@ EDITS = (
     AppendDelimiter,
     DropItem,
     EmptyBot,
+    JoinFragments,
     PadFragment,
     RebuildBot,
     RebuildEot,
@@ -84,6 +89,7 @@ class Layout(NamedTuple):
     pieces: list[Piece]
     padded: frozenset[int]  # fragments that end in a pad byte the edits added
     kept: dict[int, int]  # fragments cut short (TrimFragment): the bytes of each kept
+    joined: dict[int, int]  # first -> last fragment of each run joined into one
 
 
 def item_header(tag: int, length: int) -> bytes:
@@ -120,27 +126,36 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
                 raise CannotFix(f"no bytes to cut from fragment {edit.fragment} at {edit.end}")
             kept[edit.fragment] = edit.end - fragment.value_offset
     lengths = {n: kept.get(n, f.length) for n, f in enumerate(fragments, start=1)}
-    # a fragment cut to an odd length keeps one pad byte, as an odd one gets one
-    padded = frozenset(padded_odd | {n for n in kept if lengths[n] % 2})
     dropped = {e.offset for e in edits if isinstance(e, DropItem)}
     if not dropped <= {item.offset for item in walk.skipped}:
         raise CannotFix("a drop of an item that is not an empty item between fragments")
-
-    # Where each fragment's item starts in the new file, from the first fragment's.
-    starts: list[int] = []
-    position = 0
     kept_empty = [item for item in walk.skipped if item.offset not in dropped]
+    joined = _joins(ctx, edits, kept_empty, kept)
+    inner = {n for first, last in joined.items() for n in range(first + 1, last + 1)}
+    for first, last in joined.items():  # one fragment of all their bytes, in order
+        lengths[first] = sum(fragments[n - 1].length for n in range(first, last + 1))
+    # a fragment cut or joined to an odd length gets one pad byte, as an odd one does;
+    # an odd fragment joined to others needs none of its own
+    padded = frozenset(
+        {n for n in padded_odd if n not in joined and n not in inner}
+        | {n for n in (*kept, *joined) if lengths[n] % 2}
+    )
+
+    # Where each fragment's item starts in the new file, from the first fragment's (a
+    # joined run's at its first fragment's number; its other fragments have no item).
+    starts: dict[int, int] = {}
+    position = 0
     for kind, _, number in _items_in_order(fragments, kept_empty):
-        if kind == "fragment":
-            starts.append(position)
+        if kind == "fragment" and number not in inner:
+            starts[number] = position
             position += ITEM_HEADER_SIZE + lengths[number] + (number in padded)
-        else:
+        elif kind != "fragment":
             position += ITEM_HEADER_SIZE
     frames = ctx.frame_map.frames
     firsts = [frame.first_fragment for frame in frames]
 
     bot_values = _bot_values(ctx, edits, starts, firsts)
-    patches = _eot_patches(ctx, starts, firsts, lengths, padded)
+    patches = _eot_patches(ctx, starts, firsts, lengths, padded, joined)
     first_item = walk.bot.offset if walk.bot is not None else walk.value_offset
     for edit in edits:
         if isinstance(edit, VrAsOb):
@@ -158,7 +173,17 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
             pieces.append(item_header(ITEM_TAG, 4 * len(bot_values)))
             pieces.append(struct.pack(f"<{len(bot_values)}I", *bot_values))
     for kind, item, number in _items_in_order(fragments, kept_empty):
-        if kind == "fragment" and (number in padded or number in kept):
+        if kind == "fragment" and number in inner:
+            continue  # its bytes follow the first fragment of its run
+        if kind == "fragment" and number in joined:
+            pad = number in padded
+            pieces.append(item_header(ITEM_TAG, lengths[number] + pad))
+            for part in range(number, joined[number] + 1):
+                value = fragments[part - 1]
+                pieces.append(Copy(value.value_offset, value.length))
+            if pad:
+                pieces.append(b"\x00")
+        elif kind == "fragment" and (number in padded or number in kept):
             length = lengths[number]
             pad = number in padded
             pieces.append(item_header(ITEM_TAG, length + pad))
@@ -176,7 +201,33 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
         pieces.append(item_header(SEQUENCE_DELIMITER_TAG, 0))
         rest = size
     pieces.extend(_patched(rest, size, patches))
-    return Layout([p for p in pieces if p], padded, kept)
+    return Layout([p for p in pieces if p], padded, kept, joined)
+
+
+def _joins(
+    ctx: EncapsulatedContext,
+    edits: Collection[Edit],
+    kept_empty: Sequence[Item],
+    kept: dict[int, int],
+) -> dict[int, int]:
+    """The runs of fragments to join (first -> last): each exactly one frame's fragments,
+    as a trusted frame map says, with no empty item kept between them and none cut."""
+    runs = sorted((e.first, e.last) for e in edits if isinstance(e, JoinFragments))
+    if not runs:
+        return {}
+    frames = {(f.first_fragment, f.last_fragment) for f in ctx.frame_map.frames}
+    fragments = ctx.walk.fragments
+    joined: dict[int, int] = {}
+    for first, last in runs:
+        if ctx.frame_map.source not in TRUSTED_MAPS or (first, last) not in frames:
+            raise CannotFix(f"fragments {first}-{last} are not known to be one frame's")
+        if first >= last or any(first <= n <= last for n in kept):
+            raise CannotFix(f"fragments {first}-{last} cannot be joined as they are")
+        start, end = fragments[first - 1].offset, fragments[last - 1].offset
+        if any(start < item.offset < end for item in kept_empty):
+            raise CannotFix(f"an item between fragments {first} and {last} stays")
+        joined[first] = last
+    return joined
 
 
 class Hunk(NamedTuple):
@@ -237,7 +288,7 @@ def _items_in_order(
 
 
 def _bot_values(
-    ctx: EncapsulatedContext, edits: Collection[Edit], starts: list[int], firsts: list[int]
+    ctx: EncapsulatedContext, edits: Collection[Edit], starts: dict[int, int], firsts: list[int]
 ) -> list[int]:
     """The new BOT's values: empty, or where each frame's first fragment now starts."""
     walk = ctx.walk
@@ -246,9 +297,9 @@ def _bot_values(
     if not walk.bot_offsets and not any(isinstance(e, RebuildBot) for e in edits):
         return []  # an empty BOT stays empty
     trusted = ctx.frame_map.source in TRUSTED_MAPS
-    if not trusted or not firsts or any(not 1 <= n <= len(starts) for n in firsts):
+    if not trusted or not firsts or any(n not in starts for n in firsts):
         raise CannotFix("the frames are not known well enough to rebuild the BOT")
-    values = [starts[n - 1] for n in firsts]
+    values = [starts[n] for n in firsts]
     if values[-1] > MAX_OFFSET:
         raise CannotFix("the frames start past 2^32 bytes: the BOT must be empty (EmptyBot)")
     return values
@@ -256,10 +307,11 @@ def _bot_values(
 
 def _eot_patches(
     ctx: EncapsulatedContext,
-    starts: list[int],
+    starts: dict[int, int],
     firsts: list[int],
     fragment_lengths: dict[int, int],
     padded: frozenset[int],
+    joined: dict[int, int],
 ) -> dict[int, bytes]:
     """The Extended Offset Table's and its Lengths' new values, written in place (the
     same number of frames: the same lengths), by absolute offset."""
@@ -272,9 +324,10 @@ def _eot_patches(
         raise CannotFix("the frames are not known well enough to rebuild the EOT")
     if eot is None or lengths is None or eot.length != lengths.length:
         raise CannotFix("the Extended Offset Table and its Lengths do not match")
-    if eot.length != 8 * len(frames) or any(f.fragment_count != 1 for f in frames):
+    one_each = all(f.fragment_count == 1 or f.first_fragment in joined for f in frames)
+    if eot.length != 8 * len(frames) or not one_each:
         raise CannotFix("the Extended Offset Table does not index one fragment per frame")
-    offsets = [starts[n - 1] for n in firsts]
+    offsets = [starts[n] for n in firsts]
     sizes = [fragment_lengths[n] + (n in padded) for n in firsts]
     return {
         eot.value_offset: struct.pack(f"<{len(offsets)}Q", *offsets),
@@ -302,6 +355,28 @@ def _same_bytes(old: ByteReader, at: int, new: ByteReader, new_at: int, length: 
     return True
 
 
+def _joined_is_same(
+    old: EncapsulatedContext, new: EncapsulatedContext, before: Frame, after: Frame, pad: bool
+) -> bool:
+    """The new frame is one fragment holding the old frame's fragments' bytes in order
+    (and a 00 pad byte when `pad`)."""
+    if after.fragment_count != 1:
+        return False
+    parts = [
+        old.walk.fragments[n - 1] for n in range(before.first_fragment, before.last_fragment + 1)
+    ]
+    now = new.walk.fragments[after.first_fragment - 1]
+    total = sum(part.length for part in parts)
+    if now.length != total + pad:
+        return False
+    at = now.value_offset
+    for part in parts:
+        if not _same_bytes(old.reader, part.value_offset, new.reader, at, part.length):
+            return False
+        at += part.length
+    return not pad or new.reader.read(at, 1) == b"\0"
+
+
 def check(
     old: EncapsulatedContext,
     old_report: FileReport,
@@ -310,19 +385,26 @@ def check(
     padded: Collection[int],
     fixed: Collection[str],
     kept: dict[int, int] | None = None,
+    joined: dict[int, int] | None = None,
 ) -> str | None:
     """Why the new file may not replace the old one; None when it may.
 
     Its frames are the old frames byte for byte (a fragment of `padded` one 00 byte
-    longer, one of `kept` only its first bytes), none of the `fixed` codes is found in
-    it, and every finding it has the old file had too (by code).
+    longer, one of `kept` only its first bytes, the fragments of a `joined` run one
+    fragment of their bytes in order), none of the `fixed` codes is found in it, and
+    every finding it has the old file had too (by code).
     """
     kept = kept or {}
+    joined = joined or {}
     old_frames, new_frames = old.frame_map.frames, new.frame_map.frames
     if len(old_frames) != len(new_frames):
         return f"{len(new_frames)} frames instead of {len(old_frames)}"
     old_fragments, new_fragments = old.walk.fragments, new.walk.fragments
     for before, after in zip(old_frames, new_frames, strict=True):
+        if before.first_fragment in joined:
+            if not _joined_is_same(old, new, before, after, before.first_fragment in padded):
+                return f"frame {before.number} differs from the old file's"
+            continue
         if before.fragment_count != after.fragment_count:
             return f"frame {before.number} has other fragments"
         for o, n in zip(

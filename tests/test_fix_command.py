@@ -16,12 +16,14 @@ import pytest
 from builders import (
     ITEM_DELIM,
     MPEG2_MPML,
+    RLE_LOSSLESS,
     Built,
     context_of,
     encapsulated,
     header,
     item,
     jpeg_frame,
+    rle_frame,
 )
 from click.testing import CliRunner, Result
 from test_fuzz import BASE_SEED, mutants
@@ -33,6 +35,7 @@ from dcmencaps_lint.engine import Options, iter_lint_paths, lint_file
 from dcmencaps_lint.registry import FixAvailability, Selection, load_rules
 
 ODD = jpeg_frame(33)
+RLE = rle_frame(size=80)
 THREE = [jpeg_frame(), jpeg_frame(40), jpeg_frame(48)]
 
 
@@ -75,6 +78,7 @@ BROKEN: dict[str, Built] = {
     "EOT005": encapsulated(THREE, bot="empty", eot=([0, 40, 88], [32, 41, 48])),
     "EOT007": encapsulated(THREE, bot="empty", eot=([0, 88, 40], [32, 48, 40])),
     "TSX009": encapsulated(THREE, vr="OW"),
+    "FRG003": encapsulated([RLE, [RLE[:40], RLE[40:]], RLE], ts=RLE_LOSSLESS),
 }
 
 
@@ -383,3 +387,42 @@ def test_fix_dir_never_writes_over_an_input(tmp_path: Path) -> None:
     result = _run("--fix-dir", str(tmp_path), str(tmp_path))
     assert "(not fixed: --fix-dir would write over the file itself)" in result.stdout
     assert path.read_bytes() == BROKEN["ITM006"].data
+
+
+@pytest.mark.parametrize(
+    ("frames", "eot"),
+    [
+        ([[RLE[:41], RLE[41:]], RLE], None),  # two odd fragments: joined, no pad of their own
+        ([[RLE[:40], RLE[40:60], RLE[60:]], RLE[:-1]], None),  # three, and an odd frame after
+        ([RLE, [RLE[:40], RLE[40:]]], "auto"),  # the Extended Offset Table follows
+    ],
+    ids=["odd-parts", "three-parts", "eot"],
+)
+def test_a_split_frame_is_joined_into_one_fragment(
+    frames: list, eot: str | None, tmp_path: Path
+) -> None:
+    """FRG003's fix: the frame's bytes in one fragment, in order (a pad only where their
+    sum is odd), the offset tables rebuilt, the other fixes of the file applied with it."""
+    built = encapsulated(frames, ts=RLE_LOSSLESS, eot=eot)
+    path = tmp_path / "split.dcm"
+    path.write_bytes(built.data)
+    result = _run("--fix", "--format", "json", str(path))
+    (entry,) = json.loads(result.stdout)["files"]
+    assert "FRG003" in {f["code"] for f in entry["fixes"]}, entry
+    new = path.read_bytes()
+    after = lint_file(new)
+    assert after.findings == (), after.findings
+    ctx = context_of(new)
+    assert all(frame.fragment_count == 1 for frame in ctx.frame_map.frames)
+    assert _unpadded(_frames(new), _frames(built.data)) == _frames(built.data)
+
+
+def test_a_split_frame_of_unknown_frames_is_not_joined(tmp_path: Path) -> None:
+    """With an empty BOT and several frames, which fragments make a frame is not known:
+    no join is offered, the file is left as it was."""
+    built = encapsulated([RLE, [RLE[:40], RLE[40:]]], ts=RLE_LOSSLESS, bot="empty")
+    assert [f.fix for f in lint_file(built.data).findings if f.code == "FRG003"] == [None]
+    path = tmp_path / "split.dcm"
+    path.write_bytes(built.data)
+    _run("--fix", str(path))
+    assert path.read_bytes() == built.data

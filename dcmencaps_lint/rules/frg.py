@@ -15,6 +15,9 @@ from dcmencaps_lint.transfer_syntax import (
     UNFRAGMENTABLE_VIDEO,
 )
 
+# Frame maps that say for sure which fragments make a frame (FRG003's fix joins them).
+KNOWN_FRAMES = frozenset({FrameMapSource.BOT, FrameMapSource.EOT, FrameMapSource.SINGLE_FRAME})
+
 
 def too_few_fragments(ctx: EncapsulatedContext) -> bool:
     """FRG001's condition: a complete walk with fewer fragments than frames (for the
@@ -152,7 +155,7 @@ def frame_boundaries_undetermined(ctx: EncapsulatedContext) -> Iterator[Problem]
     ref="PS3.5 A.4.2, A.4.13",
     summary="A frame spans several fragments in a transfer syntax that requires one",
     codecs=ONE_FRAGMENT_PER_FRAME,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.SOMETIMES,
 )
 def one_fragment_per_frame_required(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -183,7 +186,11 @@ def one_fragment_per_frame_required(ctx: EncapsulatedContext) -> Iterator[Proble
     How to fix
     ----------
     Write each frame as a single fragment (turn off the writer's fragmentation, e.g.
-    dcmjs `fragmentMultiframe`).
+    dcmjs `fragmentMultiframe`). `--fix` joins a frame's fragments into one (safe: the
+    frame's bytes stay as they were, in order, one 00 pad byte after them when their sum
+    is odd; the BOT and the Extended Offset Table follow the items that move) where the
+    frames are known from the offset tables or the file has one frame; not when the
+    frames are only guessed.
 
     Reference
     ---------
@@ -193,8 +200,11 @@ def one_fragment_per_frame_required(ctx: EncapsulatedContext) -> Iterator[Proble
     """
     walk, ts, frame_map = ctx.walk, ctx.ts, ctx.frame_map
     if frame_map.frames:
+        known = frame_map.source in KNOWN_FRAMES
         for frame in frame_map.frames:
             if frame.fragment_count > 1:
+                from dcmencaps_lint.fixes import JoinFragments  # here: most lints fix nothing
+
                 extra = frame.first_fragment + 1
                 yield Problem(
                     f"frame {frame.number} spans fragments {frame.first_fragment}-"
@@ -203,6 +213,7 @@ def one_fragment_per_frame_required(ctx: EncapsulatedContext) -> Iterator[Proble
                     length=8,
                     frame=frame.number,
                     item=extra,
+                    fix=JoinFragments(frame.first_fragment, frame.last_fragment) if known else None,
                 )
         return
     expected = ctx.expected_frames
