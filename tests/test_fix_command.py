@@ -426,3 +426,30 @@ def test_a_split_frame_of_unknown_frames_is_not_joined(tmp_path: Path) -> None:
     path.write_bytes(built.data)
     _run("--fix", str(path))
     assert path.read_bytes() == built.data
+
+
+def _rle_image(values: bytes) -> bytes:
+    """One 4x4 8-bit RLE Lossless frame of these 16 values: a header of one segment,
+    the segment a literal run, padded to an even length (PS3.5 G)."""
+    segment = bytes([len(values) - 1]) + values + b"\x80"  # 80H: a no-op run, the pad
+    return (1).to_bytes(4, "little") + (64).to_bytes(4, "little") + bytes(56) + segment
+
+
+def test_a_joined_rle_frame_decodes_to_the_same_pixels(tmp_path: Path) -> None:
+    """pydicom decodes the split file (its BOT says where frame 2 starts) and the joined
+    one to the same pixels, which are the values encoded."""
+    import numpy as np
+    import pydicom
+
+    images = [bytes(range(n * 16, n * 16 + 16)) for n in range(3)]
+    frames = [_rle_image(values) for values in images]
+    split = frames[1][:40], frames[1][40:]
+    built = encapsulated([frames[0], list(split), frames[2]], ts=RLE_LOSSLESS)
+    path = tmp_path / "split.dcm"
+    path.write_bytes(built.data)
+    expected = np.frombuffer(b"".join(images), dtype=np.uint8).reshape(3, 4, 4)
+    assert np.array_equal(pydicom.dcmread(path).pixel_array, expected)
+    assert "FRG003" in {f.code for f in lint_file(path).findings}
+    _run("--fix", str(path))
+    assert lint_file(path).findings == ()
+    assert np.array_equal(pydicom.dcmread(path).pixel_array, expected)
