@@ -4,7 +4,8 @@
  *
  *   items(fd, size, buffer, position, end, family)
  *       The ordinary items (tag FFFE,E000, a length that fits) from `position` on:
- *       (offsets, lengths, position where something else starts, facts). walker.py's
+ *       (offsets as native uint64 bytes, lengths as native uint32 bytes, position where
+ *       something else starts, facts): walker.py's columns, an array each. walker.py's
  *       careful loop handles whatever comes next, as it does after its own Python loop.
  *       With a codec family, each item's facts too, in the same pass over the file:
  *       (heads, tails, ends), the ids of what the item's first bytes say should it start
@@ -17,7 +18,8 @@
  *
  *   frame_groups(fd, size, buffer, family, offsets, lengths, availables, firsts, lasts)
  *       The same groups read from the file, frame by frame (frames whose items were not
- *       all walked in one pass of `items`).
+ *       all walked in one pass of `items`). Columns are arrays of unsigned numbers or
+ *       sequences of ints (Column), here and in table_matches, bits_of and lowest.
  *
  *   frame_facts(fd, size, buffer, family, value, available, last_value, last_length,
  *               last_available)
@@ -34,7 +36,7 @@
  *   first appearance: the same partition as the Python twin.
  *
  * The data is a file descriptor (`fd` >= 0; read a BLOCK at a time where items are
- * dense, else one pread per read) or a buffer (`fd` -1). Everything read is hostile: every
+ * dense, else LOOKAHEAD bytes at a time) or a buffer (`fd` -1). Everything read is hostile: every
  * read is clipped to the data's size and to the fragment it belongs to, lengths are
  * never trusted for an allocation, and loops are bounded as in the Python code they
  * mirror (codestream.py, facts.py, walker.py). Change one, change the other: the

@@ -93,9 +93,9 @@ Walked = tuple[bytes, bytes, int, tuple[bytes, bytes, bytes] | None]
 
 
 def items(reader: ByteReader, position: int, end: int, family: int = 0) -> Walked | None:
-    """The ordinary items from `position` on (walker.py): their offsets and lengths,
-    where something else starts, and with a codec `family` each item's facts (see
-    model.ItemFacts); None without the core."""
+    """The ordinary items from `position` on (walker.py): their offsets and lengths (as
+    native numbers' bytes: see Walked), where something else starts, and with a codec
+    `family` each item's facts (see model.ItemFacts); None without the core."""
     return _call("items", reader, position, end, family)  # type: ignore[no-any-return]
 
 
