@@ -356,6 +356,8 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
                 checked.append(_lint_one(run, path, path=report.path, explicit=True))
                 try:
                     with _element(path) as new:
+                        if not isinstance(new, EncapsulatedContext):
+                            return "the new file's Pixel Data is not encapsulated"
                         return check(
                             old,
                             report,
@@ -418,8 +420,10 @@ def _hex(data: bytes, length: int) -> str:
 
 
 @contextlib.contextmanager
-def _element(path: str) -> Iterator[EncapsulatedContext]:
-    """The top-level encapsulated Pixel Data of a file, as the rules see it (for --fix)."""
+def _element(path: str) -> Iterator[PixelContext]:
+    """The top-level Pixel Data of a file, as the rules see it (for --fix): walked and
+    frame-mapped, or (TSX001: a defined length under an encapsulated transfer syntax)
+    its header only."""
     from dcmencaps_lint.fixer import CannotFix
 
     fileobj, size = open_path(path)
@@ -428,7 +432,8 @@ def _element(path: str) -> Iterator[EncapsulatedContext]:
         dataset = parse_dataset(fileobj, reader)
         ts = lookup(dataset.transfer_syntax_uid) if dataset.transfer_syntax_uid else None
         ctx = _pixel_context(reader, dataset, ts, deep=False)
-        if not isinstance(ctx, EncapsulatedContext):
+        defined = isinstance(ctx, PixelContext) and ts is not None and ts.encapsulated
+        if not (isinstance(ctx, EncapsulatedContext) or defined):
             raise CannotFix("no encapsulated Pixel Data of a known transfer syntax")
         yield ctx
     except (NotDicomError, DatasetError) as exc:

@@ -27,7 +27,7 @@ import struct
 from collections.abc import Collection, Iterator, Sequence
 from typing import NamedTuple
 
-from dcmencaps_lint.context import EncapsulatedContext
+from dcmencaps_lint.context import EncapsulatedContext, PixelContext
 from dcmencaps_lint.dataset import ParsedDataset
 from dcmencaps_lint.fixes import (
     AppendDelimiter,
@@ -40,6 +40,7 @@ from dcmencaps_lint.fixes import (
     RebuildEot,
     TrimFragment,
     VrAsOb,
+    WrapInItems,
 )
 from dcmencaps_lint.model import (
     ITEM_HEADER_SIZE,
@@ -65,6 +66,7 @@ EDITS = (
     RebuildEot,
     TrimFragment,  # unsafe: the engine applies it only with --unsafe-fixes
     VrAsOb,
+    WrapInItems,
 )
 VR_TO_OB = {b"OW", b"UN"}  # the VRs an encapsulated Pixel Data element is found written with
 MAX_OFFSET = 0xFFFFFFFF  # a BOT entry is 32 bits
@@ -96,11 +98,15 @@ def item_header(tag: int, length: int) -> bytes:
     return _HEADER.pack(tag >> 16, tag & 0xFFFF, length)
 
 
-def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
+def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
     """The new file: the old one with `edits` applied to its top-level Pixel Data."""
     unknown = [e for e in edits if not isinstance(e, EDITS)]
     if unknown:
         raise CannotFix(f"no layout for the edit {unknown[0].describe()!r}")
+    if any(isinstance(e, WrapInItems) for e in edits):
+        return _wrapped(ctx, edits)
+    if not isinstance(ctx, EncapsulatedContext):
+        raise CannotFix("no encapsulated Pixel Data of a known transfer syntax")
     walk, dataset, size = ctx.walk, ctx.dataset, ctx.reader.size
     pixel = dataset.pixel_data
     if pixel is None or not pixel.undefined_length:
@@ -202,6 +208,28 @@ def layout(ctx: EncapsulatedContext, edits: Collection[Edit]) -> Layout:
         rest = size
     pieces.extend(_patched(rest, size, patches))
     return Layout([p for p in pieces if p], padded, kept, joined)
+
+
+def _wrapped(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
+    """The new file of WrapInItems: the defined-length value, as it is, the one fragment
+    of an undefined-length value (an empty BOT item before it, a 00 pad byte after it
+    when its length is odd, a Sequence Delimitation Item after that)."""
+    pixel, size = ctx.pixel, ctx.reader.size
+    if len(edits) != 1 or pixel.undefined_length or pixel.value_offset + pixel.length > size:
+        raise CannotFix("the Pixel Data value cannot be wrapped in items as it is")
+    start, length = pixel.value_offset, pixel.length
+    pad = length % 2
+    pieces: list[Piece] = [
+        Copy(0, start - 4),  # up to Pixel Data's length field
+        b"\xff\xff\xff\xff",
+        item_header(ITEM_TAG, 0),
+        item_header(ITEM_TAG, length + pad),
+        Copy(start, length),
+        b"\x00" * pad,
+        item_header(SEQUENCE_DELIMITER_TAG, 0),
+        Copy(start + length, size - start - length),
+    ]
+    return Layout([p for p in pieces if p], frozenset({1} if pad else ()), {}, {})
 
 
 def _joins(
@@ -378,7 +406,7 @@ def _joined_is_same(
 
 
 def check(
-    old: EncapsulatedContext,
+    old: PixelContext,
     old_report: FileReport,
     new: EncapsulatedContext,
     new_report: FileReport,
@@ -396,6 +424,10 @@ def check(
     """
     kept = kept or {}
     joined = joined or {}
+    if not isinstance(old, EncapsulatedContext):  # WrapInItems: the value, now a fragment
+        if not _wrap_is_same(old, new, 1 in padded):
+            return "the new fragment is not the old Pixel Data value"
+        return _codes_why(old_report, new_report, fixed)
     old_frames, new_frames = old.frame_map.frames, new.frame_map.frames
     if len(old_frames) != len(new_frames):
         return f"{len(new_frames)} frames instead of {len(old_frames)}"
@@ -420,6 +452,26 @@ def check(
             )
             if not same or (pad and new.reader.read(now.value_offset + length, 1) != b"\0"):
                 return f"frame {before.number} differs from the old file's"
+    return _codes_why(old_report, new_report, fixed)
+
+
+def _wrap_is_same(old: PixelContext, new: EncapsulatedContext, pad: bool) -> bool:
+    """The new file's one frame is one fragment of the old Pixel Data value's bytes."""
+    frames = new.frame_map.frames
+    if len(frames) != 1 or frames[0].fragment_count != 1 or old.pixel is None:
+        return False
+    now = new.walk.fragments[frames[0].first_fragment - 1]
+    length = old.pixel.length
+    if now.length != length + pad:
+        return False
+    same = _same_bytes(old.reader, old.pixel.value_offset, new.reader, now.value_offset, length)
+    return same and (not pad or new.reader.read(now.value_offset + length, 1) == b"\0")
+
+
+def _codes_why(
+    old_report: FileReport, new_report: FileReport, fixed: Collection[str]
+) -> str | None:
+    """Why the new file's findings forbid it: a fixed code still found, or a new code."""
     codes = {f.code for f in new_report.findings}
     still = sorted(codes & set(fixed))
     if still:

@@ -101,6 +101,16 @@ class SplitFragment(Edit):
 
 
 @dataclass(frozen=True)
+class WrapInItems(Edit):
+    """A defined-length Pixel Data value that is one whole codestream becomes the one
+    fragment of an undefined-length value: an empty BOT item, the fragment, a Sequence
+    Delimitation Item."""
+
+    def describe(self) -> str:
+        return "write Pixel Data with an undefined length, its codestream as one fragment"
+
+
+@dataclass(frozen=True)
 class VrAsOb(Edit):
     offset: int  # absolute offset of the two VR bytes of an encapsulated Pixel Data element
 

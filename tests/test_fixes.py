@@ -25,6 +25,7 @@ EDITS = [
     fixes.JoinFragments(2, 4),
     fixes.SplitFragment(2, 5000),
     fixes.VrAsOb(1282),
+    fixes.WrapInItems(),
     fixes.TrimFragment(2, 5000),
 ]
 

@@ -31,7 +31,7 @@ ENCAPSULATED = frozenset(Codec) - {Codec.NATIVE, Codec.JPIP}
     needs=Needs.PIXEL,
     top_level=True,
     codecs=ENCAPSULATED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.SOMETIMES,
 )
 def encapsulated_defined_length(ctx: PixelContext) -> Iterator[Problem]:
     """
@@ -75,7 +75,12 @@ def encapsulated_defined_length(ctx: PixelContext) -> Iterator[Problem]:
     Write Pixel Data as an undefined-length sequence of items (a BOT item,
     the fragments, a Sequence Delimitation Item), for instance with
     `pydicom.encaps.encapsulate`, or relabel the file with the native transfer syntax
-    that matches its bytes.
+    that matches its bytes. `--fix` does the first (safe: the codestream's bytes stay,
+    one 00 pad byte after them when their number is odd) where the value is one whole
+    JPEG, JPEG-LS, JPEG 2000 or HTJ2K codestream (its start marker first, its end
+    marker last, a pad byte aside) of a single-frame image; not for anything else
+    (native bytes, several frames, items written with a length), which it cannot tell
+    apart for sure.
 
     Reference
     ---------
@@ -86,12 +91,38 @@ def encapsulated_defined_length(ctx: PixelContext) -> Iterator[Problem]:
     """
     pixel, ts = ctx.pixel, ctx.syntax
     if not pixel.undefined_length:
+        from dcmencaps_lint.fixes import WrapInItems  # here: most lints fix nothing
+
         yield Problem(
             f"Pixel Data has defined length {pixel.length} under encapsulated transfer syntax "
             f"{ts.name}; it must be FFFFFFFFH",
             offset=pixel.value_offset - 4,
             length=4,
+            fix=WrapInItems() if _one_codestream(ctx) else None,
         )
+
+
+# A whole codestream's first bytes, by codec (its last: an end marker FF D9)
+CODESTREAM_STARTS = {
+    Codec.JPEG: b"\xff\xd8",
+    Codec.JPEG_LS: b"\xff\xd8",
+    Codec.JPEG_2000: b"\xff\x4f\xff\x51",
+    Codec.HTJ2K: b"\xff\x4f\xff\x51",
+}
+
+
+def _one_codestream(ctx: PixelContext) -> bool:
+    """The defined-length value is one whole codestream of the syntax's codec (its start
+    marker first, an end marker last, after it at most a pad byte) of a single frame."""
+    pixel, start = ctx.pixel, CODESTREAM_STARTS.get(ctx.syntax.codec)
+    if start is None or ctx.expected_frames != 1 or pixel.length < len(start) + 2:
+        return False
+    if pixel.value_offset + pixel.length > ctx.reader.size:
+        return False
+    head = ctx.read(pixel.value_offset, len(start))
+    tail = ctx.read(pixel.value_offset + pixel.length - 3, 3)
+    padded_end = tail[:2] == b"\xff\xd9" and tail[2:] in (b"\x00", b"\xff")
+    return head == start and (tail[1:] == b"\xff\xd9" or padded_end)
 
 
 @rule(
