@@ -8,9 +8,16 @@ that cannot be applied leaves the file as it was and says why in the finding.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -530,3 +537,72 @@ def test_a_wrapped_real_jpeg_decodes_to_the_same_pixels(tmp_path: Path) -> None:
     _run("--fix", str(path))
     assert "TSX001" not in {f.code for f in lint_file(path).findings}
     assert np.array_equal(pydicom.dcmread(path).pixel_array, pixels)
+
+
+@pytest.mark.parametrize("when", ["writing new bytes", "copying"])
+def test_a_full_disk_during_fix_leaves_the_file_and_says_why(
+    when: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC in the middle of `--fix`'s write: the file keeps its bytes and its mtime, no
+    temporary file is left, and the finding says why it was not fixed."""
+    path = tmp_path / "image.dcm"
+    data = BROKEN["BOT002"].data
+    path.write_bytes(data)
+    mtime = path.stat().st_mtime_ns
+    real_write = os.write
+
+    def write(fd: int, chunk: bytes) -> int:
+        if when == "writing new bytes":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, chunk)
+
+    def copy(*_: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", write)
+    if when == "copying":
+        monkeypatch.setattr(os, "copy_file_range", copy)
+        monkeypatch.setattr(os, "sendfile", copy)
+    result = _run("--fix", "--format", "json", str(path))
+    (entry,) = json.loads(result.stdout)["files"]
+    (finding,) = [f for f in entry["findings"] if f["code"] == "BOT002"]
+    assert "not fixed: No space left on device" in finding["message"]
+    assert not entry.get("fixes")  # (the field is there only when something was fixed)
+    assert path.read_bytes() == data and path.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image.dcm"]
+
+
+def test_fix_killed_at_any_moment_leaves_the_old_file_or_the_repaired_one(
+    tmp_path: Path,
+) -> None:
+    """`encaps-lint --fix` killed (SIGKILL) at random moments while it rewrites a 32 MiB
+    file: the file is always exactly the old one or the repaired one."""
+    frames = [jpeg_frame(16 * 1024 + 2 * (n % 7)) for n in range(2000)]
+    built = encapsulated(frames, bot=[0, 8] + [16] * 1998)  # BOT002..: the BOT is rebuilt
+    path = tmp_path / "image.dcm"
+    path.write_bytes(built.data)
+    result = _run("--fix", str(path))
+    repaired = path.read_bytes()
+    assert repaired != built.data and lint_file(repaired).findings == (), result.stdout
+    digests = {
+        hashlib.sha256(built.data).hexdigest(): "old",
+        hashlib.sha256(repaired).hexdigest(): "new",
+    }
+    chance = random.Random(20261204)
+    outcomes = set()
+    for _ in range(10):
+        path.write_bytes(built.data)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "dcmencaps_lint", "--fix", "-j", "1", "-q", str(path)],
+            stdout=subprocess.DEVNULL,
+        )
+        time.sleep(chance.uniform(0.05, 0.6))
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        outcomes.add(digests[hashlib.sha256(path.read_bytes()).hexdigest()])
+        for leftover in tmp_path.iterdir():  # a killed fix may leave its temporary file
+            if leftover.name != "image.dcm":
+                assert leftover.name.startswith(".image.dcm.")
+                leftover.unlink()
+    assert outcomes <= {"old", "new"}
+    assert "old" in outcomes, outcomes  # some kills landed before the rename
