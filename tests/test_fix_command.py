@@ -40,6 +40,7 @@ from click.testing import CliRunner, Result
 from test_fuzz import BASE_SEED, mutants
 from test_real_files import EXPECTED, ROOTS
 
+from dcmencaps_lint import writer
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.engine import Options, iter_lint_paths, lint_file
@@ -549,20 +550,30 @@ def test_a_full_disk_during_fix_leaves_the_file_and_says_why(
     data = BROKEN["BOT002"].data
     path.write_bytes(data)
     mtime = path.stat().st_mtime_ns
-    real_write = os.write
+    real_write, real_copy, real_sendfile = os.write, os.copy_file_range, os.sendfile
+
+    def temporary(fd: int) -> bool:  # the writer's new file, not the report or a log
+        return os.readlink(f"/proc/self/fd/{fd}").endswith(writer.SUFFIX)
 
     def write(fd: int, chunk: bytes) -> int:
-        if when == "writing new bytes":
+        if when == "writing new bytes" and temporary(fd):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(fd, chunk)
 
-    def copy(*_: object) -> int:
-        raise OSError(errno.ENOSPC, "No space left on device")
+    def copy(source: int, fd: int, *rest: int) -> int:
+        if temporary(fd):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_copy(source, fd, *rest)
+
+    def sendfile(fd: int, source: int, *rest: int) -> int:
+        if temporary(fd):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_sendfile(fd, source, *rest)
 
     monkeypatch.setattr(os, "write", write)
     if when == "copying":
         monkeypatch.setattr(os, "copy_file_range", copy)
-        monkeypatch.setattr(os, "sendfile", copy)
+        monkeypatch.setattr(os, "sendfile", sendfile)
     result = _run("--fix", "--format", "json", str(path))
     (entry,) = json.loads(result.stdout)["files"]
     (finding,) = [f for f in entry["findings"] if f["code"] == "BOT002"]
