@@ -432,8 +432,9 @@ def _element(path: str) -> Iterator[PixelContext]:
         dataset = parse_dataset(fileobj, reader)
         ts = lookup(dataset.transfer_syntax_uid) if dataset.transfer_syntax_uid else None
         ctx = _pixel_context(reader, dataset, ts, deep=False)
-        defined = isinstance(ctx, PixelContext) and ts is not None and ts.encapsulated
-        if not (isinstance(ctx, EncapsulatedContext) or defined):
+        # an element not walked (a defined length) under an encapsulated syntax: TSX001's
+        unwalked = type(ctx) is PixelContext and ts is not None and ts.encapsulated
+        if not (isinstance(ctx, EncapsulatedContext) or unwalked):
             raise CannotFix("no encapsulated Pixel Data of a known transfer syntax")
         yield ctx
     except (NotDicomError, DatasetError) as exc:

@@ -47,7 +47,6 @@ from dcmencaps_lint.model import (
     ITEM_TAG,
     SEQUENCE_DELIMITER_TAG,
     FileReport,
-    Frame,
     FrameMapSource,
     Item,
     StopReason,
@@ -383,26 +382,19 @@ def _same_bytes(old: ByteReader, at: int, new: ByteReader, new_at: int, length: 
     return True
 
 
-def _joined_is_same(
-    old: EncapsulatedContext, new: EncapsulatedContext, before: Frame, after: Frame, pad: bool
+def _holds(
+    old: ByteReader, ranges: Sequence[tuple[int, int]], new: ByteReader, now: Item, pad: bool
 ) -> bool:
-    """The new frame is one fragment holding the old frame's fragments' bytes in order
-    (and a 00 pad byte when `pad`)."""
-    if after.fragment_count != 1:
-        return False
-    parts = [
-        old.walk.fragments[n - 1] for n in range(before.first_fragment, before.last_fragment + 1)
-    ]
-    now = new.walk.fragments[after.first_fragment - 1]
-    total = sum(part.length for part in parts)
-    if now.length != total + pad:
+    """The new fragment `now` holds the old file's byte ranges (offset, length) in order,
+    then a 00 pad byte when `pad`, and nothing else."""
+    if now.length != sum(length for _, length in ranges) + pad:
         return False
     at = now.value_offset
-    for part in parts:
-        if not _same_bytes(old.reader, part.value_offset, new.reader, at, part.length):
+    for offset, length in ranges:
+        if not _same_bytes(old, offset, new, at, length):
             return False
-        at += part.length
-    return not pad or new.reader.read(at, 1) == b"\0"
+        at += length
+    return not pad or new.read(at, 1) == b"\0"
 
 
 def check(
@@ -433,25 +425,25 @@ def check(
         return f"{len(new_frames)} frames instead of {len(old_frames)}"
     old_fragments, new_fragments = old.walk.fragments, new.walk.fragments
     for before, after in zip(old_frames, new_frames, strict=True):
-        if before.first_fragment in joined:
-            if not _joined_is_same(old, new, before, after, before.first_fragment in padded):
-                return f"frame {before.number} differs from the old file's"
-            continue
-        if before.fragment_count != after.fragment_count:
+        olds = range(before.first_fragment, before.last_fragment + 1)
+        spans = {
+            o: (old_fragments[o - 1].value_offset, kept.get(o, old_fragments[o - 1].length))
+            for o in olds
+        }
+        # what each new fragment of the frame must hold: old byte ranges, and a pad or not
+        expected: list[tuple[list[tuple[int, int]], bool]]
+        if before.first_fragment in joined:  # one fragment of all their bytes, in order
+            expected = [([spans[o] for o in olds], before.first_fragment in padded)]
+        else:
+            expected = [([spans[o]], o in padded) for o in olds]
+        news = range(after.first_fragment, after.last_fragment + 1)
+        if len(news) != len(expected):
             return f"frame {before.number} has other fragments"
-        for o, n in zip(
-            range(before.first_fragment, before.last_fragment + 1),
-            range(after.first_fragment, after.last_fragment + 1),
-            strict=True,
+        if not all(
+            _holds(old.reader, ranges, new.reader, new_fragments[n - 1], pad)
+            for n, (ranges, pad) in zip(news, expected, strict=True)
         ):
-            was, now = old_fragments[o - 1], new_fragments[n - 1]
-            pad = o in padded
-            length = kept.get(o, was.length)
-            same = now.length == length + pad and _same_bytes(
-                old.reader, was.value_offset, new.reader, now.value_offset, length
-            )
-            if not same or (pad and new.reader.read(now.value_offset + length, 1) != b"\0"):
-                return f"frame {before.number} differs from the old file's"
+            return f"frame {before.number} differs from the old file's"
     return _codes_why(old_report, new_report, fixed)
 
 
@@ -461,11 +453,8 @@ def _wrap_is_same(old: PixelContext, new: EncapsulatedContext, pad: bool) -> boo
     if len(frames) != 1 or frames[0].fragment_count != 1 or old.pixel is None:
         return False
     now = new.walk.fragments[frames[0].first_fragment - 1]
-    length = old.pixel.length
-    if now.length != length + pad:
-        return False
-    same = _same_bytes(old.reader, old.pixel.value_offset, new.reader, now.value_offset, length)
-    return same and (not pad or new.reader.read(now.value_offset + length, 1) == b"\0")
+    value = (old.pixel.value_offset, old.pixel.length)
+    return _holds(old.reader, [value], new.reader, now, pad)
 
 
 def _codes_why(

@@ -466,9 +466,6 @@ class _Scanner:
         """A single US value."""
         if raw.vr != "US" or raw.length != 2:
             raise _Decline
-        index, buffer = raw.value_offset - self._start, self._buffer
-        if 0 <= index <= len(buffer) - 2:
-            return buffer[index] | buffer[index + 1] << 8
         return int.from_bytes(self._bytes(raw), "little")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dcmencaps_lint.codestream import SOF55
+from dcmencaps_lint.codestream import END_OF_IMAGE, SOF55
 from dcmencaps_lint.context import (
     Context,
     EncapsulatedContext,
@@ -15,6 +15,7 @@ from dcmencaps_lint.context import (
 from dcmencaps_lint.dataset import parse_number_of_frames
 from dcmencaps_lint.model import Frame, Problem, Severity
 from dcmencaps_lint.registry import FixAvailability, rule
+from dcmencaps_lint.rules.payload import start_marker
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, RETIRED, Codec
 
 LOSSY_IMAGE_COMPRESSION = "(0028,2110)"
@@ -102,27 +103,18 @@ def encapsulated_defined_length(ctx: PixelContext) -> Iterator[Problem]:
         )
 
 
-# A whole codestream's first bytes, by codec (its last: an end marker FF D9)
-CODESTREAM_STARTS = {
-    Codec.JPEG: b"\xff\xd8",
-    Codec.JPEG_LS: b"\xff\xd8",
-    Codec.JPEG_2000: b"\xff\x4f\xff\x51",
-    Codec.HTJ2K: b"\xff\x4f\xff\x51",
-}
-
-
 def _one_codestream(ctx: PixelContext) -> bool:
     """The defined-length value is one whole codestream of the syntax's codec (its start
     marker first, an end marker last, after it at most a pad byte) of a single frame."""
-    pixel, start = ctx.pixel, CODESTREAM_STARTS.get(ctx.syntax.codec)
+    pixel, start = ctx.pixel, start_marker(ctx.syntax)
     if start is None or ctx.expected_frames != 1 or pixel.length < len(start) + 2:
         return False
     if pixel.value_offset + pixel.length > ctx.reader.size:
         return False
     head = ctx.read(pixel.value_offset, len(start))
     tail = ctx.read(pixel.value_offset + pixel.length - 3, 3)
-    padded_end = tail[:2] == b"\xff\xd9" and tail[2:] in (b"\x00", b"\xff")
-    return head == start and (tail[1:] == b"\xff\xd9" or padded_end)
+    padded_end = tail[:2] == END_OF_IMAGE and tail[2:] in (b"\x00", b"\xff")
+    return head == start and (tail[1:] == END_OF_IMAGE or padded_end)
 
 
 @rule(
