@@ -23,7 +23,8 @@ if TYPE_CHECKING:
         Shape,
     )
     from dcmencaps_lint.engine import Options, lint_file, lint_paths
-    from dcmencaps_lint.model import FileReport, Finding, Problem, Report, Severity, Summary
+    from dcmencaps_lint.findings import Finding
+    from dcmencaps_lint.model import FileReport, Problem, Report, Severity, Summary
     from dcmencaps_lint.registry import Deep, FixAvailability, Selection, rule
     from dcmencaps_lint.transfer_syntax import Codec
 
@@ -59,7 +60,7 @@ _WHERE = {
     "lint_file": "engine",
     "lint_paths": "engine",
     "FileReport": "model",
-    "Finding": "model",
+    "Finding": "findings",
     "Problem": "model",
     "Report": "model",
     "Severity": "model",

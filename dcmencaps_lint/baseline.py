@@ -28,7 +28,6 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from dcmencaps_lint.model import FileReport, Severity
@@ -110,4 +109,4 @@ def suppress(file: FileReport, known: frozenset[Key], fail_on: Severity | None) 
         return file
     offsets = {f.offset for f in kept}
     excerpts = tuple(e for e in file.excerpts if e.offset in offsets)
-    return replace(file, findings=kept, status=file_status(kept, fail_on), excerpts=excerpts)
+    return file._replace(findings=kept, status=file_status(kept, fail_on), excerpts=excerpts)

@@ -7,8 +7,6 @@ excerpts unless --show-phi.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.dataset import ParsedDataset
 from dcmencaps_lint.model import Device, Excerpt, FileReport, Layout
@@ -23,8 +21,7 @@ def add_details(
     """What a report for people shows beyond the findings: one small read per finding."""
     text = dict(dataset.descriptive)
     if show_phi:
-        report = replace(
-            report,
+        report = report._replace(
             patient_name=text.get("PatientName"),
             patient_id=text.get("PatientID"),
             institution_name=text.get("InstitutionName"),
@@ -43,8 +40,7 @@ def add_details(
         excerpts[f.offset] = Excerpt(f.offset, start, data)
     maker = (text.get(k) for k in ("Manufacturer", "ManufacturerModelName", "SoftwareVersions"))
     device = Device(*maker)
-    return replace(
-        report,
+    return report._replace(
         excerpts=tuple(excerpts.values()),
         layout=_layout(ctx),
         device=device if device != Device() else None,

@@ -1,11 +1,11 @@
-"""The data model every stage shares: findings, items, the walk, the frame map, reports.
+"""The data model every stage shares: problems, items, the walk, the frame map, reports.
 
 Everything here is immutable, without I/O or pydicom objects, so results can be pickled
-across processes and compared in tests. The records a run makes or imports by the
-hundred thousand, or that nothing replaces field by field, are named tuples: a tuple is
-cheaper to build, and a frozen dataclass costs about 0.6 ms to define at start-up
-against 0.1 ms for a named tuple. The results (Finding, FileReport, Summary, Report)
-stay dataclasses.
+across processes and compared in tests. The records are named tuples, the reports
+(FileReport, Summary, Report) included: a tuple is cheaper to build and to pickle, and a
+named tuple costs 0.1 ms to define where a frozen dataclass costs 1-2 ms and the import
+of `dataclasses` some 8 ms more. Only Finding is a frozen dataclass, as the Python API
+promises; it lives in findings.py, imported when a run finds something.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import enum
 import functools
 from array import array
 from collections.abc import Iterator, MutableSequence, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import count, repeat
-from operator import attrgetter, itemgetter, sub
+from operator import itemgetter, sub
 from typing import TYPE_CHECKING, NamedTuple, overload
 
+from dcmencaps_lint.severity import Severity
+
 if TYPE_CHECKING:
+    from dcmencaps_lint.findings import Finding
     from dcmencaps_lint.fixes import Edit
 
 ITEM_TAG = 0xFFFEE000
@@ -28,25 +30,6 @@ ITEM_DELIMITER_TAG = 0xFFFEE00D
 SEQUENCE_DELIMITER_TAG = 0xFFFEE0DD
 UNDEFINED_LENGTH = 0xFFFFFFFF
 ITEM_HEADER_SIZE = 8
-
-
-class Severity(enum.IntEnum):
-    """Ordered so that `--fail-on` is a comparison."""
-
-    INFO = 1
-    WARNING = 2
-    ERROR = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, text: str) -> Severity:
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            raise ValueError(f"unknown severity {text!r} (error, warning, info)") from None
 
 
 def format_tag(tag: int) -> str:
@@ -64,26 +47,6 @@ class Problem(NamedTuple):
     item: int | None = None  # 0 = BOT item, 1..n = fragments
     element: str | None = None  # None: the Pixel Data element the rule was run on
     fix: Edit | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    code: str
-    name: str
-    severity: Severity
-    message: str
-    offset: int | None = None  # absolute byte offset in the file
-    length: int | None = None
-    frame: int | None = None  # 1-based, as DICOM numbers frames
-    item: int | None = None  # 0 = BOT item, 1..n = fragments
-    element: str = "(7FE0,0010)"
-    reference: str = ""
-    # The rule's repair (fixes.py); not part of what a finding says, so it is left out of
-    # its comparison, its repr and the reports (the fixer reads it).
-    fix: Edit | None = field(default=None, compare=False, repr=False)
-
-    def __reduce__(self) -> tuple[type[Finding], tuple[object, ...]]:
-        return Finding, _finding_fields(self)
 
 
 class Item(NamedTuple):
@@ -476,8 +439,7 @@ class Device(NamedTuple):
     software_versions: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class FileReport:
+class FileReport(NamedTuple):
     """The result of linting one file."""
 
     path: str
@@ -504,24 +466,8 @@ class FileReport:
     # With --diff: what --fix would change, as lines for people (engine._planned).
     planned: tuple[str, ...] = ()
 
-    def __reduce__(self) -> tuple[type[FileReport], tuple[object, ...]]:
-        # Worker processes send every report to the parent: as the fields in order, the
-        # pickle is all C (dataclasses' own state functions are Python loops, about
-        # 10 us a report each way).
-        return FileReport, _report_fields(self)
 
-
-def _fields_getter(cls: type) -> attrgetter[tuple[object, ...]]:
-    """Every field of a dataclass in order, as one C-level call."""
-    return attrgetter(*cls.__dataclass_fields__)  # type: ignore[attr-defined]
-
-
-_finding_fields = _fields_getter(Finding)
-_report_fields = _fields_getter(FileReport)
-
-
-@dataclass(frozen=True, slots=True)
-class Summary:
+class Summary(NamedTuple):
     files: int = 0
     passed: int = 0
     failed: int = 0
@@ -546,7 +492,6 @@ class Summary:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
+class Report(NamedTuple):
     files: tuple[FileReport, ...]
-    summary: Summary = field(default_factory=Summary)
+    summary: Summary = Summary()

@@ -18,7 +18,6 @@ fresh `RuleSet`, so each worker process loads its own.
 # NamedTuple compiles each string annotation, some 8 us a field at every start-up.
 import enum
 import importlib
-import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -98,7 +97,10 @@ class Rule(NamedTuple):
     @property
     def doc(self) -> str:
         """The rule's page: its docstring, indentation removed (on demand: cleaning the
-        76 built-in rules' docstrings at every start-up costs milliseconds)."""
+        76 built-in rules' docstrings at every start-up costs milliseconds, and so does
+        importing inspect)."""
+        import inspect
+
         return inspect.cleandoc(self.docstring)
 
     def applies_to(self, ts: TransferSyntax | None) -> bool:

@@ -15,7 +15,11 @@ one running started, so:
 
 Tasks go out and results come back in batches: one message per file would cost the
 parent a wake-up per file, as much as linting a small file. A worker sends what it has
-done every BATCH results, every FLUSH seconds, and whenever it runs out of tasks.
+done every BATCH results, every FLUSH seconds, and whenever it runs out of tasks. A task
+is an index into the items, which every worker has from its start: the parent never
+waits to write to a worker (DEPTH numbers fit in any pipe), so a worker that waits for
+the parent to read its results never waits on a parent that waits for it. Processes and
+pipes come from processes.py.
 
 `function` and `initializer` must be module-level functions (they are pickled where
 processes are spawned rather than forked); items and results must be picklable.
@@ -26,15 +30,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-import multiprocessing
 import os
 import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar
+
+from dcmencaps_lint import processes
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -69,14 +72,15 @@ def _death(exitcode: int | None) -> str:
 
 
 def _serve(
-    conn: Connection,
+    conn: Any,
     state: Any,
     function: Callable[[Any], Any],
     initializer: Callable[..., None] | None,
     initargs: tuple[Any, ...],
+    items: Sequence[Any],
 ) -> None:
-    """A worker: lists of (index, item) in; lists of (index, result, None) or
-    (index, None, error) out, in the order the items came.
+    """A worker: lists of indices into `items` in; lists of (index, result, None) or
+    (index, None, error) out, in the order the indices came.
 
     It stops on None, or when the parent is gone (a forked worker holds copies of the
     parent's pipe ends, so it would never see the pipe close).
@@ -89,34 +93,34 @@ def _serve(
     # as long as it does: the cyclic collector need not look at it again. Looking would
     # write to every such object's header, copying each page the parent shares with it.
     gc.freeze()
-    queue: deque[tuple[int, Any]] = deque()
+    queue: deque[int] = deque()
     done: list[Answer] = []
     kept_since = 0.0  # when the oldest result in `done` was made
     started = 0
     while True:
-        if not queue or conn.poll():  # blocks only with nothing left to do
-            if not queue:
-                _send(conn, done)
-                while not conn.poll(1.0):
-                    if os.getppid() != parent:
-                        return
+        # The pipe is read only when the queue is empty, not before every task (a system
+        # call a file): what waits in it is at most DEPTH small numbers.
+        if not queue:
+            _send(conn, done)
+            while not conn.poll(1.0):
+                if os.getppid() != parent:
+                    return
             try:
                 tasks = conn.recv()
             except EOFError:
                 return
             if tasks is None:
-                _send(conn, done)
                 return
             queue.extend(tasks)
             continue
-        index, item = queue.popleft()
+        index = queue.popleft()
         # The parent reads these unlocked: the time first, so that it never pairs a
         # task with an older start than its own (see _Worker.running).
         state[_SINCE] = time.monotonic()
         started += 1
         state[_STARTED] = started
         try:
-            answer: Answer = (index, function(item), None)
+            answer: Answer = (index, function(items[index]), None)
         except Exception as exc:  # raised by `function`
             answer = (index, None, f"the worker process failed: {type(exc).__name__}: {exc}")
         state[_SINCE] = 0.0
@@ -127,7 +131,7 @@ def _serve(
             _send(conn, done)
 
 
-def _send(conn: Connection, done: list[Answer]) -> None:
+def _send(conn: Any, done: list[Answer]) -> None:
     """Send the results made and not sent yet (a result that cannot pickle: an error)."""
     if not done:
         return
@@ -136,12 +140,12 @@ def _send(conn: Connection, done: list[Answer]) -> None:
     except (OSError, EOFError):  # the parent is gone: nothing to do
         pass
     except Exception:  # a result that cannot pickle: find it, send the rest
-        from multiprocessing.reduction import ForkingPickler
+        import pickle
 
         checked = []
         for index, result, error in done:
             try:
-                ForkingPickler.dumps(result)
+                pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
                 checked.append((index, result, error))
             except Exception as exc:
                 message = f"the worker process failed: {type(exc).__name__}: {exc}"
@@ -152,20 +156,14 @@ def _send(conn: Connection, done: list[Answer]) -> None:
 
 
 class _Worker:
-    def __init__(self, context: Any, args: tuple[Any, ...]) -> None:
-        # A forked child would flush a copy of anything still buffered here.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self.conn, child = context.Pipe()
-        self.state = context.RawArray("d", 2)
-        self.process = context.Process(target=_serve, args=(child, self.state, *args), daemon=True)
-        self.process.start()
-        child.close()
+    def __init__(self, args: tuple[Any, ...], spawn: bool) -> None:
+        self.conn, self.state, self.process = processes.start(_serve, args, spawn=spawn)
         self.tasks: deque[int] = deque()  # indices sent and not answered, in order
         self.answered = 0  # answers received from this worker, in all
+        self.stopped = False
 
-    def send(self, batch: list[tuple[int, object]]) -> None:
-        self.tasks.extend(index for index, _ in batch)
+    def send(self, batch: list[int]) -> None:
+        self.tasks.extend(batch)
         # A dead worker cannot take it: the caller notices the death by its sentinel.
         with contextlib.suppress(OSError):
             self.conn.send(batch)
@@ -196,6 +194,8 @@ class _Worker:
         return (position, since) if 0 <= position < len(self.tasks) else None
 
     def stop(self, kill: bool) -> None:
+        if self.stopped:
+            return
         if kill:
             self.process.kill()
         else:
@@ -206,14 +206,8 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
-
-
-def _context() -> Any:
-    # fork where it is the safe default (Linux): workers start fast and see what the
-    # parent has loaded; elsewhere the platform's default (spawn).
-    if sys.platform.startswith("linux"):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()
+        self.process.close()  # its sentinel
+        self.stopped = True
 
 
 def imap_ordered(
@@ -225,26 +219,31 @@ def imap_ordered(
     initializer: Callable[..., None] | None = None,
     initargs: tuple[Any, ...] = (),
     limit: float | None = None,
+    spawn: bool = False,
 ) -> Iterator[R]:
     """function(item) for each item in `jobs` worker processes, in input order.
 
     A task whose worker dies, or that runs longer than `limit` seconds, gives
-    failed(item, message) (called in this process) instead.
+    failed(item, message) (called in this process) instead. `spawn` starts the workers
+    as multiprocessing does where there is no safe fork (processes.py), here too.
     """
-    context = _context()
-    args = (function, initializer, initargs)
+    # Each worker has the items from its start (a forked one shares the parent's list;
+    # a spawned one gets a copy): tasks are their indices, so that what waits in a
+    # worker's pipe is a few bytes a task, and the parent never waits to write it.
+    args = (function, initializer, initargs, items)
     pending = deque(range(len(items)))
     results: dict[int, R] = {}
-    workers = [_Worker(context, args) for _ in range(min(jobs, len(items)))]
+    workers = [_Worker(args, spawn) for _ in range(min(jobs, len(items)))]
     following = 0  # the next index to yield
     finished = False
     try:
         while following < len(items):
-            _top_up(workers, pending, items, context, args)
+            _top_up(workers, pending, args, spawn)
             busy = [w for w in workers if w.tasks]
             if not busy:  # every item is pending, answered or failed: this cannot happen
                 raise RuntimeError("worker pool: no task in flight and results missing")
-            wait([w.conn for w in busy] + [w.process.sentinel for w in busy], _wait(busy, limit))
+            waited = [w.conn for w in busy] + [w.process.sentinel for w in busy]
+            processes.wait(waited, _wait(busy, limit))
             for number, worker in enumerate(workers):
                 answers, open_ = worker.receive()
                 for index, result, error in answers:
@@ -262,7 +261,7 @@ def imap_ordered(
                 worker.tasks.clear()
                 worker.stop(kill=True)  # stop() may be called again: it is idempotent
                 if pending:
-                    workers[number] = _Worker(context, args)
+                    workers[number] = _Worker(args, spawn)
             for worker in [w for w in workers if not w.tasks and not pending]:
                 worker.stop(kill=False)  # no work left for it
                 workers.remove(worker)
@@ -278,22 +277,21 @@ def imap_ordered(
 def _top_up(
     workers: list[_Worker],
     pending: deque[int],
-    items: Sequence[Any],
-    context: Any,
     args: tuple[Any, ...],
+    spawn: bool,
 ) -> None:
     """Send tasks to every worker down to half its DEPTH; replace workers that died idle."""
     for number, worker in enumerate(workers):
         if pending and not worker.tasks and not worker.process.is_alive():
             worker.stop(kill=True)  # died idle (the OOM killer?): nothing lost
-            worker = workers[number] = _Worker(context, args)
+            worker = workers[number] = _Worker(args, spawn)
         if pending and len(worker.tasks) <= DEPTH // 2:
             # Near the end the tasks left are shared out, so that no worker idles
             # while another has a queue.
             share = math.ceil(len(pending) / len(workers))
             count = min(DEPTH - len(worker.tasks), share)
             batch = [pending.popleft() for _ in range(count)]
-            worker.send([(index, items[index]) for index in batch])
+            worker.send(batch)
 
 
 def _wait(busy: list[_Worker], limit: float | None) -> float | None:

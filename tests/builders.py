@@ -21,7 +21,8 @@ from pydicom.uid import UID
 from dcmencaps_lint import facts
 from dcmencaps_lint.context import Context, EncapsulatedContext
 from dcmencaps_lint.engine import _pixel_context, lint_file
-from dcmencaps_lint.model import Finding, Severity
+from dcmencaps_lint.findings import Finding
+from dcmencaps_lint.model import Severity
 from dcmencaps_lint.reader import ByteReader, open_path
 from dcmencaps_lint.source import parse_dataset
 from dcmencaps_lint.transfer_syntax import lookup

@@ -22,7 +22,6 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 SAMPLED = 16 << 20  # larger inputs (sparse test files of several GiB) are keyed by samples
@@ -95,7 +94,7 @@ def install(path: str) -> None:
                     "input": digest,
                     "options": _options_key(run.options),
                     "explicit": kw.get("explicit"),
-                    "report": repr(replace(report, path="")),
+                    "report": repr(report._replace(path="")),
                 }
             )
             os.write(out, (line + "\n").encode())  # one append per line: atomic

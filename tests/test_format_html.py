@@ -12,7 +12,6 @@ import hashlib
 import json
 import pickle
 import re
-from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from click.testing import CliRunner
 from dcmencaps_lint import Options, Report, Summary, lint_file
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.details import EXCERPT_CONTEXT
+from dcmencaps_lint.findings import Finding
 from dcmencaps_lint.formats import RENDERERS
 from dcmencaps_lint.formats.html import (
     BOX_WIDTH,
@@ -41,7 +41,6 @@ from dcmencaps_lint.model import (
     Device,
     Excerpt,
     FileReport,
-    Finding,
     Layout,
     Severity,
     TransferSyntaxInfo,
@@ -336,7 +335,7 @@ class TestEscaping:
         built = encapsulated([jpeg_frame()], bot=item(b"\x00" * 10), extra=extra)
         path = built.write(tmp_path / NAME_PAYLOAD)
         file = lint_file(path, options=Options(details=True, show_phi=True))
-        html = render_html(report_of(file, replace(file, findings=(), status="passed")))
+        html = render_html(report_of(file, file._replace(findings=(), status="passed")))
         page = Page(html)
         assert injected_markup(page) == []
         text = page.root.text()
@@ -386,7 +385,7 @@ class TestLayoutPicture:
         assert file.layout is not None
         inside = file.layout.fragments[1][0] + 20
         finding = Finding("X001", "x", Severity.ERROR, "x", offset=inside)
-        assert bad_labels(replace(file, findings=(finding,))) == ["#2"]
+        assert bad_labels(file._replace(findings=(finding,))) == ["#2"]
 
     def test_a_missing_delimiter_marks_the_end(self) -> None:
         file = detailed(encapsulated([jpeg_frame(), jpeg_frame()], end=b""))

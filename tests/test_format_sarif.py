@@ -248,7 +248,8 @@ class TestFingerprints:
         assert before[0]["partialFingerprints"] != after[0]["partialFingerprints"]
 
     def test_repeated_finding_gets_its_own_fingerprint(self) -> None:
-        from dcmencaps_lint.model import FileReport, Finding
+        from dcmencaps_lint.findings import Finding
+        from dcmencaps_lint.model import FileReport
 
         twice = Finding("TSX006", "lossy-flag-absent", Severity.WARNING, "m")
         file = FileReport("a.dcm", "passed", (twice, twice), sop_instance_uid="1.2.3")

@@ -30,8 +30,9 @@ from dcmencaps_lint import engine, lint_file, lint_paths, workers
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.engine import Options
+from dcmencaps_lint.findings import Finding
 from dcmencaps_lint.formats import RENDERERS
-from dcmencaps_lint.model import FileReport, Finding, Severity
+from dcmencaps_lint.model import FileReport, Severity
 from dcmencaps_lint.registry import RuleSet, load_rules
 from dcmencaps_lint.workers import timeout_message
 

@@ -20,7 +20,8 @@ from pydicom.encaps import encapsulate
 
 from dcmencaps_lint.cli import main
 from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.model import Finding, Severity
+from dcmencaps_lint.findings import Finding
+from dcmencaps_lint.model import Severity
 
 TOP = "(7FE0,0010)"
 ICON = "(0088,0200)[0]/(7FE0,0010)"

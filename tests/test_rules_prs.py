@@ -22,7 +22,8 @@ from builders import (
 from dcmencaps_lint import engine
 from dcmencaps_lint.context import Context
 from dcmencaps_lint.engine import lint_file, lint_paths
-from dcmencaps_lint.model import FileReport, Finding, Severity
+from dcmencaps_lint.findings import Finding
+from dcmencaps_lint.model import FileReport, Severity
 from dcmencaps_lint.registry import RuleSet, load_rules
 
 NOT_DICOM = b"This is a plain text file, not a DICOM file at all.\n" * 20

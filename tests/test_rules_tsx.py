@@ -40,7 +40,8 @@ from builders import (
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.model import Finding, Severity
+from dcmencaps_lint.findings import Finding
+from dcmencaps_lint.model import Severity
 
 UNKNOWN_TS = "1.2.3.4"
 FLAGGED_LOSSY = {"LossyImageCompression": "01"}  # JPEG Baseline files must say so (TSX006)

@@ -9,8 +9,13 @@ many were not annotated. Notices keep room for those summaries, so none is lost.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dcmencaps_lint.formats.text import escaped_char, finding_line, summary_line
-from dcmencaps_lint.model import Finding, Report, Severity
+from dcmencaps_lint.model import Report, Severity
+
+if TYPE_CHECKING:
+    from dcmencaps_lint.findings import Finding
 
 MAX_PER_SEVERITY = 10
 COMMANDS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}

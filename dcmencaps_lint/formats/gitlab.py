@@ -8,10 +8,13 @@ across runs and unique in the report, as GitLab needs to tell new issues from ol
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dcmencaps_lint.formats.sarif import fingerprints, where
-from dcmencaps_lint.model import Finding, Report, Severity
+from dcmencaps_lint.model import Report, Severity
+
+if TYPE_CHECKING:
+    from dcmencaps_lint.findings import Finding
 
 SEVERITIES = {Severity.INFO: "info", Severity.WARNING: "minor", Severity.ERROR: "major"}
 

@@ -25,10 +25,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from dcmencaps_lint.model import FileReport, Finding, Layout, Report, Severity
+from dcmencaps_lint.model import FileReport, Layout, Report, Severity
 
 if TYPE_CHECKING:
     import jinja2
+
+    from dcmencaps_lint.findings import Finding
 
 OPEN_LIMIT = 50  # file sections open when the page opens
 DETAIL_LIMIT = 100  # file sections with a layout picture and hex excerpts

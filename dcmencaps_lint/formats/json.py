@@ -6,16 +6,18 @@ Fields may be added; none may be renamed or removed without raising SCHEMA_VERSI
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dcmencaps_lint.model import FileReport, Finding, Report, Summary
+from dcmencaps_lint.model import FileReport, Report, Summary
+
+if TYPE_CHECKING:
+    from dcmencaps_lint.findings import Finding
 
 SCHEMA_VERSION = 1
 
 
 def finding_dict(finding: Finding) -> dict[str, Any]:
-    data = asdict(finding)
+    data = finding.as_dict()
     data["severity"] = finding.severity.label
     fix = finding.fix
     # what --fix would do about it: the edit in words, and whether it is safe
@@ -35,7 +37,7 @@ def fixed_dict(finding: Finding) -> dict[str, Any]:
 
 def summary_dict(summary: Summary) -> dict[str, Any]:
     """The counts; `fixed` only after --fix repaired something (an added field)."""
-    data = asdict(summary)
+    data = summary._asdict()
     if not data["fixed"]:
         del data["fixed"]
     return data

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
-from dcmencaps_lint.model import FileReport, Finding, Report
+from dcmencaps_lint.model import FileReport, Report
+
+if TYPE_CHECKING:
+    from dcmencaps_lint.findings import Finding
 
 # What XML 1.0 cannot carry: most C0 controls, surrogates (undecodable file-name bytes
 # under surrogateescape), U+FFFE and U+FFFF.

@@ -17,12 +17,15 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from dcmencaps_lint.docs import markdown_page, sections, text_page
-from dcmencaps_lint.model import FileReport, Finding, Report, Severity
+from dcmencaps_lint.model import FileReport, Report, Severity
 from dcmencaps_lint.registry import Rule, load_rules
+
+if TYPE_CHECKING:
+    from dcmencaps_lint.findings import Finding
 
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"

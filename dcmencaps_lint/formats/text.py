@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from dcmencaps_lint.model import FileReport, Finding, Report
+from dcmencaps_lint.model import FileReport, Report
+
+if TYPE_CHECKING:
+    from dcmencaps_lint.findings import Finding
 
 
 def _escape(text: str) -> str:
