@@ -138,6 +138,8 @@ class _Run:
     def for_path(self, name: str) -> _Run:
         """This run less the rules that per-file-ignores drop for `name` (cached)."""
         patterns = self.options.per_file_ignores
+        if not patterns:
+            return self
         matched = tuple(i for i, (glob, _) in enumerate(patterns) if path_matches(glob, name))
         if not matched:
             return self

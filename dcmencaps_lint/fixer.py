@@ -38,6 +38,7 @@ from dcmencaps_lint.fixes import (
     PadFragment,
     RebuildBot,
     RebuildEot,
+    RemoveEot,
     TrimFragment,
     VrAsOb,
     WrapInItems,
@@ -63,6 +64,7 @@ EDITS = (
     PadFragment,
     RebuildBot,
     RebuildEot,
+    RemoveEot,
     TrimFragment,  # unsafe: the engine applies it only with --unsafe-fixes
     VrAsOb,
     WrapInItems,
@@ -160,15 +162,19 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
     firsts = [frame.first_fragment for frame in frames]
 
     bot_values = _bot_values(ctx, edits, starts, firsts)
-    patches = _eot_patches(ctx, starts, firsts, lengths, padded, joined)
     first_item = walk.bot.offset if walk.bot is not None else walk.value_offset
+    cuts: dict[int, int] = {}
+    if any(isinstance(e, RemoveEot) for e in edits):  # rebuilt values would go with them
+        patches, cuts = _eot_removal(ctx, pixel.offset)
+    else:
+        patches = _eot_patches(ctx, starts, firsts, lengths, padded, joined)
     for edit in edits:
         if isinstance(edit, VrAsOb):
             if edit.offset + 2 > first_item or ctx.reader.read(edit.offset, 2) not in VR_TO_OB:
                 raise CannotFix(f"no VR to write as OB at byte {edit.offset}")
             patches[edit.offset] = b"OB"
 
-    pieces: list[Piece] = list(_patched(0, first_item, patches))
+    pieces: list[Piece] = list(_patched(0, first_item, patches, cuts))
     bot = walk.bot
     if bot is not None:
         unchanged = bot.length == 4 * len(bot_values) and walk.bot_offsets == tuple(bot_values)
@@ -362,14 +368,44 @@ def _eot_patches(
     }
 
 
-def _patched(start: int, end: int, patches: dict[int, bytes]) -> Iterator[Piece]:
-    """[start, end) of the old file, copied, with the patches that lie in it."""
-    for at in sorted(patches):
-        value = patches[at]
-        if start <= at and at + len(value) <= end:
+def _eot_removal(
+    ctx: EncapsulatedContext, pixel_offset: int
+) -> tuple[dict[int, bytes], dict[int, int]]:
+    """(patches, cuts) that leave out the Extended Offset Table and its Lengths, whichever
+    are there: each element's bytes cut, and a Group Length (7FE0,0000) right before
+    them, if there is one, made that much smaller."""
+    elements = [e for e in (ctx.dataset.eot, ctx.dataset.eot_lengths) if e is not None]
+    if not elements:
+        raise CannotFix("there is no Extended Offset Table to remove")
+    cuts = {e.offset: e.value_offset + e.length - e.offset for e in elements}
+    if any(at + count > pixel_offset for at, count in cuts.items()):
+        raise CannotFix("the Extended Offset Table does not lie before Pixel Data")
+    first = min(cuts)
+    before = ctx.reader.read(first - 12, 12) if first >= 12 else b""
+    patches: dict[int, bytes] = {}
+    # (7FE0,0000) UL of 4 bytes, explicit VR or implicit, ending where the cut starts
+    if before[:4] == b"\xe0\x7f\x00\x00" and before[4:8] in (b"UL\x04\x00", b"\x04\x00\x00\x00"):
+        (group_length,) = struct.unpack("<I", before[8:])
+        removed = sum(cuts.values())
+        if group_length < removed:
+            raise CannotFix("the group length (7FE0,0000) is smaller than what it counts")
+        patches[first - 4] = struct.pack("<I", group_length - removed)
+    return patches, cuts
+
+
+def _patched(
+    start: int, end: int, patches: dict[int, bytes], cuts: dict[int, int] | None = None
+) -> Iterator[Piece]:
+    """[start, end) of the old file, copied, with the patches (new bytes over as many old
+    ones) and the cuts (old bytes left out: offset -> count) that lie in it."""
+    changes = {at: (len(value), value) for at, value in patches.items()}
+    changes.update({at: (count, b"") for at, count in (cuts or {}).items()})
+    for at in sorted(changes):
+        count, value = changes[at]
+        if start <= at and at + count <= end:
             yield Copy(start, at - start)
             yield value
-            start = at + len(value)
+            start = at + count
     yield Copy(start, end - start)
 
 

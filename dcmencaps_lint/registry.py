@@ -290,6 +290,19 @@ def may_have_plugins() -> bool:
     group. Anything it cannot judge as surely (another distribution finder, a zip file
     on sys.path, an unreadable file) answers True: importlib.metadata decides.
     """
+    key = (tuple(sys.path), tuple(map(id, sys.meta_path)))
+    found = _plugins_seen.get(key)
+    if found is None:
+        found = _plugins_seen[key] = _may_have_plugins()
+    return found
+
+
+# may_have_plugins' answers: the command asks before it loads the rules, which ask
+# again (a scan of every folder on sys.path, a millisecond or two).
+_plugins_seen: dict[tuple[tuple[str, ...], tuple[int, ...]], bool] = {}
+
+
+def _may_have_plugins() -> bool:
     for finder in sys.meta_path:
         if finder is not PathFinder and hasattr(finder, "find_distributions"):
             return True  # a finder of distributions we cannot read ahead

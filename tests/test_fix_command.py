@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from builders import (
+    H264_HP41,
     ITEM_DELIM,
     JPEG_BASELINE,
     MPEG2_MPML,
@@ -35,10 +36,12 @@ from builders import (
     jpeg_frame,
     pixel_data_header,
     rle_frame,
+    u64,
 )
 from click.testing import CliRunner, Result
 from test_fuzz import BASE_SEED, mutants
 from test_real_files import EXPECTED, ROOTS
+from test_rules_eot import TestEOT011, starts_of, three_frames, with_raw_eot
 
 from dcmencaps_lint import writer
 from dcmencaps_lint.cli import main
@@ -89,6 +92,15 @@ BROKEN: dict[str, Built] = {
     "EOT004": encapsulated(THREE, bot="empty", eot=([0, 42, 88], [32, 40, 48])),
     "EOT005": encapsulated(THREE, bot="empty", eot=([0, 40, 88], [32, 41, 48])),
     "EOT007": encapsulated(THREE, bot="empty", eot=([0, 88, 40], [32, 48, 40])),
+    # the EOT removed (RemoveEot): one of the pair, values of 12 bytes, too few, empty ones,
+    # one under a video syntax
+    "EOT001": with_raw_eot(three_frames(), eot=u64(starts_of(three_frames())), eot_lengths=None),
+    "EOT002": with_raw_eot([jpeg_frame()], eot=u64([0]) + b"\x00" * 4, eot_lengths=u64([32])),
+    "EOT003": encapsulated(
+        three_frames(), bot="empty", eot=(starts_of(three_frames())[:2], [32, 32])
+    ),
+    "EOT010": with_raw_eot(three_frames(), eot=b"", eot_lengths=b""),
+    "EOT011": encapsulated([TestEOT011.STREAM], ts=H264_HP41, bot="empty", eot=([0], [32])),
     "TSX009": encapsulated(THREE, vr="OW"),
     "FRG003": encapsulated([RLE, [RLE[:40], RLE[40:]], RLE], ts=RLE_LOSSLESS),
 }
@@ -617,3 +629,23 @@ def test_fix_killed_at_any_moment_leaves_the_old_file_or_the_repaired_one(
                 leftover.unlink()
     assert outcomes <= {"old", "new"}
     assert "old" in outcomes, outcomes  # some kills landed before the rename
+
+
+def test_removing_the_eot_lowers_a_group_length_before_it(tmp_path: Path) -> None:
+    """(7FE0,0000) counts the bytes of group 7FE0 that follow it (here to the end of the
+    file): after the EOT elements are cut it still does, and still tells the truth."""
+    built = BROKEN["EOT001"]
+    at = built.eot_value_offset - 12  # the EOT element's first byte
+    group = len(built.data) - at
+    data = built.data[:at] + b"\xe0\x7f\x00\x00UL\x04\x00" + group.to_bytes(4, "little")
+    data += built.data[at:]
+    before = lint_file(data)
+    assert {f.code for f in before.findings} == {"EOT001"}
+    _, entry, new = _fix(data, "in place", tmp_path)
+    assert [f["code"] for f in entry["fixes"]] == ["EOT001"] and not entry["findings"]
+    assert b"\xe0\x7f\x01\x00" not in new
+    assert len(new) == len(data) - 12 - 8 * 3  # the element: its header, three offsets
+    value = int.from_bytes(new[at + 8 : at + 12], "little")
+    assert new[at : at + 8] == b"\xe0\x7f\x00\x00UL\x04\x00"
+    assert value == len(new) - (at + 12)  # the bytes after it, to the end of Pixel Data
+    assert _frames(new) == _frames(data)

@@ -111,12 +111,11 @@ class TestExits:
         process.join(30)
         assert "RuntimeError: a bug in the worker" in capfd.readouterr().err
 
-    def test_join_waits_no_longer_than_asked_and_kill_ends_it(self, spawn: bool) -> None:
+    def test_join_returns_at_its_timeout_and_kill_ends_it(self, spawn: bool) -> None:
         conn, _, process = processes.start(_sleep, (), spawn=spawn)
-        started = time.monotonic()
-        process.join(0.2)
-        assert time.monotonic() - started >= 0.2
+        process.join(0.2)  # returns, the worker still running
         assert process.is_alive()
+        assert process.exitcode is None
         with pytest.raises(ValueError):
             process.close()  # not while it runs
         processes.wait([conn, process.sentinel], 0.05)  # nothing to see yet: returns

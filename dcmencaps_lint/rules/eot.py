@@ -79,9 +79,10 @@ def _frames_of_several_fragments(ctx: EncapsulatedContext, _: None) -> tuple[Fra
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="Only one of Extended Offset Table and Extended Offset Table Lengths is present",
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.EOT,
 )
+@offering("RemoveEot")
 def eot_incomplete_pair(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -116,6 +117,11 @@ def eot_incomplete_pair(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Write both attributes (pydicom's `encapsulate_extended` returns both), or neither.
+    `--fix` removes the Extended Offset Table and its Lengths (whichever are there; a
+    group length (7FE0,0000) right before them is lowered to match). Safe: no
+    codestream byte changes, and readers find the frames from the items as they do
+    in a file without the table; where the table is needed (fragments past 2^32
+    bytes, EOT009) the fix is refused and says so.
 
     Reference
     ---------
@@ -139,9 +145,10 @@ def eot_incomplete_pair(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table value's length is not a multiple of 8",
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.EOT,
 )
+@offering("RemoveEot")
 def eot_length_not_multiple_of_8(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -171,6 +178,11 @@ def eot_length_not_multiple_of_8(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Write 8 bytes (one little-endian 64-bit value) per frame in each attribute.
+    `--fix` removes the Extended Offset Table and its Lengths (whichever are there; a
+    group length (7FE0,0000) right before them is lowered to match). Safe: no
+    codestream byte changes, and readers find the frames from the items as they do
+    in a file without the table; where the table is needed (fragments past 2^32
+    bytes, EOT009) the fix is refused and says so.
 
     Reference
     ---------
@@ -194,9 +206,10 @@ def eot_length_not_multiple_of_8(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table counts differ from each other or from Number of Frames",
     codecs=FRAME_BASED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.EOT,
 )
+@offering("RemoveEot")
 def eot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -230,6 +243,11 @@ def eot_count_mismatch(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Write exactly Number of Frames values in each attribute, or fix Number of Frames.
+    `--fix` removes the Extended Offset Table and its Lengths (whichever are there; a
+    group length (7FE0,0000) right before them is lowered to match). Safe: no
+    codestream byte changes, and readers find the frames from the items as they do
+    in a file without the table; where the table is needed (fragments past 2^32
+    bytes, EOT009) the fix is refused and says so.
 
     Reference
     ---------
@@ -669,9 +687,10 @@ def eot_recommended(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Severity.ERROR,
     ref="PS3.3 C.7.6.3",
     summary="Extended Offset Table present with zero length",
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.EOT,
 )
+@offering("RemoveEot")
 def eot_empty(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -696,6 +715,11 @@ def eot_empty(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Drop both attributes, or fill them.
+    `--fix` removes the Extended Offset Table and its Lengths (whichever are there; a
+    group length (7FE0,0000) right before them is lowered to match). Safe: no
+    codestream byte changes, and readers find the frames from the items as they do
+    in a file without the table; where the table is needed (fragments past 2^32
+    bytes, EOT009) the fix is refused and says so.
 
     Reference
     ---------
@@ -714,9 +738,10 @@ def eot_empty(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.3 C.7.6.3",
     summary="An Extended Offset Table with a video transfer syntax",
     codecs=VIDEO,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
     when=Shape.EOT,
 )
+@offering("RemoveEot")
 def eot_not_allowed_for_ts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -743,6 +768,11 @@ def eot_not_allowed_for_ts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Drop both attributes.
+    `--fix` removes the Extended Offset Table and its Lengths (whichever are there; a
+    group length (7FE0,0000) right before them is lowered to match). Safe: no
+    codestream byte changes, and readers find the frames from the items as they do
+    in a file without the table; where the table is needed (fragments past 2^32
+    bytes, EOT009) the fix is refused and says so.
 
     Reference
     ---------
