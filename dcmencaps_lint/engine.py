@@ -384,6 +384,7 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
                             {f.code for f in fixable},
                             planned.kept,
                             planned.joined,
+                            planned.parts,
                         )
                 except CannotFix as exc:
                     return str(exc)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Collection, Iterator, Sequence
+from itertools import pairwise
 from typing import NamedTuple
 
 from dcmencaps_lint.context import EncapsulatedContext, PixelContext
@@ -39,6 +40,8 @@ from dcmencaps_lint.fixes import (
     RebuildBot,
     RebuildEot,
     RemoveEot,
+    SetLossyFlag,
+    SplitAtCodestreams,
     TrimFragment,
     VrAsOb,
     WrapInItems,
@@ -65,6 +68,8 @@ EDITS = (
     RebuildBot,
     RebuildEot,
     RemoveEot,
+    SetLossyFlag,  # unsafe, as TrimFragment
+    SplitAtCodestreams,
     TrimFragment,  # unsafe: the engine applies it only with --unsafe-fixes
     VrAsOb,
     WrapInItems,
@@ -93,6 +98,9 @@ class Layout(NamedTuple):
     padded: frozenset[int]  # fragments that end in a pad byte the edits added
     kept: dict[int, int]  # fragments cut short (TrimFragment): the bytes of each kept
     joined: dict[int, int]  # first -> last fragment of each run joined into one
+    # SplitAtCodestreams: what each new fragment holds, in order (old offset, length,
+    # a 00 pad byte after it); every new fragment is then one frame
+    parts: tuple[tuple[int, int, bool], ...] = ()
 
 
 def item_header(tag: int, length: int) -> bytes:
@@ -106,6 +114,8 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
         raise CannotFix(f"no layout for the edit {unknown[0].describe()!r}")
     if any(isinstance(e, WrapInItems) for e in edits):
         return _wrapped(ctx, edits)
+    if any(isinstance(e, SplitAtCodestreams) for e in edits):
+        return _split(ctx, edits)
     if not isinstance(ctx, EncapsulatedContext):
         raise CannotFix("no encapsulated Pixel Data of a known transfer syntax")
     walk, dataset, size = ctx.walk, ctx.dataset, ctx.reader.size
@@ -173,6 +183,10 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
             if edit.offset + 2 > first_item or ctx.reader.read(edit.offset, 2) not in VR_TO_OB:
                 raise CannotFix(f"no VR to write as OB at byte {edit.offset}")
             patches[edit.offset] = b"OB"
+        if isinstance(edit, SetLossyFlag):
+            if edit.offset + 2 > first_item or ctx.reader.read(edit.offset, 2) != b"00":
+                raise CannotFix(f'no Lossy Image Compression "00" at byte {edit.offset}')
+            patches[edit.offset] = b"01"
 
     pieces: list[Piece] = list(_patched(0, first_item, patches, cuts))
     bot = walk.bot
@@ -235,6 +249,63 @@ def _wrapped(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
         Copy(start + length, size - start - length),
     ]
     return Layout([p for p in pieces if p], frozenset({1} if pad else ()), {}, {})
+
+
+# What a split rebuilds anyway (every fragment then one frame: the BOT's values from the
+# new items, odd parts padded), so these edits may come with it.
+_SPLIT_ALSO = (SplitAtCodestreams, RebuildBot, EmptyBot, PadFragment)
+
+
+def _split(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
+    """The new file of SplitAtCodestreams: each fragment cut before every codestream
+    start found inside it (an end marker, at most one pad byte, a start marker: the scan
+    of FRG005), each part a fragment of its own (a 00 pad byte after an odd one), so that
+    there are as many fragments as Number of Frames says, one frame each. A BOT with
+    values is rebuilt from the new items; an empty one stays empty."""
+    from dcmencaps_lint.rules.payload import payload_scan  # the scan FRG005 reports
+
+    if not isinstance(ctx, EncapsulatedContext):
+        raise CannotFix("no encapsulated Pixel Data of a known transfer syntax")
+    other = [e for e in edits if not isinstance(e, _SPLIT_ALSO)]
+    if other:
+        raise CannotFix(f"{other[0].describe()!r} cannot be applied with a split")
+    walk, size = ctx.walk, ctx.reader.size
+    if walk.stop is not StopReason.DELIMITER or walk.skipped or walk.bot is None:
+        raise CannotFix("the items are not a BOT item, fragments and a delimiter")
+    if ctx.dataset.eot is not None or ctx.dataset.eot_lengths is not None:
+        raise CannotFix("an Extended Offset Table of fewer frames cannot be rewritten in place")
+    cuts: dict[int, list[int]] = {}
+    for start in payload_scan(ctx.with_deep_reads()).starts:
+        cuts.setdefault(start.fragment, []).append(start.offset)
+    parts: list[tuple[int, int, bool]] = []
+    for number, fragment in enumerate(walk.fragments, start=1):
+        edges = [fragment.value_offset, *sorted(cuts.get(number, ())), fragment.end]
+        for begin, end in pairwise(edges):
+            parts.append((begin, end - begin, bool((end - begin) % 2)))
+    expected = ctx.expected_frames
+    if not cuts or len(parts) != expected:
+        raise CannotFix(
+            f"the {len(parts)} codestreams found do not make the {expected} frames one each"
+        )
+    values: list[int] = []
+    if walk.bot_offsets or any(isinstance(e, RebuildBot) for e in edits):
+        position = 0
+        for _, length, pad in parts:
+            values.append(position)
+            position += ITEM_HEADER_SIZE + length + pad
+        if any(isinstance(e, EmptyBot) for e in edits) or values[-1] > MAX_OFFSET:
+            values = []
+    pieces: list[Piece] = [
+        Copy(0, walk.bot.offset),
+        item_header(ITEM_TAG, 4 * len(values)),
+        struct.pack(f"<{len(values)}I", *values),
+    ]
+    for begin, length, pad in parts:
+        pieces += [item_header(ITEM_TAG, length + pad), Copy(begin, length), b"\x00" * pad]
+    assert walk.delimiter is not None  # the walk stopped at it
+    pieces.append(Copy(walk.delimiter.offset, size - walk.delimiter.offset))
+    padded = frozenset(n for n, (_, _, pad) in enumerate(parts, start=1) if pad)
+    return Layout([p for p in pieces if p], padded, {}, {}, tuple(parts))
 
 
 def _joins(
@@ -442,6 +513,7 @@ def check(
     fixed: Collection[str],
     kept: dict[int, int] | None = None,
     joined: dict[int, int] | None = None,
+    parts: Sequence[tuple[int, int, bool]] = (),
 ) -> str | None:
     """Why the new file may not replace the old one; None when it may.
 
@@ -452,6 +524,16 @@ def check(
     """
     kept = kept or {}
     joined = joined or {}
+    if parts:  # SplitAtCodestreams: one frame a fragment, each an old byte range
+        frames = new.frame_map.frames
+        if len(frames) != len(parts) or any(f.fragment_count != 1 for f in frames):
+            return f"{len(frames)} frames, not the {len(parts)} fragments written, one each"
+        for number, (offset, length, pad) in enumerate(parts, start=1):
+            if not _holds(
+                old.reader, [(offset, length)], new.reader, new.walk.fragments[number - 1], pad
+            ):
+                return f"fragment {number} is not the old bytes it was cut from"
+        return _codes_why(old_report, new_report, fixed)
     if not isinstance(old, EncapsulatedContext):  # WrapInItems: the value, now a fragment
         if not _wrap_is_same(old, new, 1 in padded):
             return "the new fragment is not the old Pixel Data value"

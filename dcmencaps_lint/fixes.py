@@ -92,12 +92,12 @@ class JoinFragments(Edit):
 
 
 @dataclass(frozen=True)
-class SplitFragment(Edit):
-    fragment: int  # 1-based
-    at: int  # absolute offset of the first byte of the second part
+class SplitAtCodestreams(Edit):
+    """Each fragment that holds several codestreams cut where each next one starts, so
+    that every fragment holds one frame (fixer.py finds where, by the start markers)."""
 
     def describe(self) -> str:
-        return f"split fragment {self.fragment} before byte {self.at}"
+        return "split each fragment that holds several codestreams where the next one starts"
 
 
 @dataclass(frozen=True)
@@ -128,3 +128,15 @@ class TrimFragment(Edit):
 
     def describe(self) -> str:
         return f"cut fragment {self.fragment} at byte {self.end}"
+
+
+@dataclass(frozen=True)
+class SetLossyFlag(Edit):
+    """Unsafe: no codestream byte changes, but the data set then says something new of
+    the image (that it has been compressed lossily), which only a person may confirm."""
+
+    safe: ClassVar[bool] = False
+    offset: int  # absolute offset of Lossy Image Compression's value "00"
+
+    def describe(self) -> str:
+        return f'write Lossy Image Compression (0028,2110) at byte {self.offset} as "01"'

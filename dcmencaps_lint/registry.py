@@ -87,7 +87,8 @@ class Rule(NamedTuple):
     syntaxes: frozenset[str] | None = None  # transfer syntax UIDs; None: any
     top_level: bool = False  # not for Pixel Data nested in sequences (icons)
     fix: FixAvailability = FixAvailability.NEVER
-    unsafe_fix: bool = False  # its fixes change codestream bytes (--unsafe-fixes)
+    unsafe_fix: bool = False  # its fixes change codestream bytes or what the data set says
+    # of the image (--unsafe-fixes)
     when: Shape = Shape.NONE  # runs only on elements that have all of this (context.Shape)
 
     @property
@@ -139,7 +140,7 @@ def rule(
     per_frame: its verdict on a frame depends only on the frame's facts (facts.py).
     when: what an element must have for the rule to have anything to check (context.Shape).
     fix: whether it offers a fix (an edit of fixes.py); unsafe_fix: its fixes change codestream
-    bytes.
+    bytes, or what the data set says of the image (applied with --unsafe-fixes only).
     """
     depth = (Deep.WHOLE if deep else Deep.NO) if isinstance(deep, bool) else deep
     if needs is Needs.ENGINE:

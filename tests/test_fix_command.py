@@ -130,14 +130,17 @@ def _fix(data: bytes, where: str, tmp_path: Path) -> tuple[Result, dict, bytes]:
 # Unsafe fixes (with --unsafe-fixes only): code -> a file with that finding.
 UNSAFE: dict[str, Built] = {
     "CSM003": encapsulated([jpeg_frame(), jpeg_frame(40) + b"\x00\x00\x00\x00", jpeg_frame()]),
+    # JPEG Baseline (always lossy) that says it is not
+    "TSX005": encapsulated(THREE, extra={"LossyImageCompression": "00"}),
 }
 
 
 def test_every_rule_that_offers_a_fix_has_a_case_here() -> None:
     offering = {r.code for r in load_rules() if r.fix is not FixAvailability.NEVER}
     # BOT009 needs 4 GiB: test_fixer covers EmptyBot; TSX001's file has no items to
-    # compare frames by: test_a_bare_codestream_is_wrapped_in_items
-    assert offering - {"BOT009", "TSX001"} == set(BROKEN) | set(UNSAFE)
+    # compare frames by: test_a_bare_codestream_is_wrapped_in_items; FRG001's fix makes
+    # frames the old file's map did not have: test_fragments_holding_two_codestreams_*
+    assert offering - {"BOT009", "TSX001", "FRG001"} == set(BROKEN) | set(UNSAFE)
     unsafe = {r.code for r in load_rules() if r.unsafe_fix}
     assert unsafe == set(UNSAFE)
 
@@ -649,3 +652,89 @@ def test_removing_the_eot_lowers_a_group_length_before_it(tmp_path: Path) -> Non
     assert new[at : at + 8] == b"\xe0\x7f\x00\x00UL\x04\x00"
     assert value == len(new) - (at + 12)  # the bytes after it, to the end of Pixel Data
     assert _frames(new) == _frames(data)
+
+
+def test_the_lossy_flag_is_set_only_with_unsafe_fixes(tmp_path: Path) -> None:
+    """TSX005: "00" on a JPEG Baseline image. Without --unsafe-fixes the file stays as it
+    is; with it the two bytes of the value become "01" and nothing else changes."""
+    built = UNSAFE["TSX005"]
+    path = tmp_path / "image.dcm"
+    path.write_bytes(built.data)
+    (finding,) = [f for f in lint_file(built.data).findings if f.code == "TSX005"]
+    assert finding.offset is not None and built.data[finding.offset : finding.offset + 2] == b"00"
+    assert "TSX005" in _run("--fix", str(path)).stdout
+    assert path.read_bytes() == built.data
+    fixed = _run("--fix", "--unsafe-fixes", "--format", "json", str(path))
+    (entry,) = json.loads(fixed.stdout)["files"]
+    assert [f["code"] for f in entry["fixes"]] == ["TSX005"] and entry["findings"] == []
+    new = path.read_bytes()
+    at = finding.offset
+    assert new == built.data[:at] + b"01" + built.data[at + 2 :]
+
+
+def _codestreams(data: bytes) -> list[bytes]:
+    """Every fragment's value, a trailing pad byte dropped where the value is a JPEG
+    codestream (FF D9, then 00)."""
+    ctx = context_of(data)
+    assert isinstance(ctx, EncapsulatedContext)
+    values = [data[f.value_offset : f.value_offset + f.length] for f in ctx.walk.fragments]
+    return [v[:-1] if v.endswith(b"\xff\xd9\x00") else v for v in values]
+
+
+@pytest.mark.parametrize("bot", ["empty", "auto"])
+@pytest.mark.parametrize("where", ["in place", "fix-dir"])
+def test_fragments_holding_two_codestreams_are_split_one_frame_each(
+    bot: str, where: str, tmp_path: Path
+) -> None:
+    """FRG001: three frames, two of them in fragment 1 (the second of odd length). The
+    fragment is cut where the second codestream starts: three fragments, one frame
+    each, the odd one padded; a BOT with values has three now."""
+    first, second, third = jpeg_frame(), jpeg_frame(33), jpeg_frame(48)
+    built = encapsulated([first + second, third], number_of_frames=3, bot=bot)
+    before = {f.code for f in lint_file(built.data).findings}
+    assert "FRG001" in before
+    _, entry, new = _fix(built.data, where, tmp_path)
+    assert "FRG001" in {f["code"] for f in entry["fixes"]}, entry
+    assert entry["findings"] == []
+    assert _codestreams(new) == [first, second, third]
+    ctx = context_of(new)
+    assert isinstance(ctx, EncapsulatedContext)
+    assert [f.fragment_count for f in ctx.frame_map.frames] == [1, 1, 1]
+    assert ctx.walk.fragments[1].length == 34  # 33 bytes and a pad
+    expected_bot = [] if bot == "empty" else [0, 8 + 32, 8 + 32 + 8 + 34]
+    assert list(ctx.walk.bot_offsets) == expected_bot
+
+
+def test_a_split_that_does_not_make_the_frames_is_refused(tmp_path: Path) -> None:
+    """Number of Frames 4, but only three codestreams in two fragments: no split can make
+    four frames, so nothing is written and the finding says why."""
+    built = encapsulated([jpeg_frame() + jpeg_frame(40), jpeg_frame(48)], number_of_frames=4)
+    path = tmp_path / "image.dcm"
+    path.write_bytes(built.data)
+    result = _run("--fix", str(path))
+    assert "(not fixed: the 3 codestreams found do not make the 4 frames one each)" in (
+        result.stdout
+    )
+    assert path.read_bytes() == built.data
+
+
+def test_a_split_real_multiframe_jpeg_decodes_to_the_same_pixels(tmp_path: Path) -> None:
+    """pydicom-data's color3d_jpeg_baseline.dcm (120 frames) with frames 1 and 2 written
+    in one fragment, as some writers do (pydicom then cannot read it: fewer fragments
+    than frames). After the fix, all 120 frames decode to the original's pixels."""
+    import numpy as np
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.encaps import encapsulate, generate_frames
+
+    ds = pydicom.dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
+    pixels = ds.pixel_array
+    frames = list(generate_frames(ds.PixelData, number_of_frames=120))
+    ds.PixelData = encapsulate([frames[0] + frames[1], *frames[2:]], has_bot=False)
+    path = tmp_path / "shared.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    assert "FRG001" in {f.code for f in lint_file(path).findings}
+    result = _run("--fix", str(path))
+    assert result.stdout.strip().endswith("1 fixed"), result.stdout
+    assert "FRG001" not in {f.code for f in lint_file(path).findings}
+    assert np.array_equal(pydicom.dcmread(path).pixel_array, pixels)

@@ -23,10 +23,11 @@ EDITS = [
     fixes.DropItem(1234),
     fixes.AppendDelimiter(),
     fixes.JoinFragments(2, 4),
-    fixes.SplitFragment(2, 5000),
+    fixes.SplitAtCodestreams(),
     fixes.VrAsOb(1282),
     fixes.WrapInItems(),
     fixes.TrimFragment(2, 5000),
+    fixes.SetLossyFlag(1000),
 ]
 
 
@@ -60,8 +61,9 @@ def test_the_numbers_say_which_part() -> None:
     assert fixes.JoinFragments(2, 4).describe() == "join fragments 2-4 into one"
 
 
-def test_only_edits_that_change_codestream_bytes_are_unsafe() -> None:
-    assert [type(e).__name__ for e in EDITS if not e.safe] == ["TrimFragment"]
+def test_only_edits_that_change_codestream_bytes_or_claims_are_unsafe() -> None:
+    """Cutting codestream bytes, and saying the image was compressed lossily."""
+    assert [type(e).__name__ for e in EDITS if not e.safe] == ["TrimFragment", "SetLossyFlag"]
 
 
 def _nothing(ctx: object) -> Iterator[Problem]:

@@ -35,7 +35,7 @@ def too_few_fragments(ctx: EncapsulatedContext) -> bool:
     ref="PS3.5 8.2",
     summary="Fewer fragments than frames in a frame-based transfer syntax",
     codecs=FRAME_BASED,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.SOMETIMES,
 )
 def fewer_fragments_than_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -69,6 +69,13 @@ def fewer_fragments_than_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     How to fix
     ----------
     Write each frame in its own fragment(s), or correct Number of Frames.
+    Under JPEG, JPEG-LS, JPEG 2000 and HTJ2K, `--fix` splits each fragment that holds
+    several codestreams where the next one starts (an end marker, at most one pad byte,
+    a start marker: the boundary FRG005 finds), when that makes exactly Number of Frames
+    fragments, one frame each; the BOT, if it has values, is rebuilt from the new items.
+    Safe: every byte stays, in order (a 00 pad byte after an odd part). Not where an
+    Extended Offset Table would have to grow, nor where the codestreams found do not
+    add up to the frames (missing frames are not made up).
 
     Reference
     ---------
@@ -79,11 +86,17 @@ def fewer_fragments_than_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     walk, expected = ctx.walk, ctx.expected_frames
     if too_few_fragments(ctx):
+        fix = None
+        if start_marker(ctx.ts) is not None:  # codestreams whose starts a scan can find
+            from dcmencaps_lint.fixes import SplitAtCodestreams  # here: most lints fix nothing
+
+            fix = SplitAtCodestreams()
         yield Problem(
             f"{len(walk.fragments)} fragments for {expected} frames: each frame needs at "
             "least one fragment",
             offset=walk.stop_offset,
             length=8 if walk.delimiter else 0,
+            fix=fix,
         )
 
 
@@ -343,6 +356,10 @@ def fragment_spans_frames(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Re-encapsulate: split the fragment at the start marker the finding names, one
     frame per fragment, and write the offset table and Number of Frames to match. If
     the extra codestream is not a frame (e.g. an embedded thumbnail), remove it.
+    `--fix` makes that split where FRG001 reports the file (the codestreams found make
+    up exactly the missing frames); what FRG005 reports on its own (the fragment count
+    looked right, or the codestreams do not add up) has no fix: the split would not
+    give one frame a fragment.
 
     Reference
     ---------

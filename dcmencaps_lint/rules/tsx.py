@@ -334,7 +334,8 @@ def _how(ctx: EncapsulatedContext, frame: Frame) -> str:
     summary="Lossy Image Compression is 00 but the transfer syntax or codestream is lossy",
     per_frame=True,
     top_level=True,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.SOMETIMES,
+    unsafe_fix=True,
 )
 def lossy_flag_contradicts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -383,6 +384,10 @@ def lossy_flag_contradicts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Set (0028,2110) to "01" (and the ratio and method); whoever compressed
     the image lossily had to. If the codestream really is lossless, re-encode it
     losslessly (NEAR 0, reversible 5-3 wavelet) under a lossless syntax.
+    `--fix --unsafe-fixes` writes "01" over the "00" in place (two bytes; no codestream
+    byte changes). Unsafe because the file then says the image was compressed lossily,
+    which the codestream suggests but only a person can confirm; it leaves the ratio
+    and method to them. Not offered where the value's position is not known.
 
     Reference
     ---------
@@ -399,12 +404,19 @@ def lossy_flag_contradicts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     if evidence is None:
         return
     why, frame = evidence
+    offset = image.lossy_image_compression_offset
+    fix = None
+    if offset is not None:
+        from dcmencaps_lint.fixes import SetLossyFlag  # here: most lints fix nothing
+
+        fix = SetLossyFlag(offset)
     yield Problem(
         f"Lossy Image Compression is '00' but {why}; it must be '01'",
-        offset=image.lossy_image_compression_offset,
-        length=2 if image.lossy_image_compression_offset is not None else None,
+        offset=offset,
+        length=2 if offset is not None else None,
         frame=frame.number if frame else None,
         element=LOSSY_IMAGE_COMPRESSION,
+        fix=fix,
     )
 
 
