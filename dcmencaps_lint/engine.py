@@ -385,6 +385,8 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
                             planned.kept,
                             planned.joined,
                             planned.parts,
+                            planned.heads,
+                            planned.rebuilt,
                         )
                 except CannotFix as exc:
                     return str(exc)

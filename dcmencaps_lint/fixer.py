@@ -28,6 +28,7 @@ from collections.abc import Collection, Iterator, Sequence
 from itertools import pairwise
 from typing import NamedTuple
 
+from dcmencaps_lint.codestream import RLE_HEADER_SIZE, RLE_MAX_SEGMENTS, parse_rle
 from dcmencaps_lint.context import EncapsulatedContext, PixelContext
 from dcmencaps_lint.dataset import ParsedDataset
 from dcmencaps_lint.fixes import (
@@ -40,9 +41,11 @@ from dcmencaps_lint.fixes import (
     RebuildBot,
     RebuildEot,
     RemoveEot,
+    RepadRleSegments,
     SetLossyFlag,
     SplitAtCodestreams,
     TrimFragment,
+    UnwrapJp2,
     VrAsOb,
     WrapInItems,
 )
@@ -68,9 +71,11 @@ EDITS = (
     RebuildBot,
     RebuildEot,
     RemoveEot,
-    SetLossyFlag,  # unsafe, as TrimFragment
+    RepadRleSegments,  # unsafe, as SetLossyFlag, TrimFragment and UnwrapJp2
+    SetLossyFlag,
     SplitAtCodestreams,
     TrimFragment,  # unsafe: the engine applies it only with --unsafe-fixes
+    UnwrapJp2,  # unsafe too
     VrAsOb,
     WrapInItems,
 )
@@ -101,6 +106,10 @@ class Layout(NamedTuple):
     # SplitAtCodestreams: what each new fragment holds, in order (old offset, length,
     # a 00 pad byte after it); every new fragment is then one frame
     parts: tuple[tuple[int, int, bool], ...] = ()
+    # fragments whose first bytes are left out (UnwrapJp2): how many; `kept` has what stays
+    heads: dict[int, int] | None = None
+    # fragments written anew (RepadRleSegments): their new value, as new bytes and copies
+    rebuilt: dict[int, list[Piece]] | None = None
 
 
 def item_header(tag: int, length: int) -> bytes:
@@ -142,19 +151,35 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
             if fragment is None or not fragment.value_offset < edit.end < fragment.end:
                 raise CannotFix(f"no bytes to cut from fragment {edit.fragment} at {edit.end}")
             kept[edit.fragment] = edit.end - fragment.value_offset
+    heads: dict[int, int] = {}
+    for edit in edits:
+        if isinstance(edit, UnwrapJp2):
+            if edit.fragment in kept or edit.fragment in heads:
+                raise CannotFix(f"fragment {edit.fragment} is cut twice")
+            offset, length = _jp2_codestream(ctx, edit.fragment)
+            heads[edit.fragment] = offset - fragments[edit.fragment - 1].value_offset
+            kept[edit.fragment] = length
+    rebuilt: dict[int, list[Piece]] = {}
+    for edit in edits:
+        if isinstance(edit, RepadRleSegments):
+            if edit.fragment in kept or edit.fragment in rebuilt:
+                raise CannotFix(f"fragment {edit.fragment} is changed twice")
+            rebuilt[edit.fragment] = _repadded_rle(ctx, edit.fragment)
     lengths = {n: kept.get(n, f.length) for n, f in enumerate(fragments, start=1)}
+    for number, value in rebuilt.items():
+        lengths[number] = _piece_length(value)
     dropped = {e.offset for e in edits if isinstance(e, DropItem)}
     if not dropped <= {item.offset for item in walk.skipped}:
         raise CannotFix("a drop of an item that is not an empty item between fragments")
     kept_empty = [item for item in walk.skipped if item.offset not in dropped]
-    joined = _joins(ctx, edits, kept_empty, kept)
+    joined = _joins(ctx, edits, kept_empty, kept | dict.fromkeys(rebuilt, 0))
     inner = {n for first, last in joined.items() for n in range(first + 1, last + 1)}
     for first, last in joined.items():  # one fragment of all their bytes, in order
         lengths[first] = sum(fragments[n - 1].length for n in range(first, last + 1))
     # a fragment cut or joined to an odd length gets one pad byte, as an odd one does;
     # an odd fragment joined to others needs none of its own
     padded = frozenset(
-        {n for n in padded_odd if n not in joined and n not in inner}
+        {n for n in padded_odd if n not in joined and n not in inner and n not in rebuilt}
         | {n for n in (*kept, *joined) if lengths[n] % 2}
     )
 
@@ -208,11 +233,14 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
                 pieces.append(Copy(value.value_offset, value.length))
             if pad:
                 pieces.append(b"\x00")
+        elif kind == "fragment" and number in rebuilt:  # even: 64 bytes and even segments
+            pieces.append(item_header(ITEM_TAG, lengths[number]))
+            pieces.extend(rebuilt[number])
         elif kind == "fragment" and (number in padded or number in kept):
             length = lengths[number]
             pad = number in padded
             pieces.append(item_header(ITEM_TAG, length + pad))
-            pieces.append(Copy(item.value_offset, length))
+            pieces.append(Copy(item.value_offset + heads.get(number, 0), length))
             if pad:
                 pieces.append(b"\x00")
         elif kind == "fragment":
@@ -226,7 +254,7 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
         pieces.append(item_header(SEQUENCE_DELIMITER_TAG, 0))
         rest = size
     pieces.extend(_patched(rest, size, patches))
-    return Layout([p for p in pieces if p], padded, kept, joined)
+    return Layout([p for p in pieces if p], padded, kept, joined, (), heads, rebuilt)
 
 
 def _wrapped(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
@@ -306,6 +334,79 @@ def _split(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
     pieces.append(Copy(walk.delimiter.offset, size - walk.delimiter.offset))
     padded = frozenset(n for n, (_, _, pad) in enumerate(parts, start=1) if pad)
     return Layout([p for p in pieces if p], padded, {}, {}, tuple(parts))
+
+
+def _whole_frame(ctx: EncapsulatedContext, number: int) -> Item:
+    """Fragment `number`, which a trusted frame map says is one whole frame."""
+    frames = [f for f in ctx.frame_map.frames if f.first_fragment == number]
+    if ctx.frame_map.source not in TRUSTED_MAPS or len(frames) != 1:
+        raise CannotFix(f"fragment {number} is not known to be a frame of its own")
+    if frames[0].fragment_count != 1:
+        raise CannotFix(f"the frame of fragment {number} spans other fragments too")
+    return ctx.walk.fragments[number - 1]
+
+
+_JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+
+
+def _jp2_codestream(ctx: EncapsulatedContext, number: int) -> tuple[int, int]:
+    """(offset, length) of the codestream in the Contiguous Codestream box (jp2c) of the
+    JP2 file that fragment `number` holds, a frame of its own; its boxes are walked by
+    their headers (ISO/IEC 15444-1 I.4: length, type, and an 8-byte length when the
+    length is 1; 0 runs to the end)."""
+    fragment = _whole_frame(ctx, number)
+    position, end = fragment.value_offset, fragment.end
+    if ctx.reader.read(position, 12) != _JP2_SIGNATURE:
+        raise CannotFix(f"fragment {number} does not start with a JP2 signature box")
+    while position + 8 <= end:
+        length, kind = struct.unpack(">I4s", ctx.reader.read(position, 8))
+        header = 8
+        if length == 1:
+            (length,) = struct.unpack(">Q", ctx.reader.read(position + 8, 8))
+            header = 16
+        elif length == 0:
+            length = end - position
+        if length < header or position + length > end:
+            break
+        if kind == b"jp2c":
+            start = position + header
+            if ctx.reader.read(start, 4) != b"\xff\x4f\xff\x51":
+                break
+            return start, position + length - start
+        position += length
+    raise CannotFix(f"no codestream box (jp2c) with SOC and SIZ in fragment {number}")
+
+
+def _repadded_rle(ctx: EncapsulatedContext, number: int) -> list[Piece]:
+    """The new value of an RLE frame (fragment `number`, a frame of its own) with each
+    odd-length segment followed by a 00 byte and the header's offsets moved by the pad
+    bytes before each segment (PS3.5 G.3, G.5). The header must be otherwise right."""
+    fragment = _whole_frame(ctx, number)
+    header = parse_rle(ctx.reader.read(fragment.value_offset, RLE_HEADER_SIZE))
+    if header is None or not 1 <= header.segments <= RLE_MAX_SEGMENTS:
+        raise CannotFix(f"fragment {number} has no RLE header to rewrite")
+    used = list(header.offsets[: header.segments])
+    edges = [*used, fragment.length]
+    if used[0] != RLE_HEADER_SIZE or any(b <= a for a, b in pairwise(edges)):
+        raise CannotFix(f"the RLE header of fragment {number} is wrong, not only odd")
+    if any(header.offsets[header.segments :]):
+        raise CannotFix(f"the RLE header of fragment {number} has offsets past its count")
+    moved: list[int] = []
+    segments: list[Piece] = []
+    added = 0
+    for start, end in pairwise(edges):
+        moved.append(start + added)
+        pad = (end - start) % 2
+        segments += [Copy(fragment.value_offset + start, end - start), b"\x00" * pad]
+        added += pad
+    if not added:
+        raise CannotFix(f"the RLE segments of fragment {number} are all of even length")
+    offsets = moved + [0] * (RLE_MAX_SEGMENTS - len(moved))
+    return [struct.pack("<16I", header.segments, *offsets), *segments]
+
+
+def _piece_length(pieces: Sequence[Piece]) -> int:
+    return sum(p.length if isinstance(p, Copy) else len(p) for p in pieces)
 
 
 def _joins(
@@ -514,13 +615,17 @@ def check(
     kept: dict[int, int] | None = None,
     joined: dict[int, int] | None = None,
     parts: Sequence[tuple[int, int, bool]] = (),
+    heads: dict[int, int] | None = None,
+    rebuilt: dict[int, list[Piece]] | None = None,
 ) -> str | None:
     """Why the new file may not replace the old one; None when it may.
 
     Its frames are the old frames byte for byte (a fragment of `padded` one 00 byte
-    longer, one of `kept` only its first bytes, the fragments of a `joined` run one
-    fragment of their bytes in order), none of the `fixed` codes is found in it, and
-    every finding it has the old file had too (by code).
+    longer; one of `kept` only that many of its bytes, from its start or, with `heads`,
+    from that many bytes in (UnwrapJp2); the fragments of a `joined` run one fragment of
+    their bytes in order; with `parts` (SplitAtCodestreams) each new fragment a frame of
+    the old bytes it was cut from), none of the `fixed` codes is found in it, and every
+    finding it has the old file had too (by code).
     """
     kept = kept or {}
     joined = joined or {}
@@ -545,7 +650,10 @@ def check(
     for before, after in zip(old_frames, new_frames, strict=True):
         olds = range(before.first_fragment, before.last_fragment + 1)
         spans = {
-            o: (old_fragments[o - 1].value_offset, kept.get(o, old_fragments[o - 1].length))
+            o: (
+                old_fragments[o - 1].value_offset + (heads or {}).get(o, 0),
+                kept.get(o, old_fragments[o - 1].length),
+            )
             for o in olds
         }
         # what each new fragment of the frame must hold: old byte ranges, and a pad or not
@@ -557,12 +665,34 @@ def check(
         news = range(after.first_fragment, after.last_fragment + 1)
         if len(news) != len(expected):
             return f"frame {before.number} has other fragments"
+        if rebuilt and before.first_fragment in rebuilt:  # its one fragment, written anew
+            value = rebuilt[before.first_fragment]
+            if not _holds_pieces(old.reader, value, new.reader, new_fragments[news[0] - 1]):
+                return f"frame {before.number} is not the old one re-padded"
+            continue
         if not all(
             _holds(old.reader, ranges, new.reader, new_fragments[n - 1], pad)
             for n, (ranges, pad) in zip(news, expected, strict=True)
         ):
             return f"frame {before.number} differs from the old file's"
     return _codes_why(old_report, new_report, fixed)
+
+
+def _holds_pieces(old: ByteReader, pieces: Sequence[Piece], new: ByteReader, now: Item) -> bool:
+    """The new fragment `now` is exactly `pieces`: new bytes, and old byte ranges."""
+    if now.length != _piece_length(pieces):
+        return False
+    at = now.value_offset
+    for piece in pieces:
+        if isinstance(piece, Copy):
+            if not _same_bytes(old, piece.offset, new, at, piece.length):
+                return False
+            at += piece.length
+        else:
+            if new.read(at, len(piece)) != piece:
+                return False
+            at += len(piece)
+    return True
 
 
 def _wrap_is_same(old: PixelContext, new: EncapsulatedContext, pad: bool) -> bool:

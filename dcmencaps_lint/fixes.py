@@ -140,3 +140,28 @@ class SetLossyFlag(Edit):
 
     def describe(self) -> str:
         return f'write Lossy Image Compression (0028,2110) at byte {self.offset} as "01"'
+
+
+@dataclass(frozen=True)
+class UnwrapJp2(Edit):
+    """Unsafe: a frame that is a JP2 file (one fragment) becomes the codestream of its
+    Contiguous Codestream box (jp2c); what the JP2 boxes said of colour goes with them."""
+
+    safe: ClassVar[bool] = False
+    fragment: int  # 1-based
+
+    def describe(self) -> str:
+        return f"keep only the codestream of fragment {self.fragment} (its JP2 jp2c box's)"
+
+
+@dataclass(frozen=True)
+class RepadRleSegments(Edit):
+    """Unsafe: an RLE frame (one fragment) written again with a 00 byte after each
+    odd-length segment and its header's offsets moved to match; the segments' bytes
+    stay as they are, the frame's bytes do not."""
+
+    safe: ClassVar[bool] = False
+    fragment: int  # 1-based
+
+    def describe(self) -> str:
+        return f"pad the odd RLE segments of fragment {self.fragment} and move their offsets"

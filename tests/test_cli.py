@@ -179,7 +179,7 @@ class TestInformation:
             "summary": load_rules().get("CSM024").summary,  # type: ignore[union-attr]
             "reference": "PS3.5 G.5",
             "deep": "no",
-            "fix": None,
+            "fix": "unsafe",
             "origin": "dcmencaps_lint",
         }
         assert {entry["deep"] for entry in listed} == {"no", "part", "yes"}

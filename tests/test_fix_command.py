@@ -15,6 +15,7 @@ import json
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ import pytest
 from builders import (
     H264_HP41,
     ITEM_DELIM,
+    J2K_LOSSLESS,
     JPEG_BASELINE,
     MPEG2_MPML,
     RLE_LOSSLESS,
@@ -41,6 +43,7 @@ from builders import (
 from click.testing import CliRunner, Result
 from test_fuzz import BASE_SEED, mutants
 from test_real_files import EXPECTED, ROOTS
+from test_rules_csm import J2K, JP2, rle
 from test_rules_eot import TestEOT011, starts_of, three_frames, with_raw_eot
 
 from dcmencaps_lint import writer
@@ -132,6 +135,10 @@ UNSAFE: dict[str, Built] = {
     "CSM003": encapsulated([jpeg_frame(), jpeg_frame(40) + b"\x00\x00\x00\x00", jpeg_frame()]),
     # JPEG Baseline (always lossy) that says it is not
     "TSX005": encapsulated(THREE, extra={"LossyImageCompression": "00"}),
+    # frame 2 a JP2 file (signature, file type, the codestream box)
+    "CSM006": encapsulated([J2K, JP2, J2K], ts=J2K_LOSSLESS),
+    # segment 1 of 7 bytes, not padded: segment 2 at the odd offset 71
+    "CSM024": encapsulated([RLE, rle(2, [64, 71]), RLE], ts=RLE_LOSSLESS),
 }
 
 
@@ -738,3 +745,84 @@ def test_a_split_real_multiframe_jpeg_decodes_to_the_same_pixels(tmp_path: Path)
     assert result.stdout.strip().endswith("1 fixed"), result.stdout
     assert "FRG001" not in {f.code for f in lint_file(path).findings}
     assert np.array_equal(pydicom.dcmread(path).pixel_array, pixels)
+
+
+@pytest.mark.parametrize("eot", [None, "auto"])
+def test_a_jp2_frame_is_unwrapped_only_with_unsafe_fixes(eot: str | None, tmp_path: Path) -> None:
+    """CSM006: frame 2 is a JP2 file. Without --unsafe-fixes the file stays; with it
+    frame 2 is the codestream of the jp2c box alone, and the tables follow."""
+    built = encapsulated(
+        [J2K, JP2, J2K], ts=J2K_LOSSLESS, bot="auto" if eot is None else "empty", eot=eot
+    )
+    path = tmp_path / "image.dcm"
+    path.write_bytes(built.data)
+    assert "CSM006" in _run("--fix", str(path)).stdout
+    assert path.read_bytes() == built.data
+    planned = _run("--diff", "--unsafe-fixes", str(path)).stdout
+    assert "would fix: CSM006 keep only the codestream of fragment 2 (its JP2 jp2c box's)" in (
+        planned
+    )
+    fixed = _run("--fix", "--unsafe-fixes", "--format", "json", str(path))
+    (entry,) = json.loads(fixed.stdout)["files"]
+    assert [f["code"] for f in entry["fixes"]] == ["CSM006"] and entry["findings"] == []
+    new = path.read_bytes()
+    assert _frames(new) == [J2K, J2K, J2K]
+    assert lint_file(new).findings == ()
+
+
+def test_pydicoms_jp2_wrapped_file_unwrapped_decodes_to_the_same_pixels(tmp_path: Path) -> None:
+    """pydicom's GDCMJ2K_TextGBR.dcm: its frame is a JP2 file (CSM006). Unwrapped with
+    --unsafe-fixes, the bare codestream decodes to the pixels the JP2 file gave."""
+    import numpy as np
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    original = Path(get_testdata_file("GDCMJ2K_TextGBR.dcm"))
+    path = tmp_path / "jp2.dcm"
+    path.write_bytes(original.read_bytes())
+    assert "CSM006" in {f.code for f in lint_file(path).findings}
+    pixels = pydicom.dcmread(original).pixel_array
+    result = _run("--fix", "--unsafe-fixes", str(path))
+    assert result.stdout.strip().endswith("1 fixed"), result.stdout
+    assert "CSM006" not in {f.code for f in lint_file(path).findings}
+    assert np.array_equal(pydicom.dcmread(path).pixel_array, pixels)
+
+
+def test_odd_rle_segments_are_padded_only_with_unsafe_fixes(tmp_path: Path) -> None:
+    """CSM024: frame 2's first segment is 7 bytes and its second 9 (80-byte frame,
+    segments at 64 and 71). With --unsafe-fixes each gets a 00 byte after it, the second
+    offset becomes 72; the segments' bytes are the old ones."""
+    segments = bytes(range(1, 8)) + bytes(range(11, 20))
+    frame = struct.pack("<16I", 2, 64, 71, *[0] * 13) + segments
+    right = struct.pack("<16I", 2, 64, 72, *[0] * 13) + bytes(16)  # segments of 8 and 8
+    sixteen_bits = {"BitsAllocated": 16, "BitsStored": 16, "HighBit": 15}  # 2 segments
+    built = encapsulated([right, frame, right], ts=RLE_LOSSLESS, extra=sixteen_bits)
+    assert {f.code for f in lint_file(built.data).findings} == {"CSM024"}
+    path = tmp_path / "image.dcm"
+    path.write_bytes(built.data)
+    assert "CSM024" in _run("--fix", str(path)).stdout
+    assert path.read_bytes() == built.data
+    fixed = _run("--fix", "--unsafe-fixes", "--format", "json", str(path))
+    (entry,) = json.loads(fixed.stdout)["files"]
+    assert [f["code"] for f in entry["fixes"]] == ["CSM024"] and entry["findings"] == []
+    header = struct.pack("<16I", 2, 64, 72, *[0] * 13)
+    padded = bytes(range(1, 8)) + b"\x00" + bytes(range(11, 20)) + b"\x00"
+    assert _frames(path.read_bytes()) == [right, header + padded, right]
+
+
+def test_pydicoms_odd_rle_segments_padded_decode_to_the_same_doses(tmp_path: Path) -> None:
+    """pydicom's rtdose_rle.dcm (odd segments in frames 2, 6-10, 14 and 15, written by
+    pydicom 2.4's encoder): after --unsafe-fixes, CSM024 is gone and every frame decodes
+    to the values it had."""
+    import numpy as np
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    original = Path(get_testdata_file("rtdose_rle.dcm"))
+    path = tmp_path / "rtdose.dcm"
+    path.write_bytes(original.read_bytes())
+    assert "CSM024" in {f.code for f in lint_file(path).findings}
+    result = _run("--fix", "--unsafe-fixes", str(path))
+    assert "fixed" in result.stdout.splitlines()[-1], result.stdout
+    assert "CSM024" not in {f.code for f in lint_file(path).findings}
+    assert np.array_equal(pydicom.dcmread(path).pixel_array, pydicom.dcmread(original).pixel_array)

@@ -28,6 +28,8 @@ EDITS = [
     fixes.WrapInItems(),
     fixes.TrimFragment(2, 5000),
     fixes.SetLossyFlag(1000),
+    fixes.UnwrapJp2(2),
+    fixes.RepadRleSegments(2),
 ]
 
 
@@ -62,8 +64,10 @@ def test_the_numbers_say_which_part() -> None:
 
 
 def test_only_edits_that_change_codestream_bytes_or_claims_are_unsafe() -> None:
-    """Cutting codestream bytes, and saying the image was compressed lossily."""
-    assert [type(e).__name__ for e in EDITS if not e.safe] == ["TrimFragment", "SetLossyFlag"]
+    """Cutting codestream bytes or JP2 boxes, padding RLE segments, and saying the image
+    was compressed lossily."""
+    unsafe = [type(e).__name__ for e in EDITS if not e.safe]
+    assert unsafe == ["TrimFragment", "SetLossyFlag", "UnwrapJp2", "RepadRleSegments"]
 
 
 def _nothing(ctx: object) -> Iterator[Problem]:

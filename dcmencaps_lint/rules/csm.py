@@ -394,7 +394,8 @@ def missing_eoc(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="A JPEG 2000 frame is wrapped in a JP2 file-format header",
     per_frame=True,
     codecs=J2K_FAMILY,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.SOMETIMES,
+    unsafe_fix=True,
 )
 def jp2_wrapper(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -430,6 +431,11 @@ def jp2_wrapper(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ----------
     Keep only the codestream: the content of the Contiguous Codestream box (jp2c),
     from FF 4F to FF D9. Check that Photometric Interpretation still describes it.
+    `--fix --unsafe-fixes` does that for a frame of one fragment (its boxes walked by
+    their headers; a 00 pad byte after an odd codestream; the BOT and the Extended
+    Offset Table follow the items that move). Unsafe: the boxes before the codestream
+    go, and with them what the JP2 header said of the colours (a colour specification
+    box, a palette), which Photometric Interpretation must then say alone.
 
     Reference
     ---------
@@ -442,7 +448,12 @@ def jp2_wrapper(ctx: EncapsulatedContext) -> Iterator[Problem]:
             f"starts with a JP2 signature box ({hexed(start.head[:12])}), not a bare "
             "codestream (SOC + SIZ)"
         )
-        yield _start_problem(frame, start, text, 12)
+        problem = _start_problem(frame, start, text, 12)
+        if frame.fragment_count == 1:
+            from dcmencaps_lint.fixes import UnwrapJp2  # here: most lints fix nothing
+
+            problem = problem._replace(fix=UnwrapJp2(frame.first_fragment))
+        yield problem
 
 
 def _rle_frames(ctx: EncapsulatedContext) -> Iterator[tuple[Frame, int, bytes]]:
@@ -847,7 +858,8 @@ def fill_before_soi(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ref="PS3.5 G.5",
     summary="An RLE segment offset is odd: the segment before it is not padded to an even length",
     codecs={Codec.RLE},
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.SOMETIMES,
+    unsafe_fix=True,
 )
 def rle_segment_odd_length(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -885,8 +897,11 @@ def rle_segment_odd_length(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ----------
     Re-encode the frame, or pad each odd-length segment with one zero byte and add the
     bytes added before each segment to its offset (the segments' data stay as they
-    are); and fix the encoder (for pydicom's: #2180). A fix that re-pads the segments is
-    planned for `--fix`, as an unsafe one since the frame's bytes change.
+    are); and fix the encoder (for pydicom's: #2180). `--fix --unsafe-fixes` does that
+    for a frame of one fragment: a 00 byte after each odd-length segment, each offset
+    moved by the pad bytes before it, the segments' bytes as they were (the check
+    compares the new frame with exactly that). Unsafe because the frame's bytes change;
+    pydicom's rtdose_rle.dcm decodes to the same doses after it.
 
     Reference
     ---------
@@ -899,4 +914,9 @@ def rle_segment_odd_length(ctx: EncapsulatedContext) -> Iterator[Problem]:
             continue  # a right header, or one that is wrong (CSM007's)
         (odd,) = defects  # the first odd offset: rle_defects keeps one defect per kind
         note = f" (segment {odd.field - 1} is not padded to an even length)"
-        yield _rle_problem(frame, offset, odd, note)
+        problem = _rle_problem(frame, offset, odd, note)
+        if frame.fragment_count == 1:
+            from dcmencaps_lint.fixes import RepadRleSegments  # here: most lints fix nothing
+
+            problem = problem._replace(fix=RepadRleSegments(frame.first_fragment))
+        yield problem
