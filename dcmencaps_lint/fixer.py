@@ -36,6 +36,7 @@ from dcmencaps_lint.fixes import (
     DropItem,
     Edit,
     EmptyBot,
+    ItemsWithUndefinedLength,
     JoinFragments,
     PadFragment,
     RebuildBot,
@@ -66,6 +67,7 @@ EDITS = (
     AppendDelimiter,
     DropItem,
     EmptyBot,
+    ItemsWithUndefinedLength,
     JoinFragments,
     PadFragment,
     RebuildBot,
@@ -103,8 +105,8 @@ class Layout(NamedTuple):
     padded: frozenset[int]  # fragments that end in a pad byte the edits added
     kept: dict[int, int]  # fragments cut short (TrimFragment): the bytes of each kept
     joined: dict[int, int]  # first -> last fragment of each run joined into one
-    # SplitAtCodestreams: what each new fragment holds, in order (old offset, length,
-    # a 00 pad byte after it); every new fragment is then one frame
+    # SplitAtCodestreams, ItemsWithUndefinedLength: what each new fragment holds, in
+    # order (old offset, length, a 00 pad byte after it)
     parts: tuple[tuple[int, int, bool], ...] = ()
     # fragments whose first bytes are left out (UnwrapJp2): how many; `kept` has what stays
     heads: dict[int, int] | None = None
@@ -123,6 +125,8 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
         raise CannotFix(f"no layout for the edit {unknown[0].describe()!r}")
     if any(isinstance(e, WrapInItems) for e in edits):
         return _wrapped(ctx, edits)
+    if any(isinstance(e, ItemsWithUndefinedLength) for e in edits):
+        return _undefined_length(ctx, edits)
     if any(isinstance(e, SplitAtCodestreams) for e in edits):
         return _split(ctx, edits)
     if not isinstance(ctx, EncapsulatedContext):
@@ -409,6 +413,40 @@ def _piece_length(pieces: Sequence[Piece]) -> int:
     return sum(p.length if isinstance(p, Copy) else len(p) for p in pieces)
 
 
+def _undefined_length(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
+    """The new file of ItemsWithUndefinedLength: the defined-length value, which its
+    item walk fills exactly (a BOT item, fragments, a delimiter or none), copied as it
+    is after the length FFFFFFFFH, then a Sequence Delimitation Item if it had none."""
+    from dcmencaps_lint.walker import walk  # the engine's walk, bounded by the value
+
+    pixel, size = ctx.pixel, ctx.reader.size
+    if len(edits) != 1 or pixel is None or pixel.undefined_length or ctx.ts is None:
+        raise CannotFix("the Pixel Data value cannot be given an undefined length as it is")
+    start, length = pixel.value_offset, pixel.length
+    end = start + length
+    if end > size:
+        raise CannotFix("the Pixel Data value runs past the end of the file")
+    if ctx.reader.read(pixel.offset - 12, 4) == b"\xe0\x7f\x00\x00":
+        raise CannotFix("a group length (7FE0,0000) would have to count an undefined length")
+    items = walk(ctx.reader, start, end, ctx.ts.codec)
+    whole = items.stop is StopReason.DELIMITER or (
+        items.stop is StopReason.END_OF_DATA and items.data_end == end
+    )
+    if items.bot is None or not items.fragments or items.skipped or not whole:
+        raise CannotFix("the Pixel Data value is not a BOT item and fragments, whole")
+    if items.delimiter is not None and items.delimiter.end != end:
+        raise CannotFix("bytes follow the delimiter inside the Pixel Data value")
+    pieces: list[Piece] = [
+        Copy(0, start - 4),  # up to Pixel Data's length field
+        b"\xff\xff\xff\xff",
+        Copy(start, length),
+        b"" if items.delimiter is not None else item_header(SEQUENCE_DELIMITER_TAG, 0),
+        Copy(end, size - end),
+    ]
+    parts = tuple((f.value_offset, f.length, False) for f in items.fragments)
+    return Layout([p for p in pieces if p], frozenset(), {}, {}, parts)
+
+
 def _joins(
     ctx: EncapsulatedContext,
     edits: Collection[Edit],
@@ -623,16 +661,15 @@ def check(
     Its frames are the old frames byte for byte (a fragment of `padded` one 00 byte
     longer; one of `kept` only that many of its bytes, from its start or, with `heads`,
     from that many bytes in (UnwrapJp2); the fragments of a `joined` run one fragment of
-    their bytes in order; with `parts` (SplitAtCodestreams) each new fragment a frame of
-    the old bytes it was cut from), none of the `fixed` codes is found in it, and every
-    finding it has the old file had too (by code).
+    their bytes in order; with `parts` (SplitAtCodestreams, ItemsWithUndefinedLength)
+    each new fragment the old bytes it was cut from), none of the `fixed` codes is found
+    in it, and every finding it has the old file had too (by code).
     """
     kept = kept or {}
     joined = joined or {}
-    if parts:  # SplitAtCodestreams: one frame a fragment, each an old byte range
-        frames = new.frame_map.frames
-        if len(frames) != len(parts) or any(f.fragment_count != 1 for f in frames):
-            return f"{len(frames)} frames, not the {len(parts)} fragments written, one each"
+    if parts:  # SplitAtCodestreams, ItemsWithUndefinedLength: each an old byte range
+        if len(new.walk.fragments) != len(parts):
+            return f"{len(new.walk.fragments)} fragments, not the {len(parts)} written"
         for number, (offset, length, pad) in enumerate(parts, start=1):
             if not _holds(
                 old.reader, [(offset, length)], new.reader, new.walk.fragments[number - 1], pad

@@ -111,6 +111,15 @@ class WrapInItems(Edit):
 
 
 @dataclass(frozen=True)
+class ItemsWithUndefinedLength(Edit):
+    """A defined-length Pixel Data value that is items already (a BOT item, fragments,
+    perhaps a delimiter) gets the undefined length, and a delimiter when it has none."""
+
+    def describe(self) -> str:
+        return "write Pixel Data's length as undefined (FFFFFFFFH), its items as they are"
+
+
+@dataclass(frozen=True)
 class VrAsOb(Edit):
     offset: int  # absolute offset of the two VR bytes of an encapsulated Pixel Data element
 

@@ -826,3 +826,42 @@ def test_pydicoms_odd_rle_segments_padded_decode_to_the_same_doses(tmp_path: Pat
     assert "fixed" in result.stdout.splitlines()[-1], result.stdout
     assert "CSM024" not in {f.code for f in lint_file(path).findings}
     assert np.array_equal(pydicom.dcmread(path).pixel_array, pydicom.dcmread(original).pixel_array)
+
+
+@pytest.mark.parametrize("delimiter", ["none", "inside the length"])
+@pytest.mark.parametrize("where", ["in place", "fix-dir"])
+def test_items_written_with_a_length_get_the_undefined_length(
+    delimiter: str, where: str, tmp_path: Path
+) -> None:
+    """TSX001 where the defined-length value is items already (a BOT with values, three
+    fragments; the delimiter left out or counted in the length): the length becomes
+    FFFFFFFFH and the delimiter follows the items, which is the file a conformant writer
+    makes, byte for byte."""
+    built = encapsulated(THREE)
+    assert built.delimiter is not None
+    start = built.value_offset
+    end = built.delimiter + (8 if delimiter == "inside the length" else 0)
+    value = built.data[start:end]
+    data = built.data[: start - 4] + len(value).to_bytes(4, "little") + value
+    (finding,) = [f for f in lint_file(data).findings if f.code == "TSX001"]
+    assert finding.fix is not None
+    _, entry, new = _fix(data, where, tmp_path)
+    assert [f["code"] for f in entry["fixes"]] == ["TSX001"] and entry["findings"] == []
+    assert new == built.data
+
+
+def test_a_value_that_is_not_only_items_keeps_its_length(tmp_path: Path) -> None:
+    """A defined-length value that starts with an item tag but ends in bytes that are no
+    item: the fixer's walk does not fill it, so nothing is written and the finding says
+    why."""
+    built = encapsulated(THREE)
+    assert built.delimiter is not None
+    value = built.data[built.value_offset : built.delimiter] + b"\x00" * 6
+    data = built.data[: built.value_offset - 4] + len(value).to_bytes(4, "little") + value
+    path = tmp_path / "image.dcm"
+    path.write_bytes(data)
+    result = _run("--fix", str(path))
+    assert "(not fixed: the Pixel Data value is not a BOT item and fragments, whole)" in (
+        result.stdout
+    )
+    assert path.read_bytes() == data

@@ -26,6 +26,7 @@ EDITS = [
     fixes.SplitAtCodestreams(),
     fixes.VrAsOb(1282),
     fixes.WrapInItems(),
+    fixes.ItemsWithUndefinedLength(),
     fixes.TrimFragment(2, 5000),
     fixes.SetLossyFlag(1000),
     fixes.UnwrapJp2(2),

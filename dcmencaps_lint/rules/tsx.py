@@ -23,6 +23,9 @@ LOSSY_IMAGE_COMPRESSION = "(0028,2110)"
 ENCAPSULATED = frozenset(Codec) - {Codec.NATIVE, Codec.JPIP}
 
 
+ITEM_TAG_BYTES = b"\xfe\xff\x00\xe0"  # (FFFE,E000), little endian
+
+
 @rule(
     "TSX001",
     "encapsulated-defined-length",
@@ -79,9 +82,14 @@ def encapsulated_defined_length(ctx: PixelContext) -> Iterator[Problem]:
     that matches its bytes. `--fix` does the first (safe: the codestream's bytes stay,
     one 00 pad byte after them when their number is odd) where the value is one whole
     JPEG, JPEG-LS, JPEG 2000 or HTJ2K codestream (its start marker first, its end
-    marker last, a pad byte aside) of a single-frame image; not for anything else
-    (native bytes, several frames, items written with a length), which it cannot tell
-    apart for sure.
+    marker last, a pad byte aside) of a single-frame image. Where the value is items
+    already (written with a length: a BOT item and fragments that fill it exactly,
+    perhaps a delimiter at its end), `--fix` writes the length FFFFFFFFH and a Sequence
+    Delimitation Item after them if there is none (safe: the items stay as they are;
+    refused where their walk does not fill the value, where a group length (7FE0,0000)
+    would have to count an undefined length, or where the items, now walked, show
+    findings the old file did not). Not for anything else (native bytes, several
+    frames of bare codestreams), which it cannot tell apart for sure.
 
     Reference
     ---------
@@ -92,14 +100,19 @@ def encapsulated_defined_length(ctx: PixelContext) -> Iterator[Problem]:
     """
     pixel, ts = ctx.pixel, ctx.syntax
     if not pixel.undefined_length:
-        from dcmencaps_lint.fixes import WrapInItems  # here: most lints fix nothing
+        from dcmencaps_lint import fixes  # here: most lints fix nothing
 
+        fix: fixes.Edit | None = None
+        if _one_codestream(ctx):
+            fix = fixes.WrapInItems()
+        elif pixel.length >= 8 and ctx.read(pixel.value_offset, 4) == ITEM_TAG_BYTES:
+            fix = fixes.ItemsWithUndefinedLength()  # the fixer walks them to be sure
         yield Problem(
             f"Pixel Data has defined length {pixel.length} under encapsulated transfer syntax "
             f"{ts.name}; it must be FFFFFFFFH",
             offset=pixel.value_offset - 4,
             length=4,
-            fix=WrapInItems() if _one_codestream(ctx) else None,
+            fix=fix,
         )
 
 
