@@ -9,6 +9,7 @@ that cannot be applied leaves the file as it was and says why in the finding.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import io
 import json
@@ -325,15 +326,17 @@ def test_the_real_files_decode_to_the_same_pixels_after_the_fix(tmp_path: Path) 
         assert np.array_equal(after, reference), name
 
 
-def test_fuzz_mutants_through_fix_dir(tmp_path: Path) -> None:
-    """1,500 fuzz mutants (test_fuzz.py) through `--fix --fix-dir`: no error, no fixer
-    that raised; every file written lints without the codes fixed in it, and every
-    finding that offered a fix in a file not written says why."""
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe-fixes"])
+def test_fuzz_mutants_through_fix_dir(unsafe: bool, tmp_path: Path) -> None:
+    """1,500 fuzz mutants (test_fuzz.py) through `--fix --fix-dir` (and with
+    `--unsafe-fixes`): no error, no fixer that raised; every file written lints without
+    the codes fixed in it, and every finding that offered a fix it applies in a file not
+    written says why."""
     folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()
     for number, (_, data) in enumerate(mutants(1_500, BASE_SEED)):
         (folder / f"{number:05d}.dcm").write_bytes(data)
-    options = Options(Selection(), fix=True, fix_dir=str(out))
+    options = Options(Selection(), fix=True, fix_dir=str(out), unsafe_fixes=unsafe)
     written = refused = 0
     for report in iter_lint_paths([folder], options=options, jobs=1):
         assert not [f for f in report.findings if f.code == "PRS005"], report
@@ -343,7 +346,7 @@ def test_fuzz_mutants_through_fix_dir(tmp_path: Path) -> None:
             again = lint_file(report.path)
             assert not {f.code for f in report.fixes} & {f.code for f in again.findings}
         else:
-            offered = [f for f in report.findings if f.fix is not None and f.fix.safe]
+            offered = [f for f in report.findings if f.fix is not None and (f.fix.safe or unsafe)]
             refused += bool(offered)
             assert all("(not fixed: " in f.message for f in offered), report
     assert written > 20 and refused > 20, (written, refused)
@@ -865,3 +868,131 @@ def test_a_value_that_is_not_only_items_keeps_its_length(tmp_path: Path) -> None
         result.stdout
     )
     assert path.read_bytes() == data
+
+
+@functools.cache
+def _real_frames(name: str, count: int) -> tuple[tuple[bytes, ...], dict[str, object]]:
+    """The first `count` frames of one of pydicom's multi-frame files, and the attributes
+    that describe them."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pydicom.encaps import generate_frames
+
+    ds = pydicom.dcmread(get_testdata_file(name))
+    frames = tuple(generate_frames(ds.PixelData, number_of_frames=ds.NumberOfFrames))[:count]
+    keywords = (
+        "Rows",
+        "Columns",
+        "SamplesPerPixel",
+        "PhotometricInterpretation",
+        "BitsAllocated",
+        "BitsStored",
+        "HighBit",
+        "PixelRepresentation",
+        "PlanarConfiguration",
+    )
+    return frames, {k: ds.get(k) for k in keywords if k in ds}
+
+
+def _pixels_of(name: str, count: int, ts: str = JPEG_BASELINE) -> object:
+    """How pydicom decodes those frames, written as a clean file of their own."""
+    import pydicom
+
+    frames, attributes = _real_frames(name, count)
+    clean = encapsulated(list(frames), ts=ts, extra=attributes)
+    return pydicom.dcmread(io.BytesIO(clean.data)).pixel_array
+
+
+def _real_jpeg_defects() -> dict[str, Built]:
+    """Each safe fix's defect, built from three real JPEG Baseline frames (pydicom-data's
+    color3d_jpeg_baseline.dcm; frame 1 ends FF D9 00, an odd codestream and its pad)."""
+    frames, attributes = _real_frames("color3d_jpeg_baseline.dcm", 3)
+    f0, f1, f2 = frames
+    s1 = 8 + len(f0)
+    s2 = s1 + 8 + len(f1)
+    sizes = [len(f) for f in frames]
+
+    def built(fragments: list[bytes] | None = None, **options: object) -> Built:
+        return encapsulated(fragments or list(frames), extra=attributes, **options)  # type: ignore[arg-type]
+
+    return {
+        "BOT001": built(bot=item(b"\x00" * 10)),
+        "BOT002": built(bot=[4, s1, s2]),
+        "BOT003": built(bot=[0, s2, s1]),
+        "BOT004": built(bot=[0, s1 + 2, s2]),
+        "BOT005": built(bot=[0, s1, 10**6]),
+        "BOT006": built(bot=[0, s1]),
+        "BOT008": built(eot="auto"),
+        "EOT001": with_raw_eot(frames, eot=u64([0, s1, s2]), eot_lengths=None, extra=attributes),
+        "EOT002": with_raw_eot(
+            frames, eot=u64([0, s1, s2]) + bytes(4), eot_lengths=u64(sizes), extra=attributes
+        ),
+        "EOT003": built(bot="empty", eot=([0, s1], sizes[:2])),
+        "EOT004": built(bot="empty", eot=([0, s1 + 2, s2], sizes)),
+        "EOT005": built(bot="empty", eot=([0, s1, s2], [sizes[0], sizes[1] + 2, sizes[2]])),
+        "EOT007": built(bot="empty", eot=([0, s2, s1], [sizes[0], sizes[2], sizes[1]])),
+        "EOT010": with_raw_eot(frames, eot=b"", eot_lengths=b"", extra=attributes),
+        "ITM002": built(items=item(f0) + header(ITEM_DELIM, 0) + item(f1) + item(f2)),
+        "ITM004": built([f0[:-1], f1, f2]),  # the pad byte left out: 49,011 bytes
+        "ITM006": built(end=b""),
+        "TSX009": built(vr="OW"),
+        "FRG001": built([f0 + f1, f2], number_of_frames=3),
+    }
+
+
+REAL_JPEG_CODES = [
+    *("BOT001", "BOT002", "BOT003", "BOT004", "BOT005", "BOT006", "BOT008"),
+    *("EOT001", "EOT002", "EOT003", "EOT004", "EOT005", "EOT007", "EOT010"),
+    *("ITM002", "ITM004", "ITM006", "TSX009"),
+    "FRG001",
+]
+
+
+def test_the_real_jpeg_cases_are_those_built() -> None:
+    assert sorted(REAL_JPEG_CODES) == sorted(_real_jpeg_defects())
+
+
+@pytest.mark.parametrize("code", REAL_JPEG_CODES)
+def test_real_jpeg_frames_decode_to_the_same_pixels_after_the_fix(
+    code: str, tmp_path: Path
+) -> None:
+    """Safe fixes on real JPEG codestreams: after --fix the file's three frames decode
+    (pydicom with pylibjpeg) to the pixels of the original file's first three."""
+    import numpy as np
+    import pydicom
+
+    built = _real_jpeg_defects()[code]
+    assert code in {f.code for f in lint_file(built.data).findings}
+    _, entry, new = _fix(built.data, "in place", tmp_path)
+    assert code in {f["code"] for f in entry["fixes"]}, entry
+    assert code not in {f.code for f in lint_file(new).findings}
+    pixels = _pixels_of("color3d_jpeg_baseline.dcm", 3)
+    assert np.array_equal(pydicom.dcmread(io.BytesIO(new)).pixel_array, pixels)
+
+
+def test_real_rle_frames_joined_decode_to_the_same_pixels(tmp_path: Path) -> None:
+    """FRG003 on real RLE frames (pydicom's rtdose_rle.dcm, 32-bit doses): frame 2
+    written as two fragments; after --fix, one again, and all three decode as before."""
+    import numpy as np
+    import pydicom
+
+    (f0, f1, f2), attributes = _real_frames("rtdose_rle.dcm", 3)
+    pixels = _pixels_of("rtdose_rle.dcm", 3, RLE_LOSSLESS)
+    built = encapsulated([f0, [f1[:100], f1[100:]], f2], ts=RLE_LOSSLESS, extra=attributes)
+    assert "FRG003" in {f.code for f in lint_file(built.data).findings}
+    _, entry, new = _fix(built.data, "fix-dir", tmp_path)
+    assert "FRG003" in {f["code"] for f in entry["fixes"]}, entry
+    assert np.array_equal(pydicom.dcmread(io.BytesIO(new)).pixel_array, pixels)
+
+
+@pytest.mark.parametrize("name", ["color3d_jpeg_baseline.dcm", "rtdose_rle.dcm"])
+def test_the_reference_pixels_are_the_original_files(name: str) -> None:
+    """The pixels the tests above compare with are those of the file the frames came
+    from (its first three frames), not only of a copy made here."""
+    import numpy as np
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    ts = RLE_LOSSLESS if "rle" in name else JPEG_BASELINE
+    original = pydicom.dcmread(get_testdata_file(name)).pixel_array[:3]
+    assert np.array_equal(_pixels_of(name, 3, ts), original)

@@ -51,8 +51,10 @@ def with_raw_eot(
     eot: bytes | None,
     eot_lengths: bytes | None,
     number_of_frames: int | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Built:
-    """One fragment per frame, an empty BOT, and the EOT values exactly as given.
+    """One fragment per frame, an empty BOT, and the EOT values exactly as given
+    (`extra`: attributes as builders.dataset_prefix sets them).
 
     builders.encapsulated writes whole 64-bit values and cannot record where an empty
     value lies, so this writes the two elements raw and finds them with pydicom.
@@ -60,7 +62,11 @@ def with_raw_eot(
     if number_of_frames is None and len(frames) > 1:
         number_of_frames = len(frames)
     prefix = dataset_prefix(
-        JPEG_BASELINE, number_of_frames=number_of_frames, eot=eot, eot_lengths=eot_lengths
+        JPEG_BASELINE,
+        number_of_frames=number_of_frames,
+        eot=eot,
+        eot_lengths=eot_lengths,
+        extra=extra,
     )
     head = pixel_data_header()
     value_offset = len(prefix) + len(head)
