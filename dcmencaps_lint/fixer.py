@@ -30,8 +30,9 @@ from typing import NamedTuple
 
 from dcmencaps_lint.codestream import RLE_HEADER_SIZE, RLE_MAX_SEGMENTS, parse_rle
 from dcmencaps_lint.context import EncapsulatedContext, PixelContext
-from dcmencaps_lint.dataset import ParsedDataset
+from dcmencaps_lint.dataset import LONG_VRS, ParsedDataset
 from dcmencaps_lint.fixes import (
+    AddLossyFlag,
     AppendDelimiter,
     DropItem,
     Edit,
@@ -51,9 +52,11 @@ from dcmencaps_lint.fixes import (
     WrapInItems,
 )
 from dcmencaps_lint.model import (
+    ITEM_DELIMITER_TAG,
     ITEM_HEADER_SIZE,
     ITEM_TAG,
     SEQUENCE_DELIMITER_TAG,
+    UNDEFINED_LENGTH,
     FileReport,
     FrameMapSource,
     Item,
@@ -64,6 +67,7 @@ from dcmencaps_lint.writer import Copy, Piece
 
 _HEADER = struct.Struct("<HHI")
 EDITS = (
+    AddLossyFlag,  # unsafe, as the others that say so below
     AppendDelimiter,
     DropItem,
     EmptyBot,
@@ -202,11 +206,15 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
 
     bot_values = _bot_values(ctx, edits, starts, firsts)
     first_item = walk.bot.offset if walk.bot is not None else walk.value_offset
-    cuts: dict[int, int] = {}
+    replaced: dict[int, tuple[int, bytes]] = {}
     if any(isinstance(e, RemoveEot) for e in edits):  # rebuilt values would go with them
         patches, cuts = _eot_removal(ctx, pixel.offset)
+        replaced.update({at: (count, b"") for at, count in cuts.items()})
     else:
         patches = _eot_patches(ctx, starts, firsts, lengths, padded, joined)
+    if any(isinstance(e, AddLossyFlag) for e in edits):
+        at, count = _lossy_flag_place(ctx.reader, pixel.offset)
+        replaced[at] = (count, LOSSY_FLAG_ELEMENT)
     for edit in edits:
         if isinstance(edit, VrAsOb):
             if edit.offset + 2 > first_item or ctx.reader.read(edit.offset, 2) not in VR_TO_OB:
@@ -217,7 +225,7 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
                 raise CannotFix(f'no Lossy Image Compression "00" at byte {edit.offset}')
             patches[edit.offset] = b"01"
 
-    pieces: list[Piece] = list(_patched(0, first_item, patches, cuts))
+    pieces: list[Piece] = list(_patched(0, first_item, patches, replaced))
     bot = walk.bot
     if bot is not None:
         unchanged = bot.length == 4 * len(bot_values) and walk.bot_offsets == tuple(bot_values)
@@ -603,13 +611,85 @@ def _eot_removal(
     return patches, cuts
 
 
+# (0028,2110) Lossy Image Compression, CS, "01": explicit VR little endian, as every
+# encapsulated transfer syntax writes the data set
+LOSSY_FLAG_TAG = 0x00282110
+MAX_NESTING = 64  # sequences within sequences the walk to the insertion point follows
+LOSSY_FLAG_ELEMENT = b"\x28\x00\x10\x21CS\x02\x0001"
+
+
+def _lossy_flag_place(reader: ByteReader, pixel_offset: int) -> tuple[int, int]:
+    """(where, how many old bytes it replaces) for the element LOSSY_FLAG_ELEMENT: before
+    the first top-level element of a greater tag, or in place of an empty (0028,2110).
+    The elements from the File Meta Information on are passed over by their headers
+    (explicit VR little endian; a sequence of undefined length item by item)."""
+    position = 132
+    while position < pixel_offset:
+        group, element, vr = struct.unpack("<HH2s", _read(reader, position, 6))
+        tag = group << 16 | element
+        if tag == 0x00280000:
+            raise CannotFix("a group length (0028,0000) would have to count the new element")
+        if tag > LOSSY_FLAG_TAG:
+            return position, 0
+        end = _element_end(reader, position, pixel_offset)
+        if tag == LOSSY_FLAG_TAG:
+            if end - position != 8 or vr != b"CS":
+                raise CannotFix("Lossy Image Compression (0028,2110) is there, not empty")
+            return position, 8  # an empty one: replaced whole
+        position = end
+    if position != pixel_offset:
+        raise CannotFix("the data set does not end at Pixel Data as its headers say")
+    return position, 0  # right before Pixel Data, the greater tag
+
+
+def _element_end(reader: ByteReader, position: int, limit: int, depth: int = 0) -> int:
+    """Where the element (or item) whose header is at `position` ends; CannotFix where
+    a length runs past `limit`, the bytes are no element, or sequences nest too deep."""
+    if depth > MAX_NESTING:
+        raise CannotFix(f"sequences nest deeper than {MAX_NESTING} levels")
+    group, _, vr, short = struct.unpack("<HH2sH", _read(reader, position, 8))
+    if group == 0xFFFE:  # an item or a delimiter inside a sequence
+        (length,) = struct.unpack("<I", _read(reader, position + 4, 4))
+        start = position + 8
+    elif vr.decode("latin-1") in LONG_VRS:
+        (length,) = struct.unpack("<I", _read(reader, position + 8, 4))
+        start = position + 12
+    elif vr.isalpha() and vr.isupper():
+        length, start = short, position + 8
+    else:
+        raise CannotFix(f"no explicit VR element at byte {position}")
+    if length != UNDEFINED_LENGTH:
+        if start + length > limit:
+            raise CannotFix(f"the element at byte {position} runs past the data set")
+        return start + length
+    # undefined: a sequence (or UN) up to its delimiter, an item up to its own
+    closing = ITEM_DELIMITER_TAG if group == 0xFFFE else SEQUENCE_DELIMITER_TAG
+    while start < limit:
+        inner_group, inner_element = struct.unpack("<HH", _read(reader, start, 4))
+        if inner_group << 16 | inner_element == closing:
+            return start + 8
+        start = _element_end(reader, start, limit, depth + 1)
+    raise CannotFix(f"the element at byte {position} has no end before Pixel Data")
+
+
+def _read(reader: ByteReader, position: int, count: int) -> bytes:
+    data = reader.read(position, count)
+    if len(data) < count:
+        raise CannotFix("the data set ends inside an element header")
+    return data
+
+
 def _patched(
-    start: int, end: int, patches: dict[int, bytes], cuts: dict[int, int] | None = None
+    start: int,
+    end: int,
+    patches: dict[int, bytes],
+    replaced: dict[int, tuple[int, bytes]] | None = None,
 ) -> Iterator[Piece]:
     """[start, end) of the old file, copied, with the patches (new bytes over as many old
-    ones) and the cuts (old bytes left out: offset -> count) that lie in it."""
+    ones) and the replacements (offset -> how many old bytes, the new bytes in their
+    place: none to cut, no old ones to insert) that lie in it."""
     changes = {at: (len(value), value) for at, value in patches.items()}
-    changes.update({at: (count, b"") for at, count in (cuts or {}).items()})
+    changes.update(replaced or {})
     for at in sorted(changes):
         count, value = changes[at]
         if start <= at and at + count <= end:

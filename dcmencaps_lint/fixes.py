@@ -174,3 +174,14 @@ class RepadRleSegments(Edit):
 
     def describe(self) -> str:
         return f"pad the odd RLE segments of fragment {self.fragment} and move their offsets"
+
+
+@dataclass(frozen=True)
+class AddLossyFlag(Edit):
+    """Unsafe, as SetLossyFlag: Lossy Image Compression (0028,2110) "01" added where the
+    data set has none (or an empty one), in its place among the elements."""
+
+    safe: ClassVar[bool] = False
+
+    def describe(self) -> str:
+        return 'add Lossy Image Compression (0028,2110) "01"'

@@ -134,8 +134,9 @@ def _fix(data: bytes, where: str, tmp_path: Path) -> tuple[Result, dict, bytes]:
 # Unsafe fixes (with --unsafe-fixes only): code -> a file with that finding.
 UNSAFE: dict[str, Built] = {
     "CSM003": encapsulated([jpeg_frame(), jpeg_frame(40) + b"\x00\x00\x00\x00", jpeg_frame()]),
-    # JPEG Baseline (always lossy) that says it is not
+    # JPEG Baseline (always lossy) that says it is not, or nothing
     "TSX005": encapsulated(THREE, extra={"LossyImageCompression": "00"}),
+    "TSX006": encapsulated(THREE, extra={"LossyImageCompression": None}),
     # frame 2 a JP2 file (signature, file type, the codestream box)
     "CSM006": encapsulated([J2K, JP2, J2K], ts=J2K_LOSSLESS),
     # segment 1 of 7 bytes, not padded: segment 2 at the odd offset 71
@@ -996,3 +997,43 @@ def test_the_reference_pixels_are_the_original_files(name: str) -> None:
     ts = RLE_LOSSLESS if "rle" in name else JPEG_BASELINE
     original = pydicom.dcmread(get_testdata_file(name)).pixel_array[:3]
     assert np.array_equal(_pixels_of(name, 3, ts), original)
+
+
+@pytest.mark.parametrize("before", ["absent", "empty", "absent, a sequence before"])
+def test_the_lossy_flag_is_added_only_with_unsafe_fixes(before: str, tmp_path: Path) -> None:
+    """TSX006: a JPEG Baseline image without Lossy Image Compression (or with an empty
+    one; or with a sequence of undefined length earlier in the data set, which the walk
+    to the element's place passes item by item). With --unsafe-fixes the element "01" is
+    added where its tag puts it, and pydicom reads it there; the frames stay."""
+    import pydicom
+
+    extra: dict[str, object] = {"LossyImageCompression": "" if before == "empty" else None}
+    built = encapsulated(THREE, extra=extra)
+    data = built.data
+    if before == "absent, a sequence before":
+        # (0008,1140) Referenced Image Sequence, undefined length: one item of undefined
+        # length holding (0008,1150) UI, then the item's and the sequence's delimiters
+        nested = b"\x08\x00\x50\x11UI\x04\x001.2\x00"
+        sequence = (
+            b"\x08\x00\x40\x11SQ\x00\x00\xff\xff\xff\xff"
+            + b"\xfe\xff\x00\xe0\xff\xff\xff\xff"
+            + nested
+            + b"\xfe\xff\x0d\xe0"
+            + bytes(4)
+            + b"\xfe\xff\xdd\xe0"
+            + bytes(4)
+        )
+        at = data.index(b"\x08\x00\x60\x00CS")  # (0008,0060) Modality: the sequence after it
+        at += 8 + int.from_bytes(data[at + 6 : at + 8], "little")
+        data = data[:at] + sequence + data[at:]
+    assert {f.code for f in lint_file(data).findings} == {"TSX006"}
+    path = tmp_path / "image.dcm"
+    path.write_bytes(data)
+    assert "TSX006" in _run("--fix", str(path)).stdout and path.read_bytes() == data
+    fixed = _run("--fix", "--unsafe-fixes", "--format", "json", str(path))
+    (entry,) = json.loads(fixed.stdout)["files"]
+    assert [f["code"] for f in entry["fixes"]] == ["TSX006"] and entry["findings"] == []
+    new = path.read_bytes()
+    assert pydicom.dcmread(path).LossyImageCompression == "01"
+    assert _frames(new) == _frames(data)
+    assert len(new) == len(data) + (2 if before == "empty" else 10)

@@ -31,6 +31,7 @@ EDITS = [
     fixes.SetLossyFlag(1000),
     fixes.UnwrapJp2(2),
     fixes.RepadRleSegments(2),
+    fixes.AddLossyFlag(),
 ]
 
 
@@ -68,7 +69,13 @@ def test_only_edits_that_change_codestream_bytes_or_claims_are_unsafe() -> None:
     """Cutting codestream bytes or JP2 boxes, padding RLE segments, and saying the image
     was compressed lossily."""
     unsafe = [type(e).__name__ for e in EDITS if not e.safe]
-    assert unsafe == ["TrimFragment", "SetLossyFlag", "UnwrapJp2", "RepadRleSegments"]
+    assert unsafe == [
+        "TrimFragment",
+        "SetLossyFlag",
+        "UnwrapJp2",
+        "RepadRleSegments",
+        "AddLossyFlag",
+    ]
 
 
 def _nothing(ctx: object) -> Iterator[Problem]:

@@ -441,7 +441,8 @@ def lossy_flag_contradicts(ctx: EncapsulatedContext) -> Iterator[Problem]:
     summary="The transfer syntax or codestream is lossy but Lossy Image Compression is absent",
     per_frame=True,
     top_level=True,
-    fix=FixAvailability.NEVER,
+    fix=FixAvailability.ALWAYS,
+    unsafe_fix=True,
 )
 def lossy_flag_absent(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
@@ -478,6 +479,10 @@ def lossy_flag_absent(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ----------
     Add Lossy Image Compression (0028,2110) = "01", with Lossy Image
     Compression Ratio (0028,2112) and Method (0028,2114) (e.g. ISO_14495_1).
+    `--fix --unsafe-fixes` adds the element "01" (or writes it over an empty one) in its
+    place among the data set's elements, which it passes over by their headers;
+    unsafe, as TSX005's fix, and refused where a group length (0028,0000) would have to
+    count it. The ratio and method are left to a person.
 
     Reference
     ---------
@@ -492,10 +497,13 @@ def lossy_flag_absent(ctx: EncapsulatedContext) -> Iterator[Problem]:
         return
     why, frame = evidence
     state = "absent" if ctx.dataset.image.lossy_image_compression is None else "empty"
+    from dcmencaps_lint.fixes import AddLossyFlag  # here: most lints fix nothing
+
     yield Problem(
         f"Lossy Image Compression (0028,2110) is {state} but {why}; it should be '01'",
         frame=frame.number if frame else None,
         element=LOSSY_IMAGE_COMPRESSION,
+        fix=AddLossyFlag(),
     )
 
 
