@@ -39,6 +39,7 @@ from dcmencaps_lint.fixes import (
     EmptyBot,
     ItemsWithUndefinedLength,
     JoinFragments,
+    MoveOffsetsToEot,
     PadFragment,
     RebuildBot,
     RebuildEot,
@@ -73,6 +74,7 @@ EDITS = (
     EmptyBot,
     ItemsWithUndefinedLength,
     JoinFragments,
+    MoveOffsetsToEot,
     PadFragment,
     RebuildBot,
     RebuildEot,
@@ -205,13 +207,20 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
     firsts = [frame.first_fragment for frame in frames]
 
     bot_values = _bot_values(ctx, edits, starts, firsts)
+    tables = _Tables(
+        [starts[n] for n in firsts],
+        [lengths[n] + (n in padded) for n in firsts],
+        all(f.fragment_count == 1 or f.first_fragment in joined for f in frames),
+    )
     first_item = walk.bot.offset if walk.bot is not None else walk.value_offset
     replaced: dict[int, tuple[int, bytes]] = {}
     if any(isinstance(e, RemoveEot) for e in edits):  # rebuilt values would go with them
         patches, cuts = _eot_removal(ctx, pixel.offset)
         replaced.update({at: (count, b"") for at, count in cuts.items()})
     else:
-        patches = _eot_patches(ctx, starts, firsts, lengths, padded, joined)
+        patches = _eot_patches(ctx, tables)
+    if any(isinstance(e, MoveOffsetsToEot) for e in edits) and ctx.dataset.eot is None:
+        replaced[pixel.offset] = (0, _new_eot(ctx, tables))
     if any(isinstance(e, AddLossyFlag) for e in edits):
         at, count = _lossy_flag_place(ctx.reader, pixel.offset)
         replaced[at] = (count, LOSSY_FLAG_ELEMENT)
@@ -543,7 +552,7 @@ def _bot_values(
 ) -> list[int]:
     """The new BOT's values: empty, or where each frame's first fragment now starts."""
     walk = ctx.walk
-    if walk.bot is None or any(isinstance(e, EmptyBot) for e in edits):
+    if walk.bot is None or any(isinstance(e, EmptyBot | MoveOffsetsToEot) for e in edits):
         return []
     if not walk.bot_offsets and not any(isinstance(e, RebuildBot) for e in edits):
         return []  # an empty BOT stays empty
@@ -556,33 +565,32 @@ def _bot_values(
     return values
 
 
-def _eot_patches(
-    ctx: EncapsulatedContext,
-    starts: dict[int, int],
-    firsts: list[int],
-    fragment_lengths: dict[int, int],
-    padded: frozenset[int],
-    joined: dict[int, int],
-) -> dict[int, bytes]:
+class _Tables(NamedTuple):
+    """What an Extended Offset Table of the new file holds: where each frame's item
+    starts, how long its fragment is (a pad byte included); `one_each`: every frame is
+    one fragment (a run joined into one counts as one)."""
+
+    offsets: list[int]
+    sizes: list[int]
+    one_each: bool
+
+
+def _eot_patches(ctx: EncapsulatedContext, tables: _Tables) -> dict[int, bytes]:
     """The Extended Offset Table's and its Lengths' new values, written in place (the
     same number of frames: the same lengths), by absolute offset."""
     dataset: ParsedDataset = ctx.dataset
     eot, lengths = dataset.eot, dataset.eot_lengths
     if eot is None and lengths is None:
         return {}
-    frames = ctx.frame_map.frames
     if ctx.frame_map.source not in TRUSTED_MAPS:
         raise CannotFix("the frames are not known well enough to rebuild the EOT")
     if eot is None or lengths is None or eot.length != lengths.length:
         raise CannotFix("the Extended Offset Table and its Lengths do not match")
-    one_each = all(f.fragment_count == 1 or f.first_fragment in joined for f in frames)
-    if eot.length != 8 * len(frames) or not one_each:
+    if eot.length != 8 * len(tables.offsets) or not tables.one_each:
         raise CannotFix("the Extended Offset Table does not index one fragment per frame")
-    offsets = [starts[n] for n in firsts]
-    sizes = [fragment_lengths[n] + (n in padded) for n in firsts]
     return {
-        eot.value_offset: struct.pack(f"<{len(offsets)}Q", *offsets),
-        lengths.value_offset: struct.pack(f"<{len(sizes)}Q", *sizes),
+        eot.value_offset: struct.pack(f"<{len(tables.offsets)}Q", *tables.offsets),
+        lengths.value_offset: struct.pack(f"<{len(tables.sizes)}Q", *tables.sizes),
     }
 
 
@@ -677,6 +685,28 @@ def _read(reader: ByteReader, position: int, count: int) -> bytes:
     if len(data) < count:
         raise CannotFix("the data set ends inside an element header")
     return data
+
+
+def _new_eot(ctx: EncapsulatedContext, tables: _Tables) -> bytes:
+    """An Extended Offset Table (7FE0,0001) and its Lengths (7FE0,0002), OV, of the new
+    items, to go right before Pixel Data (their tags come just before its own)."""
+    pixel = ctx.dataset.pixel_data
+    if ctx.dataset.eot_lengths is not None or pixel is None:
+        raise CannotFix("Extended Offset Table Lengths without the table: EOT001's to fix")
+    if ctx.reader.read(pixel.offset - 12, 4) == b"\xe0\x7f\x00\x00":
+        raise CannotFix("a group length (7FE0,0000) would have to count the new table")
+    trusted = ctx.frame_map.source in TRUSTED_MAPS
+    if not trusted or not tables.offsets or not tables.one_each:
+        raise CannotFix("the frames are not known to be one fragment each: no table of them")
+    offsets = struct.pack(f"<{len(tables.offsets)}Q", *tables.offsets)
+    sizes = struct.pack(f"<{len(tables.sizes)}Q", *tables.sizes)
+    head = struct.Struct("<HH2sHI")
+    return (
+        head.pack(0x7FE0, 0x0001, b"OV", 0, len(offsets))
+        + offsets
+        + head.pack(0x7FE0, 0x0002, b"OV", 0, len(sizes))
+        + sizes
+    )
 
 
 def _patched(

@@ -43,6 +43,15 @@ class EmptyBot(Edit):
 
 
 @dataclass(frozen=True)
+class MoveOffsetsToEot(Edit):
+    """The BOT emptied, and where there is no Extended Offset Table, one written with its
+    Lengths (64-bit offsets: frames past 2^32 bytes), right before Pixel Data."""
+
+    def describe(self) -> str:
+        return "empty the Basic Offset Table and write the offsets in an Extended Offset Table"
+
+
+@dataclass(frozen=True)
 class RebuildBot(Edit):
     def describe(self) -> str:
         return "rebuild the Basic Offset Table from the frame map"

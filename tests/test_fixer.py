@@ -38,6 +38,7 @@ from dcmencaps_lint.fixes import (
     DropItem,
     Edit,
     EmptyBot,
+    MoveOffsetsToEot,
     PadFragment,
     RebuildBot,
 )
@@ -295,3 +296,30 @@ def test_fuzz_mutants_are_repaired_or_refused_never_broken(tmp_path: Path) -> No
         assert not set(_codes(lint_file(new))) & codes
         outcomes["repaired"] += 1
     assert outcomes["repaired"] >= 1 and outcomes["refused"] > 100, outcomes
+
+
+def test_move_the_offsets_to_an_extended_offset_table(tmp_path: Path) -> None:
+    """BOT009's fix (its finding needs 4 GiB of fragments; the edit does not): the BOT
+    emptied, and an Extended Offset Table and its Lengths written right before Pixel
+    Data, of the frames' items; the new file has no finding and the same frames."""
+    frames = [jpeg_frame(), jpeg_frame(40), jpeg_frame(48)]
+    built = encapsulated(frames, bot=[0, 42, 88])  # BOT004: one wrong value
+    new = _fixed(tmp_path, built, [MoveOffsetsToEot()], {"BOT004"})
+    assert _codes(lint_file(new)) == []
+    ctx, dataset = _context(new)
+    assert ctx.walk.bot_offsets == ()
+    assert list(ctx.eot_offsets or ()) == [0, 40, 88]
+    assert list(ctx.eot_lengths or ()) == [32, 40, 48]
+    assert dataset.eot is not None and dataset.eot.offset == built.pixel_offset
+    added = 2 * (12 + 24) - 12  # the two elements, the BOT's three values gone
+    assert len(new) == len(built.data) + added
+    assert new[: built.pixel_offset] == built.data[: built.pixel_offset]
+
+
+def test_no_extended_offset_table_of_guessed_frames(tmp_path: Path) -> None:
+    """Frame 1 in two fragments, an empty BOT: which fragments are a frame is only
+    guessed from markers, so no table of them is written."""
+    built = encapsulated([[jpeg_frame()[:16], jpeg_frame()[16:]], jpeg_frame(40)], bot="empty")
+    old, _ = _context(built.data)
+    with pytest.raises(CannotFix, match="not known to be one fragment each"):
+        layout(old, [MoveOffsetsToEot()])

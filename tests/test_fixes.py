@@ -16,6 +16,7 @@ from dcmencaps_lint.registry import DeclarationError, Deep, FixAvailability, rul
 
 EDITS = [
     fixes.EmptyBot(),
+    fixes.MoveOffsetsToEot(),
     fixes.RebuildBot(),
     fixes.RebuildEot(),
     fixes.RemoveEot(),

@@ -645,7 +645,7 @@ def bot_not_empty_with_eot(ctx: EncapsulatedContext) -> Iterator[Problem]:
     fix=FixAvailability.ALWAYS,
     when=Shape.BOT_VALUES,
 )
-@offering("EmptyBot")
+@offering("MoveOffsetsToEot")
 def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     """
     What it checks
@@ -685,7 +685,11 @@ def bot_offset_overflow(ctx: EncapsulatedContext) -> Iterator[Problem]:
     ----------
     Write an empty BOT and an Extended Offset Table with 64-bit offsets (pydicom's
     `encapsulate_extended`), one fragment per frame.
-    `--fix` empties the BOT (safe: no codestream byte changes).
+    `--fix` empties the BOT and, where there is no Extended Offset Table, writes one with
+    its Lengths right before Pixel Data, of where each frame's item now starts and how
+    long its fragment is (safe: no codestream byte changes); the table only where the
+    frames are known to be one fragment each, and not where a group length (7FE0,0000)
+    would have to count it.
 
     Reference
     ---------
