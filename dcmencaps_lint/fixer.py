@@ -222,8 +222,12 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
     if any(isinstance(e, MoveOffsetsToEot) for e in edits) and ctx.dataset.eot is None:
         replaced[pixel.offset] = (0, _new_eot(ctx, tables))
     if any(isinstance(e, AddLossyFlag) for e in edits):
-        at, count = _lossy_flag_place(ctx.reader, pixel.offset)
-        replaced[at] = (count, LOSSY_FLAG_ELEMENT)
+        place = _lossy_flag_place(ctx.reader, pixel.offset)
+        replaced[place.offset] = (place.replaced, LOSSY_FLAG_ELEMENT)
+        if place.group_length is not None:  # it counts the group's bytes: as many more
+            (old,) = struct.unpack("<I", _read(ctx.reader, place.group_length, 4))
+            added = len(LOSSY_FLAG_ELEMENT) - place.replaced
+            patches[place.group_length] = struct.pack("<I", old + added)
     for edit in edits:
         if isinstance(edit, VrAsOb):
             if edit.offset + 2 > first_item or ctx.reader.read(edit.offset, 2) not in VR_TO_OB:
@@ -626,28 +630,40 @@ MAX_NESTING = 64  # sequences within sequences the walk to the insertion point f
 LOSSY_FLAG_ELEMENT = b"\x28\x00\x10\x21CS\x02\x0001"
 
 
-def _lossy_flag_place(reader: ByteReader, pixel_offset: int) -> tuple[int, int]:
-    """(where, how many old bytes it replaces) for the element LOSSY_FLAG_ELEMENT: before
-    the first top-level element of a greater tag, or in place of an empty (0028,2110).
-    The elements from the File Meta Information on are passed over by their headers
-    (explicit VR little endian; a sequence of undefined length item by item)."""
+class _Place(NamedTuple):
+    """Where LOSSY_FLAG_ELEMENT goes: at `offset`, in place of `replaced` old bytes (an
+    empty (0028,2110), or none); `group_length`: the value offset of a (0028,0000)."""
+
+    offset: int
+    replaced: int
+    group_length: int | None
+
+
+def _lossy_flag_place(reader: ByteReader, pixel_offset: int) -> _Place:
+    """Where the element LOSSY_FLAG_ELEMENT goes: before the first top-level element of
+    a greater tag, or in place of an empty (0028,2110). The elements from the File Meta
+    Information on are passed over by their headers (explicit VR little endian; a
+    sequence of undefined length item by item)."""
     position = 132
+    group_length: int | None = None
     while position < pixel_offset:
         group, element, vr = struct.unpack("<HH2s", _read(reader, position, 6))
         tag = group << 16 | element
-        if tag == 0x00280000:
-            raise CannotFix("a group length (0028,0000) would have to count the new element")
         if tag > LOSSY_FLAG_TAG:
-            return position, 0
+            return _Place(position, 0, group_length)
         end = _element_end(reader, position, pixel_offset)
+        if tag == 0x00280000:
+            if vr != b"UL" or end - position != 12:
+                raise CannotFix("the group length (0028,0000) is not one UL value")
+            group_length = position + 8
         if tag == LOSSY_FLAG_TAG:
             if end - position != 8 or vr != b"CS":
                 raise CannotFix("Lossy Image Compression (0028,2110) is there, not empty")
-            return position, 8  # an empty one: replaced whole
+            return _Place(position, 8, group_length)  # an empty one: replaced whole
         position = end
     if position != pixel_offset:
         raise CannotFix("the data set does not end at Pixel Data as its headers say")
-    return position, 0  # right before Pixel Data, the greater tag
+    return _Place(position, 0, group_length)  # right before Pixel Data, the greater tag
 
 
 def _element_end(reader: ByteReader, position: int, limit: int, depth: int = 0) -> int:

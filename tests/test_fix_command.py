@@ -1037,3 +1037,27 @@ def test_the_lossy_flag_is_added_only_with_unsafe_fixes(before: str, tmp_path: P
     assert pydicom.dcmread(path).LossyImageCompression == "01"
     assert _frames(new) == _frames(data)
     assert len(new) == len(data) + (2 if before == "empty" else 10)
+
+
+def test_adding_the_lossy_flag_grows_a_group_length(tmp_path: Path) -> None:
+    """(0028,0000) before group 0028's elements counts their bytes: after the element is
+    added it counts 10 more, as many as are there."""
+    built = encapsulated(THREE, extra={"LossyImageCompression": None})
+    data = built.data
+    at = data.index(b"\x28\x00\x02\x00US")  # (0028,0002), the group's first element
+    end = at
+    while data[end : end + 2] == b"\x28\x00":  # group 0028: short VRs here, 8-byte headers
+        end += 8 + int.from_bytes(data[end + 6 : end + 8], "little")
+    data = data[:at] + b"\x28\x00\x00\x00UL\x04\x00" + (end - at).to_bytes(4, "little") + data[at:]
+    assert {f.code for f in lint_file(data).findings} == {"TSX006"}
+    path = tmp_path / "image.dcm"
+    path.write_bytes(data)
+    fixed = _run("--fix", "--unsafe-fixes", "--format", "json", str(path))
+    (entry,) = json.loads(fixed.stdout)["files"]
+    assert [f["code"] for f in entry["fixes"]] == ["TSX006"] and entry["findings"] == []
+    new = path.read_bytes()
+    assert int.from_bytes(new[at + 8 : at + 12], "little") == end - at + 10
+    group_end = at + 12
+    while new[group_end : group_end + 2] == b"\x28\x00":
+        group_end += 8 + int.from_bytes(new[group_end + 6 : group_end + 8], "little")
+    assert group_end - (at + 12) == end - at + 10  # what it counts is there

@@ -480,9 +480,9 @@ def lossy_flag_absent(ctx: EncapsulatedContext) -> Iterator[Problem]:
     Add Lossy Image Compression (0028,2110) = "01", with Lossy Image
     Compression Ratio (0028,2112) and Method (0028,2114) (e.g. ISO_14495_1).
     `--fix --unsafe-fixes` adds the element "01" (or writes it over an empty one) in its
-    place among the data set's elements, which it passes over by their headers;
-    unsafe, as TSX005's fix, and refused where a group length (0028,0000) would have to
-    count it. The ratio and method are left to a person.
+    place among the data set's elements, which it passes over by their headers (a
+    group length (0028,0000) grows by the bytes added); unsafe, as TSX005's fix. The
+    ratio and method are left to a person.
 
     Reference
     ---------
