@@ -375,19 +375,8 @@ def _fixed(run: _Run, entry: PathEntry, report: FileReport) -> FileReport:
                     with _element(path) as new:
                         if not isinstance(new, EncapsulatedContext):
                             return "the new file's Pixel Data is not encapsulated"
-                        return check(
-                            old,
-                            report,
-                            new,
-                            checked[-1],
-                            planned.padded,
-                            {f.code for f in fixable},
-                            planned.kept,
-                            planned.joined,
-                            planned.parts,
-                            planned.heads,
-                            planned.rebuilt,
-                        )
+                        fixed = {f.code for f in fixable}
+                        return check(old, report, new, checked[-1], planned, fixed)
                 except CannotFix as exc:
                     return str(exc)
 

@@ -774,25 +774,21 @@ def check(
     old_report: FileReport,
     new: EncapsulatedContext,
     new_report: FileReport,
-    padded: Collection[int],
+    planned: Layout,
     fixed: Collection[str],
-    kept: dict[int, int] | None = None,
-    joined: dict[int, int] | None = None,
-    parts: Sequence[tuple[int, int, bool]] = (),
-    heads: dict[int, int] | None = None,
-    rebuilt: dict[int, list[Piece]] | None = None,
 ) -> str | None:
     """Why the new file may not replace the old one; None when it may.
 
-    Its frames are the old frames byte for byte (a fragment of `padded` one 00 byte
-    longer; one of `kept` only that many of its bytes, from its start or, with `heads`,
-    from that many bytes in (UnwrapJp2); the fragments of a `joined` run one fragment of
-    their bytes in order; with `parts` (SplitAtCodestreams, ItemsWithUndefinedLength)
-    each new fragment the old bytes it was cut from), none of the `fixed` codes is found
-    in it, and every finding it has the old file had too (by code).
+    Its frames are the old frames byte for byte, as the layout that made it says (a
+    fragment of `padded` one 00 byte longer; one of `kept` only that many of its bytes,
+    from its start or, with `heads`, from that many bytes in (UnwrapJp2); the fragments
+    of a `joined` run one fragment of their bytes in order; one of `rebuilt` exactly its
+    new value; with `parts` (SplitAtCodestreams, ItemsWithUndefinedLength) each new
+    fragment the old bytes it was cut from), none of the `fixed` codes is found in it,
+    and every finding it has the old file had too (by code).
     """
-    kept = kept or {}
-    joined = joined or {}
+    padded, kept, joined, parts = planned.padded, planned.kept, planned.joined, planned.parts
+    heads, rebuilt = planned.heads or {}, planned.rebuilt or {}
     if parts:  # SplitAtCodestreams, ItemsWithUndefinedLength: each an old byte range
         if len(new.walk.fragments) != len(parts):
             return f"{len(new.walk.fragments)} fragments, not the {len(parts)} written"
@@ -814,7 +810,7 @@ def check(
         olds = range(before.first_fragment, before.last_fragment + 1)
         spans = {
             o: (
-                old_fragments[o - 1].value_offset + (heads or {}).get(o, 0),
+                old_fragments[o - 1].value_offset + heads.get(o, 0),
                 kept.get(o, old_fragments[o - 1].length),
             )
             for o in olds
@@ -828,7 +824,7 @@ def check(
         news = range(after.first_fragment, after.last_fragment + 1)
         if len(news) != len(expected):
             return f"frame {before.number} has other fragments"
-        if rebuilt and before.first_fragment in rebuilt:  # its one fragment, written anew
+        if before.first_fragment in rebuilt:  # its one fragment, written anew
             value = rebuilt[before.first_fragment]
             if not _holds_pieces(old.reader, value, new.reader, new_fragments[news[0] - 1]):
                 return f"frame {before.number} is not the old one re-padded"

@@ -32,7 +32,7 @@ from test_real_files import EXPECTED, ROOTS
 from dcmencaps_lint.context import EncapsulatedContext
 from dcmencaps_lint.dataset import DatasetError, NotDicomError, ParsedDataset
 from dcmencaps_lint.engine import lint_file
-from dcmencaps_lint.fixer import CannotFix, check, layout
+from dcmencaps_lint.fixer import CannotFix, Layout, check, layout
 from dcmencaps_lint.fixes import (
     AppendDelimiter,
     DropItem,
@@ -46,6 +46,7 @@ from dcmencaps_lint.model import FileReport
 from dcmencaps_lint.writer import WriteRefused, write_file
 
 ODD = jpeg_frame(33)  # SOI, APP0, filler, EOI: 33 bytes
+NOTHING_MOVED = Layout([], frozenset(), {}, {})  # the frames where they were, as they were
 
 
 def _context(data: bytes) -> tuple[EncapsulatedContext, ParsedDataset]:
@@ -71,7 +72,7 @@ def _fixed(tmp_path: Path, built: Built | bytes, edits: Collection[Edit], fixed:
     def verify(path: str) -> str | None:
         data = Path(path).read_bytes()
         new, _ = _context(data)
-        return check(old, old_report, new, lint_file(data), new_layout.padded, fixed)
+        return check(old, old_report, new, lint_file(data), new_layout, fixed)
 
     write_file(old_path, new_layout.pieces, new_path, verify)
     assert old_path.read_bytes() == data  # the old file is never touched
@@ -187,12 +188,12 @@ def test_check_refuses_other_frames_and_new_findings(tmp_path: Path) -> None:
         (built.data, "still found: ITM006"),
     ]:
         new, _ = _context(data)
-        got = check(old, report, new, lint_file(data), frozenset(), {"ITM006"})
+        got = check(old, report, new, lint_file(data), NOTHING_MOVED, {"ITM006"})
         assert (got or "").startswith(reason or "") and (got is None) == (reason is None)
     # a new finding, frames alike: a file whose EOT lengths are wrong
     bad_eot = encapsulated([jpeg_frame(), jpeg_frame(40)], bot="empty", eot=([0, 40], [32, 41]))
     new, _ = _context(bad_eot.data)
-    got = check(old, report, new, lint_file(bad_eot.data), frozenset(), {"ITM006"})
+    got = check(old, report, new, lint_file(bad_eot.data), NOTHING_MOVED, {"ITM006"})
     assert got == "new findings: EOT005"
 
 
@@ -212,7 +213,7 @@ def test_a_refused_layout_never_replaces_the_file(tmp_path: Path) -> None:
                 lint_file(built.data),
                 _context(built.data)[0],  # as if the new file were the old one
                 lint_file(built.data),
-                frozenset(),
+                NOTHING_MOVED,
                 {"ITM006"},
             ),
         )
