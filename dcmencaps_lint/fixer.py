@@ -28,7 +28,14 @@ from collections.abc import Collection, Iterator, Sequence
 from itertools import pairwise
 from typing import NamedTuple
 
-from dcmencaps_lint.codestream import RLE_HEADER_SIZE, RLE_MAX_SEGMENTS, parse_rle
+from dcmencaps_lint.codestream import (
+    JP2_SIGNATURE,
+    RLE_HEADER_SIZE,
+    RLE_MAX_SEGMENTS,
+    SOC_SIZ,
+    parse_rle,
+    rle_defects,
+)
 from dcmencaps_lint.context import EncapsulatedContext, PixelContext
 from dcmencaps_lint.dataset import LONG_VRS, ParsedDataset
 from dcmencaps_lint.fixes import (
@@ -225,9 +232,8 @@ def layout(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
         place = _lossy_flag_place(ctx.reader, pixel.offset)
         replaced[place.offset] = (place.replaced, LOSSY_FLAG_ELEMENT)
         if place.group_length is not None:  # it counts the group's bytes: as many more
-            (old,) = struct.unpack("<I", _read(ctx.reader, place.group_length, 4))
             added = len(LOSSY_FLAG_ELEMENT) - place.replaced
-            patches[place.group_length] = struct.pack("<I", old + added)
+            patches[place.group_length] = _grown(ctx.reader, place.group_length, added)
     for edit in edits:
         if isinstance(edit, VrAsOb):
             if edit.offset + 2 > first_item or ctx.reader.read(edit.offset, 2) not in VR_TO_OB:
@@ -371,9 +377,6 @@ def _whole_frame(ctx: EncapsulatedContext, number: int) -> Item:
     return ctx.walk.fragments[number - 1]
 
 
-_JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
-
-
 def _jp2_codestream(ctx: EncapsulatedContext, number: int) -> tuple[int, int]:
     """(offset, length) of the codestream in the Contiguous Codestream box (jp2c) of the
     JP2 file that fragment `number` holds, a frame of its own; its boxes are walked by
@@ -381,13 +384,13 @@ def _jp2_codestream(ctx: EncapsulatedContext, number: int) -> tuple[int, int]:
     length is 1; 0 runs to the end)."""
     fragment = _whole_frame(ctx, number)
     position, end = fragment.value_offset, fragment.end
-    if ctx.reader.read(position, 12) != _JP2_SIGNATURE:
+    if ctx.reader.read(position, 12) != JP2_SIGNATURE:
         raise CannotFix(f"fragment {number} does not start with a JP2 signature box")
     while position + 8 <= end:
-        length, kind = struct.unpack(">I4s", ctx.reader.read(position, 8))
+        length, kind = struct.unpack(">I4s", _read(ctx.reader, position, 8))
         header = 8
         if length == 1:
-            (length,) = struct.unpack(">Q", ctx.reader.read(position + 8, 8))
+            (length,) = struct.unpack(">Q", _read(ctx.reader, position + 8, 8))
             header = 16
         elif length == 0:
             length = end - position
@@ -395,7 +398,7 @@ def _jp2_codestream(ctx: EncapsulatedContext, number: int) -> tuple[int, int]:
             break
         if kind == b"jp2c":
             start = position + header
-            if ctx.reader.read(start, 4) != b"\xff\x4f\xff\x51":
+            if ctx.reader.read(start, 4) != SOC_SIZ:
                 break
             return start, position + length - start
         position += length
@@ -408,14 +411,12 @@ def _repadded_rle(ctx: EncapsulatedContext, number: int) -> list[Piece]:
     bytes before each segment (PS3.5 G.3, G.5). The header must be otherwise right."""
     fragment = _whole_frame(ctx, number)
     header = parse_rle(ctx.reader.read(fragment.value_offset, RLE_HEADER_SIZE))
-    if header is None or not 1 <= header.segments <= RLE_MAX_SEGMENTS:
+    if header is None:
         raise CannotFix(f"fragment {number} has no RLE header to rewrite")
-    used = list(header.offsets[: header.segments])
-    edges = [*used, fragment.length]
-    if used[0] != RLE_HEADER_SIZE or any(b <= a for a, b in pairwise(edges)):
+    # what CSM007 and CSM024 say of it: only odd offsets may be wrong
+    if any(d.kind != "odd" for d in rle_defects(header, fragment.length)):
         raise CannotFix(f"the RLE header of fragment {number} is wrong, not only odd")
-    if any(header.offsets[header.segments :]):
-        raise CannotFix(f"the RLE header of fragment {number} has offsets past its count")
+    edges = [*header.offsets[: header.segments], fragment.length]
     moved: list[int] = []
     segments: list[Piece] = []
     added = 0
@@ -447,7 +448,7 @@ def _undefined_length(ctx: PixelContext, edits: Collection[Edit]) -> Layout:
     end = start + length
     if end > size:
         raise CannotFix("the Pixel Data value runs past the end of the file")
-    if ctx.reader.read(pixel.offset - 12, 4) == b"\xe0\x7f\x00\x00":
+    if _pixel_group_length(ctx.reader, pixel.offset) is not None:
         raise CannotFix("a group length (7FE0,0000) would have to count an undefined length")
     items = walk(ctx.reader, start, end, ctx.ts.codec)
     whole = items.stop is StopReason.DELIMITER or (
@@ -610,17 +611,28 @@ def _eot_removal(
     cuts = {e.offset: e.value_offset + e.length - e.offset for e in elements}
     if any(at + count > pixel_offset for at, count in cuts.items()):
         raise CannotFix("the Extended Offset Table does not lie before Pixel Data")
-    first = min(cuts)
-    before = ctx.reader.read(first - 12, 12) if first >= 12 else b""
     patches: dict[int, bytes] = {}
-    # (7FE0,0000) UL of 4 bytes, explicit VR or implicit, ending where the cut starts
-    if before[:4] == b"\xe0\x7f\x00\x00" and before[4:8] in (b"UL\x04\x00", b"\x04\x00\x00\x00"):
-        (group_length,) = struct.unpack("<I", before[8:])
-        removed = sum(cuts.values())
-        if group_length < removed:
-            raise CannotFix("the group length (7FE0,0000) is smaller than what it counts")
-        patches[first - 4] = struct.pack("<I", group_length - removed)
+    group_length = _pixel_group_length(ctx.reader, min(cuts))
+    if group_length is not None:
+        patches[group_length] = _grown(ctx.reader, group_length, -sum(cuts.values()))
     return patches, cuts
+
+
+def _pixel_group_length(reader: ByteReader, offset: int) -> int | None:
+    """The value offset of a Group Length (7FE0,0000) UL whose 12 bytes (explicit VR or
+    implicit) end right at `offset`, where the elements of group 7FE0 begin; else None."""
+    before = reader.read(offset - 12, 12) if offset >= 12 else b""
+    if before[:4] == b"\xe0\x7f\x00\x00" and before[4:8] in (b"UL\x04\x00", b"\x04\x00\x00\x00"):
+        return offset - 4
+    return None
+
+
+def _grown(reader: ByteReader, value_offset: int, change: int) -> bytes:
+    """A group length's 32-bit value at `value_offset`, `change` bytes more (or less)."""
+    (old,) = struct.unpack("<I", _read(reader, value_offset, 4))
+    if not 0 <= old + change <= 0xFFFFFFFF:
+        raise CannotFix("a group length is smaller than what it counts")
+    return struct.pack("<I", old + change)
 
 
 # (0028,2110) Lossy Image Compression, CS, "01": explicit VR little endian, as every
@@ -709,7 +721,7 @@ def _new_eot(ctx: EncapsulatedContext, tables: _Tables) -> bytes:
     pixel = ctx.dataset.pixel_data
     if ctx.dataset.eot_lengths is not None or pixel is None:
         raise CannotFix("Extended Offset Table Lengths without the table: EOT001's to fix")
-    if ctx.reader.read(pixel.offset - 12, 4) == b"\xe0\x7f\x00\x00":
+    if _pixel_group_length(ctx.reader, pixel.offset) is not None:
         raise CannotFix("a group length (7FE0,0000) would have to count the new table")
     trusted = ctx.frame_map.source in TRUSTED_MAPS
     if not trusted or not tables.offsets or not tables.one_each:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 
 from dcmencaps_lint.codestream import END_OF_IMAGE, SOF55
@@ -13,7 +14,7 @@ from dcmencaps_lint.context import (
     PixelContext,
 )
 from dcmencaps_lint.dataset import parse_number_of_frames
-from dcmencaps_lint.model import Frame, Problem, Severity
+from dcmencaps_lint.model import ITEM_TAG, Frame, Problem, Severity
 from dcmencaps_lint.registry import FixAvailability, rule
 from dcmencaps_lint.rules.payload import start_marker
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, RETIRED, Codec
@@ -23,7 +24,7 @@ LOSSY_IMAGE_COMPRESSION = "(0028,2110)"
 ENCAPSULATED = frozenset(Codec) - {Codec.NATIVE, Codec.JPIP}
 
 
-ITEM_TAG_BYTES = b"\xfe\xff\x00\xe0"  # (FFFE,E000), little endian
+ITEM_TAG_BYTES = struct.pack("<HH", ITEM_TAG >> 16, ITEM_TAG & 0xFFFF)  # as files hold it
 
 
 @rule(
