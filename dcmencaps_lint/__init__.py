@@ -22,7 +22,7 @@ if TYPE_CHECKING:
         PixelContext,
         Shape,
     )
-    from dcmencaps_lint.engine import Options, lint_file, lint_paths
+    from dcmencaps_lint.engine import Linter, Options, lint_file, lint_paths
     from dcmencaps_lint.findings import Finding
     from dcmencaps_lint.model import FileReport, Problem, Report, Severity, Summary
     from dcmencaps_lint.registry import Deep, FixAvailability, Selection, rule
@@ -38,6 +38,7 @@ __all__ = [
     "Finding",
     "FixAvailability",
     "ItemsContext",
+    "Linter",
     "Needs",
     "Options",
     "PixelContext",
@@ -56,6 +57,7 @@ __all__ = [
 # Imported on first use (PEP 562), so that `encaps-lint --version`, the command line's
 # start-up and `import dcmencaps_lint.model` do not pay for the engine.
 _WHERE = {
+    "Linter": "engine",
     "Options": "engine",
     "lint_file": "engine",
     "lint_paths": "engine",

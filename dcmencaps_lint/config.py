@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from dcmencaps_lint.registry import RuleSet
+
 PYPROJECT = "pyproject.toml"
 CONFIG_FILE = "encaps-lint.toml"
 TABLE = "encaps-lint"
@@ -182,10 +184,28 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def selector_list(value: Any, rules: RuleSet) -> tuple[str, ...]:
+    """Codes, families or names from a list of strings or a comma string, each known;
+    ValueError saying what is wrong (the caller names the key). Also the Orthanc gate's
+    "Select" and "Ignore"."""
+    from dcmencaps_lint.registry import Selection, SelectionError
+
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("expected a list of codes, families or names (or a comma string)")
+    codes = tuple(v.strip() for v in value if v.strip())
+    try:
+        Selection(codes).validate(rules)
+    except SelectionError as exc:
+        raise ValueError(str(exc)) from None
+    return codes
+
+
 def _validate(data: Mapping[str, Any], shown: str, folder: Path) -> Config:
     from dcmencaps_lint.formats import RENDERERS
     from dcmencaps_lint.model import Severity
-    from dcmencaps_lint.registry import Selection, SelectionError, load_rules
+    from dcmencaps_lint.registry import load_rules
 
     def fail(key: str, problem: str) -> ConfigError:
         return ConfigError(f"{shown}: {key}: {problem}")
@@ -201,16 +221,10 @@ def _validate(data: Mapping[str, Any], shown: str, folder: Path) -> Config:
     rules = load_rules()
 
     def selectors(key: str, value: Any) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = value.split(",")
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail(key, "expected a list of codes, families or names (or a comma string)")
-        codes = tuple(v.strip() for v in value if v.strip())
         try:
-            Selection(codes).validate(rules)
-        except SelectionError as exc:
+            return selector_list(value, rules)
+        except ValueError as exc:
             raise fail(key, str(exc)) from None
-        return codes
 
     values: dict[str, Any] = {}
     for key, value in data.items():

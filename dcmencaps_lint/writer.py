@@ -88,7 +88,7 @@ def write_file(
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    _fsync_folder(folder)
+    fsync_folder(folder)
 
 
 def _write_pieces(fd: int, source: int, pieces: Iterable[Piece]) -> None:
@@ -157,7 +157,7 @@ def _take_attributes(fd: int, target: str, source: int) -> None:
             os.fchown(fd, was.st_uid, was.st_gid)
 
 
-def _fsync_folder(folder: str) -> None:
+def fsync_folder(folder: str) -> None:
     """Make the rename durable: fsync the folder (where the platform allows it)."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))

@@ -156,6 +156,8 @@ def dataset_prefix(
             delattr(ds, keyword)
             continue
         setattr(ds, keyword, value)
+    if "SOPInstanceUID" in ds:  # the File Meta Information names the same instance
+        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     if eot is not None:
         ds.add_new(0x7FE00001, eot_vr, eot)
     if eot_lengths is not None:

@@ -225,3 +225,19 @@ def test_every_truncation_gives_a_report() -> None:
         assert isinstance(report, FileReport)
         if cut > built.items[1] + 8:  # inside the fragment: the walker reports it
             assert report.status == "failed", cut
+
+
+def test_a_linter_gives_lint_files_reports_one_after_another(tmp_path: Path) -> None:
+    """Linter(options) chooses the rules once; each lint is lint_file's report."""
+    from dcmencaps_lint import Linter, Options, Selection
+
+    broken = encapsulated([jpeg_frame(33), jpeg_frame(32)])  # an odd fragment: ITM004
+    path = broken.write(tmp_path / "broken.dcm")
+    clean = encapsulated([jpeg_frame(32)]).data
+    options = Options(Selection(("ITM", "BOT"), ("BOT007",)))
+    linter = Linter(options)
+    assert linter.options is options
+    for target, name in [(broken.data, "a"), (clean, None), (path, None), (broken.data, "b")]:
+        assert linter.lint(target, path=name) == lint_file(target, options=options, path=name)
+    assert [f.code for f in linter.lint(broken.data).findings] == ["ITM004"]
+    assert Linter().lint(clean) == lint_file(clean)

@@ -42,6 +42,7 @@ from builders import (
     u64,
 )
 from click.testing import CliRunner, Result
+from instances import file_frames
 from test_fuzz import BASE_SEED, mutants
 from test_real_files import EXPECTED, ROOTS
 from test_rules_csm import J2K, JP2, rle
@@ -875,24 +876,8 @@ def test_a_value_that_is_not_only_items_keeps_its_length(tmp_path: Path) -> None
 def _real_frames(name: str, count: int) -> tuple[tuple[bytes, ...], dict[str, object]]:
     """The first `count` frames of one of pydicom's multi-frame files, and the attributes
     that describe them."""
-    import pydicom
-    from pydicom.data import get_testdata_file
-    from pydicom.encaps import generate_frames
-
-    ds = pydicom.dcmread(get_testdata_file(name))
-    frames = tuple(generate_frames(ds.PixelData, number_of_frames=ds.NumberOfFrames))[:count]
-    keywords = (
-        "Rows",
-        "Columns",
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "BitsAllocated",
-        "BitsStored",
-        "HighBit",
-        "PixelRepresentation",
-        "PlanarConfiguration",
-    )
-    return frames, {k: ds.get(k) for k in keywords if k in ds}
+    frames, attributes = file_frames(name)
+    return frames[:count], dict(attributes)
 
 
 def _pixels_of(name: str, count: int, ts: str = JPEG_BASELINE) -> object:

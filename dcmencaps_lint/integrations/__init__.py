@@ -1,0 +1,1 @@
+"""encaps-lint inside other programs: orthanc.py is the gate of the Orthanc PACS."""
