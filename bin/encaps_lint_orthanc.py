@@ -48,7 +48,7 @@ def _use_installation() -> None:
     python = _installed_for()
     answer = subprocess.run([python, "-c", _ASK], capture_output=True, text=True, timeout=120)
     if answer.returncode != 0:
-        raise RuntimeError(f"{python} did not answer: {answer.stderr.strip()}")
+        raise RuntimeError(f"{python} did not answer: {' '.join(answer.stderr.split())}")
     said = json.loads(answer.stdout)
     if tuple(said["version"]) != sys.version_info[:2]:
         mine = "{}.{}".format(*sys.version_info[:2])

@@ -97,6 +97,7 @@ class Orthanc:
         gate: dict[str, Any],
         env: dict[str, str],
         script: str | None = None,
+        drop: str | None = None,
     ) -> None:
         self.folder = folder
         folder.mkdir()
@@ -116,6 +117,8 @@ class Orthanc:
             PythonScript=script,
         )
         configuration["EncapsLint"] = {"QuarantineFolder": str(self.quarantine), **gate}
+        if drop is not None:  # a key of the README's configuration left out
+            del configuration[drop]
         self.config = folder / "orthanc.json"
         self.config.write_text(json.dumps(configuration, indent=2))
         self.log = folder / "orthanc.log"
@@ -212,9 +215,10 @@ def start(orthanc_binary: str, tmp_path: Path) -> Iterator[Any]:
         env: dict[str, str] | None = None,
         up: bool = True,
         script: str | None = None,
+        drop: str | None = None,
     ) -> Orthanc:
         folder = tmp_path / f"orthanc{len(started)}"
-        server = Orthanc(orthanc_binary, folder, gate, env or {}, script)
+        server = Orthanc(orthanc_binary, folder, gate, env or {}, script, drop)
         started.append(server)
         if up:
             server.wait_until_up()
@@ -443,6 +447,12 @@ def test_a_wrong_setting_stops_the_start_with_one_line(start: Any) -> None:
     )
     line = failed_start(start({"Action": "discard", "QuarantineFolder": None}, up=False))
     assert '"EncapsLint" > "QuarantineFolder": required with "Action": "discard"' in line
+
+
+def test_orthanc_must_be_told_of_the_report_metadata(start: Any) -> None:
+    server = start({"Action": "keep"}, up=False, drop="UserMetadata")
+    line = failed_start(server)
+    assert '"UserMetadata" > "EncapsLint": required' in line
 
 
 def test_the_checkout_copy_of_the_script_says_which_to_use(start: Any) -> None:

@@ -98,6 +98,18 @@ def test_a_wrong_value_names_its_key(section: dict[str, Any], key: str, says: st
     assert "\n" not in message  # one log line
 
 
+@pytest.mark.parametrize(
+    "declared", [None, {}, {"Other": 4242}, {"EncapsLint": "4242"}, {"EncapsLint": 99}]
+)
+def test_the_report_metadata_must_be_declared(declared: Any) -> None:
+    from dcmencaps_lint.integrations.orthanc import check_metadata_declared
+
+    configuration = {} if declared is None else {"UserMetadata": declared}
+    with pytest.raises(SettingsError, match=r'^"UserMetadata" > "EncapsLint": required'):
+        check_metadata_declared(configuration)
+    check_metadata_declared({"UserMetadata": {"Other": 5000, "EncapsLint": 4242}})
+
+
 def test_the_section_must_be_an_object() -> None:
     with pytest.raises(SettingsError, match=r'^"EncapsLint": expected an object'):
         read_settings({"EncapsLint": ["Action", "keep"]})

@@ -156,6 +156,18 @@ def read_settings(configuration: Mapping[str, Any]) -> Settings:
     return settings._replace(quarantine=folder)
 
 
+def check_metadata_declared(configuration: Mapping[str, Any]) -> None:
+    """Orthanc stores a metadata only under a name its "UserMetadata" declares."""
+    declared = configuration.get("UserMetadata")
+    number = declared.get(METADATA) if isinstance(declared, dict) else None
+    if isinstance(number, bool) or not isinstance(number, int) or not 1024 <= number <= 65535:
+        raise SettingsError(
+            f'"UserMetadata" > "{METADATA}": required, a number from 1024 to 65535 '
+            f'(e.g. "UserMetadata": {{"{METADATA}": 4242}}), so that each instance\'s '
+            "report can be stored with it"
+        )
+
+
 class Verdict(NamedTuple):
     """The answer for one received instance."""
 
@@ -532,7 +544,9 @@ def install() -> None:
     import orthanc  # Orthanc's Python plugin: exists only inside Orthanc
 
     try:
-        settings = read_settings(json.loads(orthanc.GetConfiguration()))
+        configuration = json.loads(orthanc.GetConfiguration())
+        settings = read_settings(configuration)
+        check_metadata_declared(configuration)
     except SettingsError as exc:
         orthanc.LogError(f"encaps-lint: wrong configuration: {exc}")
         sys.tracebacklimit = 0  # Orthanc stops: the line above says it all
