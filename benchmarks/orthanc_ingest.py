@@ -48,16 +48,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from instances import KINDS, instance  # noqa: E402
+from instances import KINDS, STORESCU_OPTION, instance  # noqa: E402
 
 from dcmencaps_lint.integrations.orthanc import script_path  # noqa: E402
 
 PLUGIN = "/usr/share/orthanc/plugins/libOrthancPython.so"
-STORESCU_OPTION = {
-    "1.2.840.10008.1.2.4.50": "-xy",
-    "1.2.840.10008.1.2.4.90": "-xv",
-    "1.2.840.10008.1.2.5": "-xr",
-}
 # 3 in 16 fail (a wrong BOT entry, no EOI), 1 in 16 has a warning (no Lossy Image
 # Compression); jpeg-odd is left out (storescu pads odd fragments as it sends them).
 MIX = [*["jpeg", "j2k", "rle"] * 4, "jpeg-bot", "j2k-bot", "jpeg-no-eoi", "jpeg-no-lossy-flag"]

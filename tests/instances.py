@@ -40,6 +40,9 @@ KINDS = {
     # frame 2 cut short, no EOI: no safe fix
     "jpeg-no-eoi": Kind(frozenset({"CSM002"}), True, False, JPEG_BASELINE),
 }
+# storescu's option that proposes each transfer syntax (with -R: only it, as a modality
+# proposes its files' own)
+STORESCU_OPTION = {JPEG_BASELINE: "-xy", J2K_LOSSLESS: "-xv", RLE_LOSSLESS: "-xr"}
 SOURCES = {  # pydicom-data files the frames come from
     JPEG_BASELINE: "color3d_jpeg_baseline.dcm",
     J2K_LOSSLESS: "emri_small_jpeg_2k_lossless.dcm",

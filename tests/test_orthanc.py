@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import pydicom
 import pytest
-from instances import KINDS, instance, uid
+from instances import KINDS, STORESCU_OPTION, instance, uid
 from test_orthanc_gate import RAISING, same_frames
 
 from dcmencaps_lint import lint_file
@@ -36,11 +36,6 @@ from dcmencaps_lint.integrations.orthanc import script_path
 
 ROOT = Path(__file__).parent.parent
 PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancPython.so")
-STORESCU_OPTION = {  # storescu's option that proposes a transfer syntax (with -R: only it)
-    "1.2.840.10008.1.2.4.50": "-xy",
-    "1.2.840.10008.1.2.4.90": "-xv",
-    "1.2.840.10008.1.2.5": "-xr",
-}
 STARTUP = 60.0  # seconds Orthanc may take to answer
 # What each test sends: every kind over REST, and over DICOM all but jpeg-odd: storescu
 # (DCMTK) pads a fragment of odd length as it sends it, so Orthanc receives another

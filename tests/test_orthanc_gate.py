@@ -248,6 +248,22 @@ def test_an_unrepairable_instance_follows_action_if_unrepairable(
     assert g.stats.as_dict()["unrepairable"] == 1
 
 
+def test_a_safe_fix_that_cannot_be_applied_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dcmencaps_lint import fixer
+
+    def refuses(*args: Any) -> Any:
+        raise fixer.CannotFix("the layout is refused")
+
+    monkeypatch.setattr(fixer, "layout", refuses)
+    verdict = gate(tmp_path, Action="repair").judge(instance("jpeg-bot", 15))
+    assert verdict.action == "discard" and verdict.data is None
+    reason = report_of(verdict.report)["gate"]["reason"]
+    assert reason == "not fixed: the layout is refused"
+    assert "unrepairable (not fixed: the layout is refused)" in verdict.says
+
+
 @pytest.mark.parametrize(("fail_on", "fails"), [("error", False), ("warning", True)])
 def test_fail_on_decides_what_fails(tmp_path: Path, fail_on: str, fails: bool) -> None:
     data = instance("jpeg-no-lossy-flag", 14)  # TSX006, a warning

@@ -35,7 +35,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from dcmencaps_lint.config import selector_list
+from dcmencaps_lint.command import DEFAULT_TIMEOUT  # seconds, as the command line's per file
+from dcmencaps_lint.config import FAIL_ON, selector_list
 from dcmencaps_lint.engine import Linter, Options, iter_lint_paths
 from dcmencaps_lint.formats.json import report_dict
 from dcmencaps_lint.model import FileReport, Report, Severity, Summary
@@ -48,8 +49,6 @@ METADATA = "EncapsLint"  # the instance metadata that holds the report
 SCRIPT = "encaps_lint_orthanc.py"  # what Orthanc's "PythonScript" names
 ACTIONS = ("keep", "discard", "repair")
 FALLBACKS = ("keep", "discard")  # for ActionIfUnrepairable and OnInternalError
-FAIL_ON = ("error", "warning", "info", "never")
-DEFAULT_TIMEOUT = 60.0  # seconds per instance, as the command line's per file
 _KEYS = (
     "FailOn",
     "Select",
@@ -421,8 +420,8 @@ class Gate:
                 file.write(data)
             fixed = next(iter(iter_lint_paths([path], options=options._replace(fix=True))))
             fixed = fixed._replace(path=report.path)
-            if not fixed.fixes:
-                reasons = sorted({_not_fixed(f.message) for f in report.findings} - {""})
+            if not fixed.fixes:  # its findings say why a fix offered was not applied
+                reasons = sorted({_not_fixed(f.message) for f in fixed.findings} - {""})
                 why = "; ".join(reasons) or "no finding has a safe fix"
                 return _Outcome(report, unrepaired=why)
             if fixed.status not in ("passed", "skipped"):
