@@ -37,6 +37,7 @@ from dcmencaps_lint.integrations.orthanc import script_path
 ROOT = Path(__file__).parent.parent
 PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancPython.so")
 STARTUP = 60.0  # seconds Orthanc may take to answer
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 # What each test sends: every kind over REST, and over DICOM all but jpeg-odd: storescu
 # (DCMTK) pads a fragment of odd length as it sends it, so Orthanc receives another
 # defect (the BOT entries after it, 1 byte short: BOT004).
@@ -73,6 +74,14 @@ def readme_configuration() -> dict[str, Any]:
     block = re.search(r"```json\n(.*?)```", section, re.S)
     assert block is not None
     return json.loads(block.group(1))
+
+
+def die_with_parent() -> None:
+    """In the child before Orthanc starts: SIGTERM when the test process ends, however it
+    ends (killed, interrupted), so that no Orthanc outlives a test run (Linux prctl)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -124,6 +133,7 @@ class Orthanc:
                 stderr=subprocess.STDOUT,
                 cwd=folder,
                 env={**os.environ, **env},
+                preexec_fn=die_with_parent,
             )
 
     def wait_until_up(self) -> None:
