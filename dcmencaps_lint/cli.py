@@ -74,6 +74,13 @@ class _OneLineErrors(click.Command):
     help="Files linted in parallel (default: all cores).",
 )
 @click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=DEFAULTS["scheduler"],
+    help="Lint on the Dask cluster of this scheduler (tcp://HOST:PORT; the extra "
+    "encaps-lint[dask]); its workers read the files at the same paths.",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=0),
     default=DEFAULTS["timeout"],

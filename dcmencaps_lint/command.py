@@ -44,6 +44,7 @@ DEFAULTS: Mapping[str, Any] = {
     "exit_zero": False,
     "deep": False,
     "jobs": None,
+    "scheduler": None,
     "timeout": DEFAULT_TIMEOUT,
     "statistics": False,
     "show_phi": False,
@@ -259,6 +260,7 @@ def run(
     fix_dir: str | None = None,
     diff: bool = False,
     unsafe_fixes: bool = False,
+    scheduler: str | None = None,
 ) -> int:
     from dcmencaps_lint.model import Summary
     from dcmencaps_lint.registry import Selection, SelectionError, load_rules
@@ -317,6 +319,8 @@ def run(
     _check_output("--write-baseline", write_baseline, targets)
     if "-" in targets and (fix or fix_dir is not None):
         raise usage_error("--fix cannot write back to standard input ('-')")
+    if scheduler and (fix or fix_dir is not None or diff):
+        raise usage_error("--scheduler lints only: --fix, --fix-dir and --diff run locally")
     if diff and (fix or fix_dir is not None):
         raise usage_error("--diff writes nothing: it cannot go with --fix or --fix-dir")
     if "-" in targets:
@@ -326,11 +330,12 @@ def run(
         files: Iterable[FileReport] = [lint_file(data, options=options, path="-")]
     else:
         workers = jobs or os.cpu_count() or 1
+        client = _dask_client(scheduler) if scheduler else None
         progress = Progress()
-        files = _closing(
-            iter_lint_paths(targets, options=options, jobs=workers, progress=progress),
-            progress,
+        lints = iter_lint_paths(
+            targets, options=options, jobs=workers, progress=progress, client=client
         )
+        files = _closing(lints, progress, client)
     recorded: list[FileReport] = []  # every finding, for --write-baseline
     if write_baseline:
         files = _recording(files, recorded)
@@ -393,12 +398,31 @@ def _check_output(option: str, path: str | None, inputs: Sequence[str]) -> None:
                 raise usage_error(f"{option} {path}: is one of the files to lint")
 
 
-def _closing(files: Iterator[FileReport], progress: Progress) -> Iterator[FileReport]:
-    """The reports, then the progress line cleared (however the loop ends)."""
+def _dask_client(address: str) -> Any:
+    """A client of the Dask scheduler at `address` (--scheduler)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise usage_error(
+            '--scheduler needs Dask\'s distributed: pip install "encaps-lint[dask]"'
+        ) from None
+    try:  # waiting as Dask's configuration says (distributed.comm.timeouts.connect: 30s)
+        return Client(address)
+    except (OSError, TimeoutError) as exc:
+        raise usage_error(f"--scheduler: no Dask scheduler answers at {address}: {exc}") from None
+
+
+def _closing(
+    files: Iterator[FileReport], progress: Progress, client: Any = None
+) -> Iterator[FileReport]:
+    """The reports, then the progress line cleared and the Dask client (--scheduler)
+    closed, however the loop ends."""
     try:
         yield from files
     finally:
         progress.close()
+        if client is not None:
+            client.close()
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from dcmencaps_lint.context import (
     PIXEL_DATA,
@@ -220,11 +220,13 @@ def lint_paths(
     deep: bool = False,
     options: Options | None = None,
     jobs: int = 1,
+    client: Any = None,
 ) -> Report:
-    """Lint files and folders (recursively); folders skip non-DICOM files quietly."""
+    """Lint files and folders (recursively); folders skip non-DICOM files quietly. With
+    a `distributed.Client`, on its Dask cluster (the files at the same paths there)."""
     if options is None:
         options = Options(Selection(tuple(select), tuple(ignore), deep))
-    reports = tuple(iter_lint_paths(paths, options=options, jobs=jobs))
+    reports = tuple(iter_lint_paths(paths, options=options, jobs=jobs, client=client))
     return Report(reports, Summary.of(reports))
 
 
@@ -234,8 +236,12 @@ def iter_lint_paths(
     options: Options,
     jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    client: Any = None,
 ) -> Iterator[FileReport]:
     """Each file's report as soon as it and every file before it are done (input order).
+
+    With a `distributed.Client`, the files are linted on its Dask cluster (cluster.py);
+    `jobs` is then unused.
 
     With jobs > 1 the files are linted in worker processes (see dcmencaps_lint.workers):
     a worker that dies costs only the file it was on, and a file still running after
@@ -246,7 +252,15 @@ def iter_lint_paths(
     """
     run = _Run(load_rules(), options)  # validates the selection before any work
     entries = list(expand_paths(paths))
-    for done, report in enumerate(_lint_entries(run, options, entries, jobs), start=1):
+    if client is not None:
+        from dcmencaps_lint.cluster import imap_cluster
+
+        failed = functools.partial(_abandoned, run)
+        # no time limit: a worker's thread has no timer (cluster.py)
+        reports = imap_cluster(client, _lint_batch, entries, options._replace(timeout=None), failed)
+    else:
+        reports = _lint_entries(run, options, entries, jobs)
+    for done, report in enumerate(reports, start=1):
         if progress is not None:
             progress(done, len(entries))
         yield report
@@ -274,11 +288,20 @@ def _lint_entries(
 
 
 _worker_run: _Run | None = None
+_batch_runs: dict[Options, _Run] = {}  # on a Dask worker: the rules chosen once per options
 
 
 def _init_worker(options: Options) -> None:
     global _worker_run
     _worker_run = _Run(load_rules(), options)
+
+
+def _lint_batch(entries: list[PathEntry], options: Options) -> list[FileReport]:
+    """A Dask worker's task (cluster.py): the reports of some files."""
+    run = _batch_runs.get(options)
+    if run is None:
+        run = _batch_runs[options] = _Run(load_rules(), options)
+    return [_lint_entry(run, entry) for entry in entries]
 
 
 def _worker_lint(entry: PathEntry) -> FileReport:

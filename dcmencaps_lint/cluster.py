@@ -1,0 +1,88 @@
+"""Linting on a Dask cluster: `encaps-lint --scheduler tcp://HOST:PORT`, or
+`lint_paths(..., client=distributed.Client(...))` (the optional extra
+`pip install "encaps-lint[dask]"`).
+
+The files go out in batches of BATCH paths, one Dask task each, so that a small file
+does not pay a task's overhead (some milliseconds of scheduling) alone; the workers read
+the files themselves (the scheduler sees paths, never bytes: the files must be at the
+same paths on every worker, as on a shared file system). Reports come back in input
+order, each batch as soon as it and every batch before it are done, as the local worker
+pool gives them: every output format is the same as a local run's.
+
+A worker that dies costs nothing: Dask runs its batches again on another worker. A batch
+that Dask gives up on (it was on `distributed.scheduler.allowed-failures` workers that
+died: KilledWorker) is split into one task per file, and a file that still kills its
+workers gets a PRS005 finding alone; the run goes on. The time limit per file is not
+enforced on a cluster (a worker's thread has no timer to stop it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dcmencaps_lint.paths import PathEntry
+
+if TYPE_CHECKING:
+    from dcmencaps_lint.model import FileReport
+
+BATCH = 64  # files per task: a task costs the scheduler some milliseconds
+
+# A task: the reports of some files, as a local run makes them, given the run's options
+# (engine._lint_batch; the paths come absolute, as a worker runs in a folder of its own).
+Task = Callable[[list[PathEntry], Any], "list[FileReport]"]
+
+
+def _absolute(entry: PathEntry) -> PathEntry:
+    return entry._replace(path=os.path.abspath(entry.path))
+
+
+def imap_cluster(
+    client: Any,
+    task: Task,
+    entries: Sequence[PathEntry],
+    options: Any,
+    failed: Callable[[PathEntry, str], FileReport],
+) -> Iterator[FileReport]:
+    """The reports of `entries`, in their order, linted by the client's cluster."""
+    from distributed import KilledWorker
+
+    batches = [list(entries[i : i + BATCH]) for i in range(0, len(entries), BATCH)]
+    futures = [client.submit(task, [_absolute(e) for e in b], options, pure=False) for b in batches]
+    try:
+        for batch, future in zip(batches, futures, strict=True):
+            try:
+                reports = future.result()
+            except KilledWorker:
+                yield from _one_by_one(client, task, batch, options, failed)
+            else:
+                yield from _named(reports, batch)
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+
+
+def _one_by_one(
+    client: Any,
+    task: Task,
+    batch: list[PathEntry],
+    options: Any,
+    failed: Callable[[PathEntry, str], FileReport],
+) -> Iterator[FileReport]:
+    """A batch Dask gave up on, again file by file and one at a time: Dask blames every
+    task a dying worker held, so alone on the cluster only the file that kills its
+    workers is blamed (PRS005). Rare, so slow is fine."""
+    from distributed import KilledWorker
+
+    for entry in batch:
+        future = client.submit(task, [_absolute(entry)], options, pure=False)
+        try:
+            yield from _named(future.result(), [entry])
+        except KilledWorker as exc:
+            yield failed(entry, f"the Dask workers linting it died ({exc})")
+
+
+def _named(reports: list[FileReport], entries: list[PathEntry]) -> Iterator[FileReport]:
+    """The reports under the paths as the caller gave them."""
+    for report, entry in zip(reports, entries, strict=True):
+        yield report._replace(path=entry.path)

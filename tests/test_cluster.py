@@ -1,0 +1,258 @@
+"""Linting on a real Dask cluster (cluster.py): a `dask scheduler` and `dask worker`
+processes (the programs of the `distributed` package) started on loopback ports, the
+command run with --scheduler, its reports compared byte for byte with a local run's.
+Each process is stopped by its own process id, and dies with the test run however that
+ends (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from instances import KINDS, instance
+from test_orthanc import die_with_parent, free_port
+from test_plugins import install
+
+from dcmencaps_lint import lint_paths
+
+ROOT = Path(__file__).parent.parent
+DASK = Path(sys.executable).parent / "dask"
+# A rule plugin that takes 5 ms a file, so that a run lasts long enough to kill a worker
+# in it; it finds nothing, and the local runs compared with have it too.
+SLOW = '''
+import time
+
+from dcmencaps_lint import Needs, Severity, rule
+
+
+@rule("ACM015", "acme-slow-5ms", Severity.INFO, ref="-", summary="Slow", needs=Needs.DATASET)
+def acme_slow(ctx):
+    """What it checks: nothing; it takes 5 ms."""
+    time.sleep(0.005)
+    return iter(())
+'''
+
+
+class Cluster:
+    def __init__(
+        self, folder: Path, workers: int, env: dict[str, str], nanny: bool = False
+    ) -> None:
+        self.env = {**os.environ, **env}
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.folder = folder
+        self.scheduler = self._start(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            self.address.rsplit(":", 1)[1],
+            "--no-dashboard",
+        )
+        self.workers = [
+            self._start(
+                "worker",
+                self.address,
+                "--nthreads",
+                "1",
+                "--nanny" if nanny else "--no-nanny",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+                name=f"worker{n}",
+            )
+            for n in range(workers)
+        ]
+        self._wait_for(workers)
+
+    def _start(self, *args: str, name: str | None = None) -> subprocess.Popen[bytes]:
+        log = open(self.folder / f"{name or args[0]}.log", "wb")  # noqa: SIM115
+        return subprocess.Popen(
+            [str(DASK), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.folder,  # not the checkout: the workers get absolute paths
+            env=self.env,
+            preexec_fn=die_with_parent,
+        )
+
+    def _wait_for(self, workers: int) -> None:
+        from distributed import Client
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with Client(self.address, timeout=5) as client:
+                    client.wait_for_workers(workers, timeout=deadline - time.monotonic())
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("the Dask cluster did not start")
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.scheduler]:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGTERM)
+            process.wait(30)
+            with pytest.raises(ProcessLookupError):
+                os.kill(process.pid, 0)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Some 300 files: the samples, the test data, and instances of every kind."""
+    folder = tmp_path_factory.mktemp("instances")
+    for n in range(300):
+        kind = sorted(KINDS)[n % len(KINDS)]
+        (folder / f"{n:04d}-{kind}.dcm").write_bytes(instance(kind, 5000 + n, frames=2 + n % 3))
+    return [str(ROOT / "samples"), str(ROOT / "tests" / "data"), str(folder)]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("site")
+    install(folder, "acme_slow5", SLOW, "acme-slow5", "slow")
+    return folder
+
+
+def start_cluster(folder: Path, site: Path) -> Cluster:
+    if not DASK.exists():
+        pytest.fail(f"{DASK} is missing: pip install -e '.[test]' installs distributed")
+    return Cluster(folder, 2, {"PYTHONPATH": str(site)})
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, site: Path) -> Iterator[Cluster]:
+    """Two workers, shared by the tests that leave them alive."""
+    started = start_cluster(tmp_path_factory.mktemp("cluster"), site)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def own_cluster(tmp_path: Path, site: Path) -> Iterator[Cluster]:
+    """Two workers for one test (it kills one)."""
+    started = start_cluster(tmp_path, site)
+    yield started
+    started.stop()
+
+
+def command(site: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "dcmencaps_lint", *args]
+
+
+def run(site: Path, *args: str, **more_env: str) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(site), **more_env}
+    return subprocess.run(command(site, *args), capture_output=True, env=env, cwd=ROOT, timeout=300)
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_a_cluster_reports_what_one_process_reports(
+    cluster: Cluster, site: Path, corpus: list[str], fmt: str
+) -> None:
+    local = run(site, "--jobs", "1", "--format", fmt, *corpus)
+    remote = run(site, "--scheduler", cluster.address, "--format", fmt, *corpus)
+    assert remote.returncode == local.returncode == 1
+    assert remote.stdout == local.stdout
+    assert remote.stdout.count(b'"path"') > 300
+
+
+def test_a_worker_killed_in_the_run_loses_no_file(
+    own_cluster: Cluster, site: Path, corpus: list[str]
+) -> None:
+    cluster = own_cluster
+    local = run(site, "--jobs", "1", "--format", "jsonl", *corpus)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    args = ["--scheduler", cluster.address, "--format", "jsonl", *corpus]
+    process = subprocess.Popen(command(site, *args), stdout=subprocess.PIPE, env=env, cwd=ROOT)
+    assert process.stdout is not None
+    lines = [process.stdout.readline() for _ in range(10)]  # the run is under way
+    victim = cluster.workers[1]
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(30)
+    lines += process.stdout.readlines()
+    assert process.wait(300) == 1
+    assert b"".join(lines) == local.stdout
+
+
+def test_the_python_api_takes_a_client(
+    cluster: Cluster, corpus: list[str], monkeypatch: pytest.MonkeyPatch, site: Path
+) -> None:
+    from distributed import Client
+
+    monkeypatch.syspath_prepend(str(site))
+    from dcmencaps_lint.registry import load_rules
+
+    load_rules.cache_clear()
+    try:
+        with Client(cluster.address) as client:
+            remote = lint_paths(corpus, client=client)
+        local = lint_paths(corpus)
+    finally:
+        load_rules.cache_clear()
+        sys.modules.pop("acme_slow5", None)
+    assert remote == local and len(local.files) > 300
+
+
+def test_scheduler_refuses_fixing_and_a_missing_scheduler(site: Path) -> None:
+    done = run(site, "--scheduler", "tcp://127.0.0.1:9", "--fix", "samples")
+    assert done.returncode == 2 and b"--scheduler lints only" in done.stderr
+    port = free_port()
+    # waiting as long as Dask's configuration says
+    wait = {"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"}
+    done = run(site, "--scheduler", f"tcp://127.0.0.1:{port}", "samples", **wait)
+    assert done.returncode == 2
+    assert re.search(rb"no Dask scheduler answers at tcp://127.0.0.1:\d+", done.stderr)
+
+
+KILLER = """
+import os
+
+from dcmencaps_lint import Needs, Severity, rule
+
+
+@rule("ACM016", "acme-kills", Severity.INFO, ref="-", summary="Kills", needs=Needs.DATASET)
+def acme_kills(ctx):
+    \"\"\"What it checks: nothing; on instance ...4242.1.666 it kills its process.\"\"\"
+    if (ctx.dataset.sop_instance_uid or "").endswith(".666"):
+        os._exit(3)
+    return iter(())
+"""
+
+
+def test_a_file_that_kills_its_workers_is_lost_alone(tmp_path: Path) -> None:
+    """Workers under nannies (restarted when they die); Dask gives a task up once it was
+    on 2 workers that died (allowed-failures 1): the batch, then the file alone."""
+    killer_site = tmp_path / "site"
+    killer_site.mkdir()
+    install(killer_site, "acme_kills", KILLER, "acme-kills", "kills")
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for n in range(100):
+        (folder / f"{n:03d}.dcm").write_bytes(instance("jpeg", 600 + n, frames=2))
+    env = {
+        "PYTHONPATH": str(killer_site),
+        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+    }
+    cluster = Cluster(tmp_path, 2, env, nanny=True)
+    try:
+        done = run(killer_site, "--scheduler", cluster.address, "--format", "jsonl", str(folder))
+    finally:
+        cluster.stop()
+    local = run(killer_site, "--jobs", "1", "--ignore", "ACM016", "--format", "jsonl", str(folder))
+    files = [json.loads(line) for line in done.stdout.splitlines() if b'"path"' in line]
+    assert len(files) == 100
+    killer = str(folder / "066.dcm")
+    lost = [f for f in files if f["path"] == killer]
+    assert [x["code"] for x in lost[0]["findings"]] == ["PRS005"]
+    assert "the Dask workers linting it died" in lost[0]["findings"][0]["message"]
+    expected = [json.loads(line) for line in local.stdout.splitlines() if b'"path"' in line]
+    assert [f for f in files if f["path"] != killer] == [e for e in expected if e["path"] != killer]
