@@ -2,8 +2,8 @@
 `lint_paths(..., client=distributed.Client(...))` (the optional extra
 `pip install "encaps-lint[dask]"`).
 
-The files go out in batches of BATCH paths, one Dask task each, so that a small file
-does not pay a task's overhead (some milliseconds of scheduling) alone; the workers read
+The files go out in batches (64 to 1,024 paths: see MIN_BATCH), one Dask task each, so
+that a small file does not pay a task's overhead (some milliseconds) alone; the workers read
 the files themselves (the scheduler sees paths, never bytes: the files must be at the
 same paths on every worker, as on a shared file system). Reports come back in input
 order, each batch as soon as it and every batch before it are done, as the local worker
@@ -11,13 +11,14 @@ pool gives them: every output format is the same as a local run's.
 
 A worker that dies costs nothing: Dask runs its batches again on another worker. A batch
 that Dask gives up on (it was on `distributed.scheduler.allowed-failures` workers that
-died: KilledWorker) is split into one task per file, and a file that still kills its
-workers gets a PRS005 finding alone; the run goes on. The time limit per file is not
+died: KilledWorker) is linted again one file at a time, and a file that still kills
+its workers gets a PRS005 finding alone; the run goes on. The time limit per file is not
 enforced on a cluster (a worker's thread has no timer to stop it).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,11 @@ from dcmencaps_lint.paths import PathEntry
 if TYPE_CHECKING:
     from dcmencaps_lint.model import FileReport
 
-BATCH = 64  # files per task: a task costs the scheduler some milliseconds
+# Files per task: four tasks per worker, so that the work spreads and a dead worker's
+# share is small, within these bounds: a task costs the scheduler, the worker and this
+# process some milliseconds, and fewer, larger tasks are faster (20,000 small files on 2
+# workers: 4.3 s in tasks of 64, 2.8 s of 256, 2.4 s of 1,024; measured).
+MIN_BATCH, MAX_BATCH = 64, 1024
 
 # A task: the reports of some files, as a local run makes them, given the run's options
 # (engine._lint_batch; the paths come absolute, as a worker runs in a folder of its own).
@@ -48,7 +53,9 @@ def imap_cluster(
     """The reports of `entries`, in their order, linted by the client's cluster."""
     from distributed import KilledWorker
 
-    batches = [list(entries[i : i + BATCH]) for i in range(0, len(entries), BATCH)]
+    workers = max(len(client.scheduler_info().get("workers", ())), 1)
+    size = min(max(math.ceil(len(entries) / (4 * workers)), MIN_BATCH), MAX_BATCH)
+    batches = [list(entries[i : i + size]) for i in range(0, len(entries), size)]
     futures = [client.submit(task, [_absolute(e) for e in b], options, pure=False) for b in batches]
     try:
         for batch, future in zip(batches, futures, strict=True):
