@@ -77,8 +77,9 @@ def _one_by_one(
     failed: Callable[[PathEntry, str], FileReport],
 ) -> Iterator[FileReport]:
     """A batch Dask gave up on, again file by file and one at a time: Dask blames every
-    task a dying worker held, so alone on the cluster only the file that kills its
-    workers is blamed (PRS005). Rare, so slow is fine."""
+    task a dying worker held, so a file's task is blamed alone only when no other of
+    these is in flight; then only the file that kills its workers gets PRS005. Rare, so
+    slow is fine."""
     from distributed import KilledWorker
 
     for entry in batch:
