@@ -12,8 +12,8 @@ pool gives them: every output format is the same as a local run's.
 A worker that dies costs nothing: Dask runs its batches again on another worker. A batch
 that Dask gives up on (it was on `distributed.scheduler.allowed-failures` workers that
 died: KilledWorker) is linted again one file at a time, and a file that still kills
-its workers gets a PRS005 finding alone; the run goes on. The time limit per file is not
-enforced on a cluster (a worker's thread has no timer to stop it).
+its workers gets a PRS005 finding alone; the run goes on. The time limit per file is the
+watchdog's on a worker (watchdog.py; a task's thread has no timer): past it, PRS005.
 """
 
 from __future__ import annotations

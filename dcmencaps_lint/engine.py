@@ -55,6 +55,7 @@ from dcmencaps_lint.transfer_syntax import (
     lookup,
 )
 from dcmencaps_lint.walker import walk
+from dcmencaps_lint.watchdog import TimedOut, Watchdog
 
 if TYPE_CHECKING:
     from dcmencaps_lint.findings import Finding
@@ -256,8 +257,7 @@ def iter_lint_paths(
         from dcmencaps_lint.cluster import imap_cluster
 
         failed = functools.partial(_abandoned, run)
-        # no time limit: a worker's thread has no timer (cluster.py)
-        reports = imap_cluster(client, _lint_batch, entries, options._replace(timeout=None), failed)
+        reports = imap_cluster(client, _lint_batch, entries, options, failed)
     else:
         reports = _lint_entries(run, options, entries, jobs)
     for done, report in enumerate(reports, start=1):
@@ -289,6 +289,7 @@ def _lint_entries(
 
 _worker_run: _Run | None = None
 _batch_runs: dict[Options, _Run] = {}  # on a Dask worker: the rules chosen once per options
+_batch_watchdog: Watchdog | None = None  # on a Dask worker: the time limit per file
 
 
 def _init_worker(options: Options) -> None:
@@ -297,11 +298,29 @@ def _init_worker(options: Options) -> None:
 
 
 def _lint_batch(entries: list[PathEntry], options: Options) -> list[FileReport]:
-    """A Dask worker's task (cluster.py): the reports of some files."""
+    """A Dask worker's task (cluster.py): the reports of some files, each stopped at
+    options.timeout by the watchdog (a task's thread has no SIGALRM), as PRS005."""
+    global _batch_watchdog
     run = _batch_runs.get(options)
-    if run is None:
-        run = _batch_runs[options] = _Run(load_rules(), options)
-    return [_lint_entry(run, entry) for entry in entries]
+    if run is None:  # the time limit is the watchdog's here, not a timer's
+        run = _batch_runs[options] = _Run(load_rules(), options._replace(timeout=None))
+    if not options.timeout:
+        return [_lint_entry(run, entry) for entry in entries]
+    if _batch_watchdog is None:
+        _batch_watchdog = Watchdog()
+    reports = []
+    for entry in entries:
+        try:
+            armed = _batch_watchdog.arm(options.timeout)
+            try:
+                reports.append(_lint_entry(run, entry))
+            finally:
+                _batch_watchdog.disarm(armed)
+        except TimedOut:
+            from dcmencaps_lint.workers import timeout_message
+
+            reports.append(_abandoned(run, entry, timeout_message(options.timeout)))
+    return reports
 
 
 def _worker_lint(entry: PathEntry) -> FileReport:

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 from instances import KINDS, instance
@@ -228,26 +229,41 @@ def acme_kills(ctx):
 """
 
 
+class PluginRun(NamedTuple):
+    site: Path  # the rule plugin's folder (on PYTHONPATH)
+    folder: Path  # the files linted
+    remote: subprocess.CompletedProcess[bytes]  # the run on a cluster of its own
+
+
+def run_with_plugin(
+    tmp_path: Path, module: str, source: str, first: int, count: int, *args: str, **more: Any
+) -> PluginRun:
+    """`count` JPEG instances (UIDs from `first`), a rule plugin, a cluster of two workers
+    that have it (`more`: Cluster's env and nanny), and a --scheduler run with `args`."""
+    site = tmp_path / "site"
+    site.mkdir()
+    install(site, module, source, module.replace("_", "-"), module)
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for n in range(count):
+        (folder / f"{n:03d}.dcm").write_bytes(instance("jpeg", first + n, frames=2))
+    env = {"PYTHONPATH": str(site), **more.pop("env", {})}
+    cluster = Cluster(tmp_path, 2, env, **more)
+    try:
+        remote = run(site, "--scheduler", cluster.address, *args, str(folder))
+    finally:
+        cluster.stop()
+    return PluginRun(site, folder, remote)
+
+
 def test_a_file_that_kills_its_workers_is_lost_alone(tmp_path: Path) -> None:
     """Workers under nannies (restarted when they die); Dask gives a task up once it was
     on 2 workers that died (allowed-failures 1): the batch, then the file alone."""
-    killer_site = tmp_path / "site"
-    killer_site.mkdir()
-    install(killer_site, "acme_kills", KILLER, "acme-kills", "kills")
-    folder = tmp_path / "files"
-    folder.mkdir()
-    for n in range(100):
-        (folder / f"{n:03d}.dcm").write_bytes(instance("jpeg", 600 + n, frames=2))
-    env = {
-        "PYTHONPATH": str(killer_site),
-        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
-    }
-    cluster = Cluster(tmp_path, 2, env, nanny=True)
-    try:
-        done = run(killer_site, "--scheduler", cluster.address, "--format", "jsonl", str(folder))
-    finally:
-        cluster.stop()
-    local = run(killer_site, "--jobs", "1", "--ignore", "ACM016", "--format", "jsonl", str(folder))
+    env = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
+    site, folder, done = run_with_plugin(
+        tmp_path, "acme_kills", KILLER, 600, 100, "--format", "jsonl", env=env, nanny=True
+    )
+    local = run(site, "--jobs", "1", "--ignore", "ACM016", "--format", "jsonl", str(folder))
     files = [json.loads(line) for line in done.stdout.splitlines() if b'"path"' in line]
     assert len(files) == 100
     killer = str(folder / "066.dcm")
@@ -256,3 +272,32 @@ def test_a_file_that_kills_its_workers_is_lost_alone(tmp_path: Path) -> None:
     assert "the Dask workers linting it died" in lost[0]["findings"][0]["message"]
     expected = [json.loads(line) for line in local.stdout.splitlines() if b'"path"' in line]
     assert [f for f in files if f["path"] != killer] == [e for e in expected if e["path"] != killer]
+
+
+ENDLESS = """
+import time
+
+from dcmencaps_lint import Needs, Severity, rule
+
+
+@rule("ACM017", "acme-endless", Severity.INFO, ref="-", summary="Endless", needs=Needs.DATASET)
+def acme_endless(ctx):
+    \"\"\"What it checks: nothing; on instance ...4242.1.777 it never ends.\"\"\"
+    while (ctx.dataset.sop_instance_uid or "").endswith(".777"):
+        time.sleep(0.001)
+    return iter(())
+"""
+
+
+def test_a_file_past_the_time_limit_on_a_worker_is_prs005(tmp_path: Path) -> None:
+    """A worker's task thread has no timer: the watchdog stops the file at --timeout."""
+    site, folder, done = run_with_plugin(
+        tmp_path, "acme_endless", ENDLESS, 770, 20, "--timeout", "1", "--format", "jsonl"
+    )
+    local = run(site, "--jobs", "1", "--format", "jsonl", "--timeout", "1", str(folder))
+    assert done.stdout == local.stdout  # the same PRS005, where a local run's timer puts it
+    files = [json.loads(line) for line in done.stdout.splitlines() if b'"path"' in line]
+    stopped = [f for f in files if f["status"] != "passed"]
+    assert [f["path"] for f in stopped] == [str(folder / "007.dcm")]
+    assert [x["code"] for x in stopped[0]["findings"]] == ["PRS005"]
+    assert "longer than 1 s" in stopped[0]["findings"][0]["message"]

@@ -31,6 +31,7 @@ from dcmencaps_lint.integrations.orthanc import (
     read_settings,
     script_path,
 )
+from dcmencaps_lint.watchdog import Watchdog
 
 SCHEMA = json.loads(
     (Path(gate_module.__file__).parent.parent / "schema" / "report.schema.json").read_text()
@@ -426,7 +427,7 @@ def test_a_lint_that_ends_at_its_deadline_raises_nothing_after(
         linter.lint(data)
         took.append(time.perf_counter() - started)
     typical = sorted(took)[len(took) // 2]
-    monkeypatch.setattr(gate_module._Watchdog, "POLL", typical / 4)
+    monkeypatch.setattr(Watchdog, "POLL", typical / 4)
     previous = sys.getswitchinterval()
     sys.setswitchinterval(0.00005)
     outcomes = set()

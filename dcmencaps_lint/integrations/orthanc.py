@@ -42,6 +42,7 @@ from dcmencaps_lint.formats.json import report_dict
 from dcmencaps_lint.model import FileReport, Report, Severity, Summary
 from dcmencaps_lint.registry import Selection, load_rules
 from dcmencaps_lint.rules.prs import INTERNAL_ERROR
+from dcmencaps_lint.watchdog import TimedOut, Watchdog
 from dcmencaps_lint.writer import fsync_folder
 
 SECTION = "EncapsLint"  # of Orthanc's configuration
@@ -292,77 +293,6 @@ def _read_all(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-class _TimedOut(BaseException):
-    """Raised in a lint past its time limit; a BaseException, so that the engine's
-    `except Exception` (a rule that raises) does not take it for a rule's bug."""
-
-
-class _Armed:
-    """One lint under the watchdog."""
-
-    def __init__(self, deadline: float) -> None:
-        self.thread = threading.get_ident()
-        self.deadline = deadline
-        self.fired = False
-
-
-class _Watchdog:
-    """Stops a lint past its time limit: one thread of its own looks every POLL seconds
-    and raises _TimedOut in the thread of a lint past its deadline
-    (PyThreadState_SetAsyncExc), which sees it at its next Python instruction. So a
-    call into the compiled core ends first; each is bounded by the bytes of the
-    instance. Arming and disarming hold one lock, and disarming clears an exception
-    raised too late to be seen yet: it is never seen outside the lint.
-
-    It looks by the clock rather than being woken by each lint: waking it would hand
-    the interpreter to it and back, which cost Orthanc 0.3 ms an instance (measured)."""
-
-    POLL = 0.05  # seconds: how late past its deadline a lint may be stopped
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._armed: list[_Armed] = []
-        self._thread: threading.Thread | None = None
-
-    def arm(self, seconds: float) -> _Armed:
-        armed = _Armed(time.monotonic() + seconds)
-        with self._lock:
-            self._armed.append(armed)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._watch, name="encaps-lint watchdog", daemon=True
-                )
-                self._thread.start()
-        return armed
-
-    def disarm(self, armed: _Armed) -> None:
-        with self._lock:
-            if armed.fired:
-                _raise_in(armed.thread, None)  # not seen yet: never to be
-            else:
-                self._armed.remove(armed)
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(self.POLL)
-            with self._lock:
-                now = time.monotonic()
-                for armed in [a for a in self._armed if a.deadline <= now]:
-                    self._armed.remove(armed)
-                    armed.fired = True
-                    _raise_in(armed.thread, _TimedOut)
-
-
-def _raise_in(thread: int, exception: type[BaseException] | None) -> None:
-    """Raise `exception` in another thread at its next instruction (None: clear one
-    that is pending)."""
-    import ctypes
-
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread), None if exception is None else ctypes.py_object(exception)
-    )
-
-
 class Gate:
     """Judges received instances by the settings; Orthanc waits at most `timeout`
     seconds for one."""
@@ -372,7 +302,7 @@ class Gate:
         self.stats = stats or Stats()
         self.quarantine = Quarantine(settings.quarantine) if settings.quarantine else None
         self.linter = Linter(settings.options)  # the rules chosen once, not per instance
-        self._watchdog = _Watchdog()
+        self._watchdog = Watchdog()
 
     def judge(self, data: bytes) -> Verdict:
         started = time.monotonic()
@@ -400,7 +330,7 @@ class Gate:
                 return self._examine(data)
             finally:
                 self._watchdog.disarm(armed)
-        except _TimedOut:
+        except TimedOut:
             return _Outcome(None, f"the lint took longer than {self.settings.timeout:g} s")
         except Exception as exc:  # anything: said, never raised into Orthanc
             return _Outcome(None, f"encaps-lint raised {type(exc).__name__}: {exc}")
