@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dcmencaps_lint.paths import PathEntry
+from dcmencaps_lint.paths import PathEntry, is_url
 
 if TYPE_CHECKING:
     from dcmencaps_lint.model import FileReport
@@ -40,6 +40,8 @@ Task = Callable[[list[PathEntry], Any], "list[FileReport]"]
 
 
 def _absolute(entry: PathEntry) -> PathEntry:
+    if is_url(entry.path):  # each worker reads it from where it lives
+        return entry
     return entry._replace(path=os.path.abspath(entry.path))
 
 

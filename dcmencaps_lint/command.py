@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from dcmencaps_lint.formats import RENDERERS
 from dcmencaps_lint.model import FileReport, Report, Severity
+from dcmencaps_lint.paths import is_url
 from dcmencaps_lint.progress import Progress
 
 if TYPE_CHECKING:
@@ -323,6 +324,14 @@ def run(
         raise usage_error("--scheduler lints only: --fix, --fix-dir and --diff run locally")
     if diff and (fix or fix_dir is not None):
         raise usage_error("--diff writes nothing: it cannot go with --fix or --fix-dir")
+    urls = [t for t in targets if is_url(t)]
+    if urls and (fix or fix_dir is not None or diff):
+        raise usage_error(f"{urls[0]}: --fix, --fix-dir and --diff work on local files only")
+    if urls:
+        from dcmencaps_lint.remote import check
+
+        if (unreadable := check(urls)) is not None:
+            raise usage_error(unreadable)
     if "-" in targets:
         if len(targets) > 1:
             raise usage_error("'-' (standard input) cannot be combined with other paths")

@@ -25,7 +25,12 @@ from dcmencaps_lint.context import (
     PixelContext,
     Shape,
 )
-from dcmencaps_lint.dataset import DatasetError, NotDicomError, ParsedDataset
+from dcmencaps_lint.dataset import (
+    DatasetError,
+    NotDicomError,
+    ParsedDataset,
+    parse_number_of_frames,
+)
 from dcmencaps_lint.details import add_details
 from dcmencaps_lint.facts import group_frames
 from dcmencaps_lint.frames import build_frame_map
@@ -37,7 +42,7 @@ from dcmencaps_lint.model import (
     Summary,
     TransferSyntaxInfo,
 )
-from dcmencaps_lint.paths import PathEntry, expand_paths, path_matches
+from dcmencaps_lint.paths import PathEntry, expand_paths, is_url, path_matches
 from dcmencaps_lint.reader import ByteReader, open_path
 from dcmencaps_lint.registry import FixAvailability, Rule, RuleSet, Selection, load_rules
 from dcmencaps_lint.rules.prs import (
@@ -252,7 +257,7 @@ def iter_lint_paths(
     `progress(done, total)` is called after each file.
     """
     run = _Run(load_rules(), options)  # validates the selection before any work
-    entries = list(expand_paths(paths))
+    entries = list(_expand(paths))
     if client is not None:
         from dcmencaps_lint.cluster import imap_cluster
 
@@ -264,6 +269,18 @@ def iter_lint_paths(
         if progress is not None:
             progress(done, len(entries))
         yield report
+
+
+def _expand(paths: Iterable[str | os.PathLike[str]]) -> Iterator[PathEntry]:
+    """Each file to lint: local paths as paths.expand_paths walks them, URLs as
+    remote.expand_url lists them."""
+    for path in paths:
+        if is_url(path):
+            from dcmencaps_lint.remote import expand_url
+
+            yield from expand_url(str(path))
+        else:
+            yield from expand_paths([path])
 
 
 def _lint_entries(
@@ -523,6 +540,11 @@ def _open(target: Target) -> tuple[BinaryIO, int, int | None]:
     """(file object, size, the caller's position to restore; None: ours, to close)."""
     if isinstance(target, bytes | bytearray):
         return io.BytesIO(bytes(target)), len(target), None
+    if is_url(target):
+        from dcmencaps_lint.remote import open_url
+
+        fileobj, size = open_url(str(target))
+        return fileobj, size, None
     if isinstance(target, str | os.PathLike):
         fileobj, size = open_path(target)
         return fileobj, size, None
@@ -640,6 +662,10 @@ def _lint_open(
         )
         findings.extend([missing] if missing else [])
 
+    if pixel is not None and pixel.undefined_length and not reader.on_disk:
+        # a remote file whose items are dense is fetched whole and read as a local one
+        frames, _ = parse_number_of_frames(dataset.number_of_frames_raw)
+        reader.expect_items(pixel.value_offset, frames or 1)
     deep = run.options.selection.deep
     ctx = _pixel_context(reader, dataset, ts, deep)
     findings.extend(_run_rules(run, ctx, name, top_level=True))

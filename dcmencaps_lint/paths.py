@@ -2,14 +2,23 @@
 
 Folders are walked iteratively (no recursion limit), in name order, without following
 links to folders (no loops); every other entry is listed and judged when it is opened.
+URLs (`is_url`) are listed and read by remote.py.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def is_url(path: object) -> bool:
+    """Whether a PATH names a remote file or folder (scheme://..., read by remote.py)."""
+    return isinstance(path, str) and _URL.match(path) is not None
 
 
 class PathEntry(NamedTuple):

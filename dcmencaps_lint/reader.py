@@ -72,6 +72,17 @@ class ByteReader:
         """Reads go straight to a file descriptor, not through a caller's file object."""
         return self._fd is not None
 
+    def expect_items(self, start: int, frames: int) -> None:
+        """The caller is about to walk the items of `frames` frames from `start` on. A
+        file object that can become a local file for that is asked to (a remote file
+        whose items are so dense that the walk would fetch all of it anyway:
+        remote.RangeFile.localize); from then on it is read as a file on disk."""
+        if self._fd is not None or self.data is not None:
+            return
+        localize = getattr(self._file, "localize", None)
+        if localize is not None:
+            self._fd = localize(start, frames)
+
     def unchecked_pread(self) -> Callable[[int, int], bytes]:
         """`pread(count, offset)` without the bounds checks of `read`, for the loops that
         run once per item and keep within the file themselves. Only when `on_disk`."""

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from instances import KINDS, instance
+from remote_servers import Nginx
 from test_orthanc import die_with_parent, free_port
 from test_plugins import install
 
@@ -164,6 +165,27 @@ def test_a_cluster_reports_what_one_process_reports(
     assert remote.returncode == local.returncode == 1
     assert remote.stdout == local.stdout
     assert remote.stdout.count(b'"path"') > 300
+
+
+def test_workers_read_urls_from_where_the_files_live(
+    cluster: Cluster, site: Path, corpus: list[str], tmp_path: Path
+) -> None:
+    """--scheduler with an http:// folder: the command lists it, each worker fetches its
+    files' bytes from nginx (range requests), the report is the local run's."""
+    server = Nginx(Path(corpus[2]), tmp_path)
+    try:
+        url = f"{server.url}/"
+        local = run(site, "--jobs", "1", "--format", "json", url)
+        remote = run(site, "--scheduler", cluster.address, "--format", "json", url)
+        requests = server.requests()
+    finally:
+        server.stop()
+    assert remote.returncode == local.returncode == 1
+    assert remote.stdout == local.stdout
+    assert remote.stdout.count(url.encode()) == 300
+    ranges = [r for r in requests if r[0] == "GET" and r[1] != "/"]
+    assert len({path for _, path, _, _ in ranges}) == 300
+    assert all(status == 206 for _, _, status, _ in ranges)
 
 
 def test_a_worker_killed_in_the_run_loses_no_file(
