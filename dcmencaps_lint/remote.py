@@ -122,8 +122,9 @@ def open_url(url: str) -> tuple[io.RawIOBase, int]:
         if info.get("type") == "directory":
             raise SpecialFileError("a folder, not a regular file")
         size = info.get("size")
-        if size is None:
-            raise RemoteError("the server does not say the file's size")
+        if size is None:  # an http folder's listing page, say
+            folder = " (a folder's URL ends with /)" if url.startswith("http") else ""
+            raise RemoteError(f"the server does not say the file's size{folder}")
         remote = fs.open(path, "rb", cache_type="none", size=size)
     except OSError as exc:
         if isinstance(exc, RemoteError | SpecialFileError):

@@ -127,6 +127,7 @@ def test_errors_are_prs004_and_the_run_goes_on(nginx: Nginx, moto: Moto, corpus:
         f"{nginx.url}/no-such-file.dcm",
         f"{nginx.url}/private/a.dcm",
         f"{nginx.url}/no-such-folder/",
+        f"{nginx.url}/corpus/samples",  # a folder, without its "/"
         "s3://archive/corpus/no-such-file.dcm",
         "s3://no-such-bucket/a.dcm",
         good,
@@ -134,14 +135,18 @@ def test_errors_are_prs004_and_the_run_goes_on(nginx: Nginx, moto: Moto, corpus:
     )
     assert result.returncode == 1, result.stderr
     files = json.loads(result.stdout)["files"]
-    assert [f["status"] for f in files] == ["error"] * 5 + ["passed"]
-    messages = [f["findings"][0]["message"] for f in files[:5]]
-    assert all(f["findings"][0]["code"] == "PRS004" for f in files[:5])
+    assert [f["status"] for f in files] == ["error"] * 6 + ["passed"]
+    messages = [f["findings"][0]["message"] for f in files[:6]]
+    assert all(f["findings"][0]["code"] == "PRS004" for f in files[:6])
     assert messages[0] == "cannot read the file: not found"
     assert messages[1] == "cannot read the file: HTTP 403 Forbidden"
     assert messages[2].startswith("cannot list the folder: not found")
-    assert messages[3] == "cannot read the file: not found"
-    assert messages[4].startswith("cannot read the file: ")
+    assert messages[3] == (
+        "cannot read the file: the server does not say the file's size "
+        "(a folder's URL ends with /)"
+    )
+    assert messages[4] == "cannot read the file: not found"
+    assert messages[5].startswith("cannot read the file: ")
 
 
 def test_fix_is_refused_on_urls(nginx: Nginx) -> None:
