@@ -2047,6 +2047,396 @@ release:
     return result;
 }
 
+/* ---- JPEG scan count: scan.py's twin (DEC003) ---------------------------------------
+ * Walks a Huffman-coded sequential JPEG frame (SOF0, SOF1, SOF3) scan by scan and counts
+ * the units each scan codes, with the frame's own tables, restart intervals and byte
+ * stuffing; every read bounded by the frame's bytes. The result is scan.py's Raw tuple,
+ * or None (the scans hold what the header requires, or the frame cannot be counted).
+ * Each branch mirrors scan.py's; the tests compare the two on every frame they build. */
+
+typedef struct {
+    int present;
+    int32_t maxcode[17];      /* the largest code of each length; -1: none */
+    int32_t valoffset[17];    /* value index of a code of each length: code + offset */
+    uint16_t look[512];       /* codes of at most 9 bits: length << 8 | value; 0: none */
+    uint8_t values[16 * 255]; /* HUFFVAL */
+} ScanTable;
+
+typedef struct {
+    uint8_t ident, h, v;
+} ScanComponent;
+
+typedef struct {
+    const uint8_t *data;
+    Py_ssize_t size;
+    ScanTable tables[2][16];
+    int restart;
+    int have_frame, lossless;
+    uint32_t width, height;
+    int ncomponents;
+    ScanComponent components[255];
+    int hmax, vmax;
+    long scans;
+    uint8_t covered[256];
+    uint8_t *unstuffed; /* one restart interval's coded bytes, FF 00 made FF */
+} ScanWalk;
+
+typedef struct {
+    Py_ssize_t position;
+    const char *how;
+    long long done, units;
+    int lossless;
+    int extra[256];
+    int nextra;
+} ScanFound;
+
+enum { SCAN_UNCOUNTABLE = -1, SCAN_FINE = 0, SCAN_FOUND = 1 };
+
+static int scan_table(ScanTable *t, const uint8_t *counts, const uint8_t *values, int total) {
+    memset(t, 0, sizeof *t);
+    memcpy(t->values, values, (size_t)total);
+    int32_t code = 0;
+    int k = 0;
+    for (int length = 1; length <= 16; length++) {
+        int n = counts[length - 1];
+        t->maxcode[length] = -1;
+        t->valoffset[length] = k - code;
+        for (int i = 0; i < n; i++) {
+            if (code >= (1 << length)) return SCAN_UNCOUNTABLE; /* more codes than fit */
+            if (length <= 9) {
+                int first = code << (9 - length), span = 1 << (9 - length);
+                for (int j = 0; j < span; j++)
+                    t->look[first + j] = (uint16_t)(length << 8 | values[k]);
+            }
+            t->maxcode[length] = code;
+            code++;
+            k++;
+        }
+        code <<= 1;
+    }
+    t->present = 1;
+    return SCAN_FINE;
+}
+
+/* the code the 16 bits start with: length << 8 | value; 0 when none does */
+static inline int scan_code(const ScanTable *t, uint32_t bits16) {
+    int e = t->look[bits16 >> 7];
+    if (e) return e;
+    for (int length = 10; length <= 16; length++) {
+        int32_t code = (int32_t)(bits16 >> (16 - length));
+        if (code <= t->maxcode[length]) return length << 8 | t->values[code + t->valoffset[length]];
+    }
+    return 0;
+}
+
+static inline uint32_t scan_peek(const uint8_t *u, size_t n, uint64_t bit) {
+    uint64_t byte = bit >> 3;
+    uint32_t w = 0;
+    for (int i = 0; i < 3; i++) w = w << 8 | (byte + (uint64_t)i < n ? u[byte + (uint64_t)i] : 0);
+    return (w >> (8 - (bit & 7))) & 0xFFFF;
+}
+
+typedef struct {
+    const ScanTable *dc, *ac;
+} ScanBlock;
+
+/* up to `wanted` units: *got whole, *stop the bit after the last whole one (or where an
+ * invalid code starts); returns whether a code was invalid */
+static int scan_decode(const uint8_t *u, size_t n, const ScanBlock *blocks, int nblocks,
+                       long long wanted, int lossless, long long *got, uint64_t *stop) {
+    uint64_t limit = (uint64_t)n * 8, bit = 0;
+    for (long long unit = 0; unit < wanted; unit++) {
+        uint64_t start = bit;
+        for (int b = 0; b < nblocks; b++) {
+            int e = scan_code(blocks[b].dc, scan_peek(u, n, bit));
+            int size = e & 0xFF;
+            if (!e || size > (lossless ? 16 : 15)) {
+                *got = unit;
+                *stop = bit < limit ? bit : start;
+                return bit < limit;
+            }
+            bit += (uint64_t)(e >> 8) + (uint64_t)(lossless && size == 16 ? 0 : size);
+            if (lossless) continue;
+            int k = 1;
+            while (k < 64) {
+                e = scan_code(blocks[b].ac, scan_peek(u, n, bit));
+                if (!e) {
+                    *got = unit;
+                    *stop = bit < limit ? bit : start;
+                    return bit < limit;
+                }
+                int run_size = e & 0xFF, sz = run_size & 15;
+                bit += (uint64_t)(e >> 8) + (uint64_t)sz;
+                if (sz) k += (run_size >> 4 & 15) + 1;
+                else if ((run_size & 0xF0) == 0xF0) k += 16;
+                else break;
+            }
+            if (bit > limit) break;
+            if (k > 64) {
+                *got = unit;
+                *stop = start;
+                return 1;
+            }
+        }
+        if (bit > limit) {
+            *got = unit;
+            *stop = start;
+            return 0;
+        }
+    }
+    *got = wanted;
+    *stop = bit;
+    return 0;
+}
+
+static Py_ssize_t scan_next_marker(const ScanWalk *w, Py_ssize_t position) {
+    const uint8_t *d = w->data;
+    for (Py_ssize_t i = position; i + 1 < w->size; i++) {
+        if (d[i] != 0xFF) continue;
+        if (d[i + 1] != 0x00) return i;
+        i++;
+    }
+    return w->size;
+}
+
+static Py_ssize_t scan_stuffed_length(const ScanWalk *w, Py_ssize_t start, uint64_t bits) {
+    uint64_t wanted = (bits + 7) / 8;
+    Py_ssize_t position = start;
+    while (wanted > 0 && position < w->size) {
+        position += w->data[position] == 0xFF ? 2 : 1;
+        wanted--;
+    }
+    return position - start;
+}
+
+static long long scan_units(const ScanWalk *w, const ScanComponent *const *members, int count) {
+    long long size = w->lossless ? 1 : 8;
+    if (count == 1) {
+        long long columns = ((long long)w->width * members[0]->h + w->hmax - 1) / w->hmax;
+        long long rows = ((long long)w->height * members[0]->v + w->vmax - 1) / w->vmax;
+        return ((columns + size - 1) / size) * ((rows + size - 1) / size);
+    }
+    return (((long long)w->width + size * w->hmax - 1) / (size * w->hmax)) *
+           (((long long)w->height + size * w->vmax - 1) / (size * w->vmax));
+}
+
+/* one scan: SCAN_FOUND with *found, SCAN_FINE with *after, or SCAN_UNCOUNTABLE */
+static int scan_one(ScanWalk *w, const uint8_t *segment, Py_ssize_t length, Py_ssize_t end,
+                    ScanFound *found, Py_ssize_t *after) {
+    if (!w->have_frame || length < 1) return SCAN_UNCOUNTABLE;
+    int count = segment[0];
+    if (count < 1 || length < 1 + 2 * count + 3) return SCAN_UNCOUNTABLE;
+    const ScanComponent *members[255];
+    const ScanTable *dcs[255], *acs[255];
+    for (int n = 0; n < count; n++) {
+        uint8_t ident = segment[1 + 2 * n], selectors = segment[2 + 2 * n];
+        const ScanComponent *c = NULL;
+        for (int i = 0; i < w->ncomponents; i++) /* the last with that id, as a dict */
+            if (w->components[i].ident == ident) c = &w->components[i];
+        const ScanTable *dc = &w->tables[0][selectors >> 4], *ac = &w->tables[1][selectors & 15];
+        if (!c || !dc->present || (!w->lossless && !ac->present)) return SCAN_UNCOUNTABLE;
+        members[n] = c;
+        dcs[n] = dc;
+        acs[n] = ac->present ? ac : NULL;
+    }
+    w->scans++;
+    for (int n = 0; n < count; n++) w->covered[members[n]->ident] = 1;
+    long long units = scan_units(w, members, count);
+    ScanBlock blocks[255 * 16];
+    int nblocks = 0;
+    for (int n = 0; n < count; n++)
+        for (int j = 0; j < members[n]->h * members[n]->v; j++)
+            blocks[nblocks++] = (ScanBlock){dcs[n], acs[n]};
+    if (count == 1) nblocks = 1; /* non-interleaved: one data unit per MCU */
+    long long interval = w->restart ? w->restart : units;
+    long long intervals = (units + interval - 1) / interval;
+    long long done = 0;
+    found->units = units;
+    found->lossless = w->lossless;
+    found->nextra = 0;
+    /* the restart intervals, each unstuffed in turn */
+    Py_ssize_t position = end, marker_at;
+    for (long long number = 0;; number++) {
+        marker_at = scan_next_marker(w, position);
+        *after = marker_at; /* where the scan's last interval ends, when it is the last */
+        int more_intervals = marker_at + 1 < w->size && w->data[marker_at + 1] >= 0xD0 &&
+                             w->data[marker_at + 1] <= 0xD7;
+        Py_ssize_t start = position;
+        if (number >= intervals) {
+            found->position = start;
+            found->how = "more";
+            found->done = done;
+            goto report;
+        }
+        size_t n = 0;
+        for (Py_ssize_t i = start; i < marker_at; i++) {
+            w->unstuffed[n++] = w->data[i];
+            if (w->data[i] == 0xFF && i + 1 < marker_at && w->data[i + 1] == 0x00) i++;
+        }
+        long long wanted = interval < units - done ? interval : units - done;
+        long long got;
+        uint64_t stop;
+        int invalid =
+            scan_decode(w->unstuffed, n, blocks, nblocks, wanted, w->lossless, &got, &stop);
+        done += got;
+        Py_ssize_t where = start + scan_stuffed_length(w, start, stop);
+        found->done = done;
+        if (invalid) {
+            found->position = where;
+            found->how = "invalid";
+            goto report;
+        }
+        if (got < wanted) {
+            found->position = marker_at;
+            found->how = "short";
+            goto report;
+        }
+        for (size_t i = (size_t)((stop + 7) / 8); i < n; i++) {
+            if (w->unstuffed[i] != 0xFF) { /* whole bytes after the last unit, not padding */
+                found->position = where;
+                found->how = "more";
+                goto report;
+            }
+        }
+        if (!more_intervals) break;
+        position = marker_at + 2;
+    }
+    *after = marker_at;
+    if (done < units) {
+        found->position = marker_at;
+        found->how = "short";
+        found->done = done;
+        return SCAN_FOUND;
+    }
+    return SCAN_FINE;
+report:
+    /* the scan's end, for the caller's walk: not needed once something is found */
+    return SCAN_FOUND;
+}
+
+static int scan_frame(ScanWalk *w, ScanFound *found) {
+    const uint8_t *d = w->data;
+    Py_ssize_t size = w->size;
+    if (size < 2 || d[0] != 0xFF || d[1] != 0xD8) return SCAN_UNCOUNTABLE;
+    Py_ssize_t position = 2;
+    for (;;) {
+        if (position >= size || d[position] != 0xFF) return SCAN_UNCOUNTABLE;
+        while (position + 1 < size && d[position + 1] == 0xFF) position++; /* fill */
+        if (position + 1 >= size) return SCAN_UNCOUNTABLE;
+        int marker = d[position + 1];
+        if (marker == 0xD9) { /* EOI */
+            if (!w->have_frame || !w->scans) return SCAN_UNCOUNTABLE;
+            found->nextra = 0;
+            for (int i = 0; i < w->ncomponents; i++)
+                if (!w->covered[w->components[i].ident])
+                    found->extra[found->nextra++] = w->components[i].ident;
+            if (!found->nextra) return SCAN_FINE;
+            found->position = position;
+            found->how = "missing";
+            found->done = found->units = 0;
+            found->lossless = w->lossless;
+            return SCAN_FOUND;
+        }
+        if (marker >= 0xD0 && marker <= 0xD7) {
+            found->position = position;
+            found->how = "rst";
+            found->done = found->units = 0;
+            found->lossless = 0;
+            found->extra[0] = marker - 0xD0;
+            found->nextra = 1;
+            return SCAN_FOUND;
+        }
+        if (position + 4 > size) return SCAN_UNCOUNTABLE;
+        Py_ssize_t length = be16(d + position + 2), end = position + 2 + length;
+        if (length < 2 || end > size) return SCAN_UNCOUNTABLE;
+        const uint8_t *segment = d + position + 4;
+        Py_ssize_t seglen = length - 2;
+        if (marker == 0xC0 || marker == 0xC1 || marker == 0xC3) {
+            if (seglen < 6) return SCAN_UNCOUNTABLE;
+            uint32_t height = be16(segment + 1), width = be16(segment + 3);
+            int count = segment[5];
+            if (!width || !height || !count || seglen < 6 + 3 * count) return SCAN_UNCOUNTABLE;
+            int hmax = 0, vmax = 0;
+            for (int n = 0; n < count; n++) {
+                uint8_t sampling = segment[7 + 3 * n];
+                int h = sampling >> 4, v = sampling & 15;
+                if (h < 1 || h > 4 || v < 1 || v > 4) return SCAN_UNCOUNTABLE;
+                w->components[n] = (ScanComponent){segment[6 + 3 * n], (uint8_t)h, (uint8_t)v};
+                hmax = h > hmax ? h : hmax;
+                vmax = v > vmax ? v : vmax;
+            }
+            w->ncomponents = count;
+            w->hmax = hmax;
+            w->vmax = vmax;
+            w->width = width;
+            w->height = height;
+            w->lossless = marker == 0xC3;
+            w->have_frame = 1;
+        } else if ((marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
+                    marker != 0xCC) ||
+                   marker == 0xDC) {
+            return SCAN_UNCOUNTABLE; /* progressive, hierarchical, arithmetic; DNL */
+        } else if (marker == 0xC4) {
+            Py_ssize_t at = 0;
+            while (at < seglen) {
+                if (at + 17 > seglen) return SCAN_UNCOUNTABLE;
+                int kind = segment[at] >> 4, ident = segment[at] & 15, total = 0;
+                for (int i = 1; i <= 16; i++) total += segment[at + i];
+                if (kind > 1 || at + 17 + total > seglen) return SCAN_UNCOUNTABLE;
+                if (scan_table(&w->tables[kind][ident], segment + at + 1, segment + at + 17,
+                               total) != SCAN_FINE)
+                    return SCAN_UNCOUNTABLE;
+                at += 17 + total;
+            }
+        } else if (marker == 0xDD) {
+            if (seglen < 2) return SCAN_UNCOUNTABLE;
+            w->restart = be16(segment);
+        } else if (marker == 0xDA) {
+            Py_ssize_t after = 0;
+            int result = scan_one(w, segment, seglen, end, found, &after);
+            if (result != SCAN_FINE) return result;
+            position = after;
+            continue;
+        }
+        position = end;
+    }
+}
+
+static PyObject *core_jpeg_scan(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    ScanWalk *w = PyMem_Calloc(1, sizeof *w);
+    ScanFound *found = PyMem_Calloc(1, sizeof *found);
+    uint8_t *unstuffed = PyMem_Malloc(view.len > 0 ? (size_t)view.len : 1);
+    PyObject *result = NULL;
+    if (!w || !found || !unstuffed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    w->data = view.buf;
+    w->size = view.len;
+    w->unstuffed = unstuffed;
+    int outcome;
+    Py_BEGIN_ALLOW_THREADS outcome = scan_frame(w, found);
+    Py_END_ALLOW_THREADS if (outcome != SCAN_FOUND) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    PyObject *extra = PyTuple_New(found->nextra);
+    if (!extra) goto done;
+    for (int i = 0; i < found->nextra; i++)
+        PyTuple_SET_ITEM(extra, i, PyLong_FromLong(found->extra[i]));
+    result = Py_BuildValue("(nslLLNN)", found->position, found->how, w->scans, found->done,
+                           found->units, PyBool_FromLong(found->lossless), extra);
+done:
+    PyMem_Free(unstuffed);
+    PyMem_Free(found);
+    PyMem_Free(w);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"items", core_items, METH_VARARGS,
      "items(fd, size, buffer, position, end, family=0) -> (offsets, lengths, position, facts)"},
@@ -2067,6 +2457,9 @@ static PyMethodDef methods[] = {
     {"scan_dataset", core_scan_dataset, METH_VARARGS,
      "scan_dataset(fd, size, buffer, long_vrs, short_vrs, wanted, identifying, stops,"
      " max_nesting) -> (syntax, start, pixel, wanted, identifying) or None"},
+    {"jpeg_scan", core_jpeg_scan, METH_O,
+     "jpeg_scan(frame) -> scan.py's Raw: where a JPEG frame's scans stop matching its"
+     " header, or None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -67,6 +67,11 @@ class _OneLineErrors(click.Command):
 )
 @click.option("--deep", is_flag=True, help="Also run the rules that read whole payloads.")
 @click.option(
+    "--decode",
+    is_flag=True,
+    help="Also check each frame's coded data (the DEC rules: whole frames are read).",
+)
+@click.option(
     "-j",
     "--jobs",
     type=click.IntRange(min=1),

@@ -44,6 +44,7 @@ DEFAULTS: Mapping[str, Any] = {
     "fail_on": "error",
     "exit_zero": False,
     "deep": False,
+    "decode": False,
     "jobs": None,
     "scheduler": None,
     "timeout": DEFAULT_TIMEOUT,
@@ -67,6 +68,7 @@ _FLAGS = {
     "-q": "quiet",
     "--quiet": "quiet",
     "--deep": "deep",
+    "--decode": "decode",
     "--exit-zero": "exit_zero",
     "--statistics": "statistics",
     "--version": "version",
@@ -202,6 +204,7 @@ def _print_rules(fmt: str) -> None:
     width = max(len(r.name) for r in rules)
     for r in rules:
         deep = {"yes": " (deep)", "part": " (partly deep)"}.get(deep_label(r), "")
+        deep = " (--decode)" if r.decode else deep
         fix = fix_kind(r) or "—"
         print(f"{r.code}  {r.name:<{width}}  {r.severity.label:<7}  {fix:<6}  {r.summary}{deep}")
 
@@ -262,6 +265,7 @@ def run(
     diff: bool = False,
     unsafe_fixes: bool = False,
     scheduler: str | None = None,
+    decode: bool = False,
 ) -> int:
     from dcmencaps_lint.model import Summary
     from dcmencaps_lint.registry import Selection, SelectionError, load_rules
@@ -284,7 +288,7 @@ def run(
         # SARIF fingerprints, artifact hashes and baselines need each file's SHA-256
         # (a full read).
         options = Options(
-            Selection(selected, ignored, deep),
+            Selection(selected, ignored, deep, decode),
             severity=severity,
             fail_on=threshold,
             content_hash=fmt.startswith("sarif") or bool(baseline or write_baseline),

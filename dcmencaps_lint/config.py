@@ -7,7 +7,7 @@ either file wins; in one folder a pyproject.toml with a `[tool.encaps-lint]` tab
 before encaps-lint.toml, and a pyproject.toml without that table is skipped.
 
 Keys mirror the command-line options: `select`, `ignore`, `extend-select`,
-`extend-ignore` (lists, or comma-separated strings), `fail-on`, `deep`, `jobs`,
+`extend-ignore` (lists, or comma-separated strings), `fail-on`, `deep`, `decode`, `jobs`,
 `timeout` (seconds per file, 0: no limit), `format`, `output`, `statistics`, `baseline`;
 plus `per-file-ignores` (a table, glob ->
 codes, families or names) and `severity` (a table, code or name -> "error", "warning"
@@ -56,6 +56,7 @@ _KEYS = (
     *_SELECTORS,
     "fail-on",
     "deep",
+    "decode",
     "jobs",
     "timeout",
     "format",
@@ -69,6 +70,7 @@ _KEYS = (
 _SCALARS = {
     "fail-on": "fail_on",
     "deep": "deep",
+    "decode": "decode",
     "jobs": "jobs",
     "timeout": "timeout",
     "format": "fmt",
@@ -228,7 +230,7 @@ def _validate(data: Mapping[str, Any], shown: str, folder: Path) -> Config:
 
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("deep", "statistics"):
+        if key in ("deep", "decode", "statistics"):
             if not isinstance(value, bool):
                 raise fail(key, f"expected true or false, not {value!r}")
             values[key] = value

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator, Sequence
-from typing import ClassVar, TypeVar
+from typing import ClassVar, NamedTuple, TypeVar
 
 from dcmencaps_lint import core
 from dcmencaps_lint.codestream import J2kHeader, JpegHeader, j2k_is_lossy, jpeg_is_lossy
@@ -32,6 +32,27 @@ from dcmencaps_lint.reader import ByteReader
 from dcmencaps_lint.transfer_syntax import J2K_FAMILY, JPEG_FAMILY, TransferSyntax
 
 PAYLOAD_CHUNK = 1 << 20  # deep rules read payloads a mebibyte at a time
+# The largest frame the decode rules read whole (memory stays one frame); larger frames
+# are left unchecked by them (a hostile item length costs nothing).
+FRAME_LIMIT = 256 << 20
+
+
+class FrameData(NamedTuple):
+    """A frame's bytes, its fragments' values joined, and where each piece lies in the
+    file: `offset_of` maps a position in `data` to an absolute offset."""
+
+    data: bytes
+    pieces: tuple[tuple[int, int], ...]  # (position in data, absolute offset), in order
+
+    def offset_of(self, position: int) -> int:
+        start, offset = self.pieces[0]
+        for piece_start, piece_offset in self.pieces:
+            if piece_start > position:
+                break
+            start, offset = piece_start, piece_offset
+        return offset + position - start
+
+
 PIXEL_DATA = "(7FE0,0010)"
 
 C = TypeVar("C", bound="Context")
@@ -276,6 +297,25 @@ class Context:
             j2k = self.j2k_header(frame)
             return j2k_is_lossy(j2k) if j2k else None
         return None
+
+    def frame_data(self, frame: Frame) -> FrameData | None:
+        """A whole frame's bytes, for rules with deep reads on (the decode rules); None
+        when its fragments hold more than FRAME_LIMIT bytes, or one is cut short by the
+        end of the file (ITM005 says so; the frame's end is not there to check)."""
+        if not self.deep or self.facts_only:
+            raise ContractError("whole frames are read by deep rules, with deep reads on")
+        fragments = [self.fragment(n) for n in range(frame.first_fragment, frame.last_fragment + 1)]
+        if sum(f.available for f in fragments) > FRAME_LIMIT or any(f.truncated for f in fragments):
+            return None
+        parts, pieces, position = [], [], 0
+        for f in fragments:
+            value = self.reader.read(f.value_offset, f.available)
+            if len(value) < f.available:
+                return None
+            pieces.append((position, f.value_offset))
+            parts.append(value)
+            position += len(value)
+        return FrameData(b"".join(parts), tuple(pieces)) if pieces else None
 
     def payload_chunks(self, item: Item, overlap: int = 0) -> Iterator[tuple[int, bytes]]:
         """(absolute offset, bytes) chunks of a whole item value, for deep rules only.

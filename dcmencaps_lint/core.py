@@ -181,3 +181,10 @@ def lowest(values: Sequence[int]) -> int | None:
         except (OverflowError, TypeError):
             pass
     return min(values, default=None)
+
+
+def jpeg_scan(data: bytes) -> tuple[int, str, int, int, int, bool, tuple[int, ...]] | None:
+    """scan.py's walk of a JPEG frame's scans, in C (see scan.Raw); None when they hold
+    what the frame header requires or the frame cannot be counted."""
+    assert _core is not None
+    return _core.jpeg_scan(data)  # type: ignore[no-any-return]

@@ -51,7 +51,9 @@ def _facts(rule: Rule) -> list[tuple[str, str]]:
         ("Severity", rule.severity.label),
         ("Reference", rule.reference),
     ]
-    if rule.deep is Deep.WHOLE:
+    if rule.decode:
+        facts.append(("Decode", "yes: runs with --decode or when selected by code or name"))
+    elif rule.deep is Deep.WHOLE:
         facts.append(("Deep", "yes: runs with --deep or when selected by code or name"))
     elif rule.deep is Deep.PART:
         facts.append(
@@ -95,6 +97,7 @@ def catalogue(rules: Iterable[Rule]) -> list[dict[str, object]]:
             "summary": r.summary,
             "reference": r.reference,
             "deep": {Deep.WHOLE: "yes", Deep.PART: "part"}.get(r.deep, "no"),
+            "decode": r.decode,
             "fix": fix_kind(r),
             "origin": r.origin,
         }
@@ -154,6 +157,10 @@ FAMILIES = {
     "CSM": (
         "per-frame codestream",
         "Each frame's codestream by codec: start and end markers, headers against attributes.",
+    ),
+    "DEC": (
+        "damage inside a frame (with --decode)",
+        "The coded data inside frames whose markers and headers are right: read whole frames.",
     ),
 }
 

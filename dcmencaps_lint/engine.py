@@ -152,7 +152,7 @@ class _Run:
         run = self._per_path.get(matched)
         if run is None:
             # Any match drops the rule, however specifically it was selected.
-            dropped = Selection(tuple(s for i in matched for s in patterns[i][1]), (), True)
+            dropped = Selection(tuple(s for i in matched for s in patterns[i][1]), (), True, True)
             import copy  # here: most runs have no per-file-ignores (start-up time)
 
             run = copy.copy(self)
@@ -194,10 +194,11 @@ def lint_file(
     deep: bool = False,
     options: Options | None = None,
     path: str | None = None,
+    decode: bool = False,
 ) -> FileReport:
     """Lint one file given as a path, its bytes, or a binary file object."""
     if options is None:
-        options = Options(Selection(tuple(select), tuple(ignore), deep))
+        options = Options(Selection(tuple(select), tuple(ignore), deep, decode))
     return _lint_one(_Run(load_rules(), options), target, path=path, explicit=True)
 
 
@@ -227,11 +228,12 @@ def lint_paths(
     options: Options | None = None,
     jobs: int = 1,
     client: Any = None,
+    decode: bool = False,
 ) -> Report:
     """Lint files and folders (recursively); folders skip non-DICOM files quietly. With
     a `distributed.Client`, on its Dask cluster (the files at the same paths there)."""
     if options is None:
-        options = Options(Selection(tuple(select), tuple(ignore), deep))
+        options = Options(Selection(tuple(select), tuple(ignore), deep, decode))
     reports = tuple(iter_lint_paths(paths, options=options, jobs=jobs, client=client))
     return Report(reports, Summary.of(reports))
 

@@ -39,6 +39,7 @@ BUILTIN_MODULES = (
     "dcmencaps_lint.rules.frg",
     "dcmencaps_lint.rules.csm",
     "dcmencaps_lint.rules.csm_header",
+    "dcmencaps_lint.rules.dec",
 )
 
 # A check takes the context class its `needs` names (context.py), which the engine
@@ -90,6 +91,9 @@ class Rule(NamedTuple):
     unsafe_fix: bool = False  # its fixes change codestream bytes or what the data set says
     # of the image (--unsafe-fixes)
     when: Shape = Shape.NONE  # runs only on elements that have all of this (context.Shape)
+    # reads whole frames to check their coded data: runs with --decode, or when selected
+    # by its code or name (and always with deep reads: Deep.WHOLE)
+    decode: bool = False
 
     @property
     def family(self) -> str:
@@ -130,6 +134,7 @@ def rule(
     fix: FixAvailability = FixAvailability.NEVER,
     unsafe_fix: bool = False,
     when: Shape = Shape.NONE,
+    decode: bool = False,
 ) -> Callable[[Check], Rule]:
     """Declare a rule; the decorated function's docstring is its documentation.
 
@@ -141,8 +146,11 @@ def rule(
     when: what an element must have for the rule to have anything to check (context.Shape).
     fix: whether it offers a fix (an edit of fixes.py); unsafe_fix: its fixes change codestream
     bytes, or what the data set says of the image (applied with --unsafe-fixes only).
+    decode: it reads whole frames to check their coded data (--decode; implies deep).
     """
     depth = (Deep.WHOLE if deep else Deep.NO) if isinstance(deep, bool) else deep
+    if decode:
+        depth = Deep.WHOLE
     if needs is Needs.ENGINE:
         raise DeclarationError(f"{code}: needs=ENGINE is for engine_rule(), which has no check")
     if per_frame and (needs is not Needs.ENCAPSULATED or depth is not Deep.NO):
@@ -168,6 +176,7 @@ def rule(
             fix=fix,
             unsafe_fix=unsafe_fix,
             when=when,
+            decode=decode,
         )
 
     return declare
@@ -350,6 +359,7 @@ class Selection(NamedTuple):
     select: tuple[str, ...] = ("ALL",)
     ignore: tuple[str, ...] = ()
     deep: bool = False
+    decode: bool = False  # --decode: the rules that check frames' coded data run
 
     def validate(self, rules: RuleSet) -> None:
         for selector in (*self.select, *self.ignore):
@@ -363,6 +373,8 @@ class Selection(NamedTuple):
         dropped = max((_specificity(s, r) for s in self.ignore), default=0)
         if chosen == 0 or dropped >= chosen:
             return False
+        if r.decode:  # a decode rule: with --decode, or selected by its code or name
+            return self.decode or chosen == _EXACT
         # A rule that only reads whole payloads runs when deep reads are on for it.
         return r.deep is not Deep.WHOLE or self.deep_reads(r)
 
@@ -371,7 +383,8 @@ class Selection(NamedTuple):
         selected by its code or name."""
         if r.deep is Deep.NO:
             return False
-        return self.deep or max((_specificity(s, r) for s in self.select), default=0) == _EXACT
+        exact = max((_specificity(s, r) for s in self.select), default=0) == _EXACT
+        return (self.decode if r.decode else self.deep) or exact
 
 
 _EXACT = 100

@@ -167,7 +167,17 @@ class TestInformation:
         assert [entry["code"] for entry in listed] == [r.code for r in load_rules()]
         assert all(
             set(entry)
-            == {"code", "name", "severity", "summary", "reference", "deep", "fix", "origin"}
+            == {
+                "code",
+                "name",
+                "severity",
+                "summary",
+                "reference",
+                "deep",
+                "decode",
+                "fix",
+                "origin",
+            }
             for entry in listed
         )
         by_code = {entry["code"]: entry for entry in listed}
@@ -179,6 +189,7 @@ class TestInformation:
             "summary": load_rules().get("CSM024").summary,  # type: ignore[union-attr]
             "reference": "PS3.5 G.5",
             "deep": "no",
+            "decode": False,
             "fix": "unsafe",
             "origin": "dcmencaps_lint",
         }

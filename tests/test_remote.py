@@ -142,8 +142,7 @@ def test_errors_are_prs004_and_the_run_goes_on(nginx: Nginx, moto: Moto, corpus:
     assert messages[1] == "cannot read the file: HTTP 403 Forbidden"
     assert messages[2].startswith("cannot list the folder: not found")
     assert messages[3] == (
-        "cannot read the file: the server does not say the file's size "
-        "(a folder's URL ends with /)"
+        "cannot read the file: the server does not say the file's size (a folder's URL ends with /)"
     )
     assert messages[4] == "cannot read the file: not found"
     assert messages[5].startswith("cannot read the file: ")

@@ -20,8 +20,13 @@ from dcmencaps_lint.registry import (
 )
 
 
-def enabled(select: tuple[str, ...], ignore: tuple[str, ...] = (), deep: bool = False) -> set[str]:
-    selection = Selection(select, ignore, deep)
+def enabled(
+    select: tuple[str, ...],
+    ignore: tuple[str, ...] = (),
+    deep: bool = False,
+    decode: bool = False,
+) -> set[str]:
+    selection = Selection(select, ignore, deep, decode)
     rules = load_rules()
     selection.validate(rules)
     return {r.code for r in rules if selection.enabled(r)}
@@ -199,8 +204,39 @@ class TestDeepRules:
         assert not selection.deep_reads(rules.rules[0])  # a rule that never reads them
 
     def test_built_in_deep_rules_follow_the_same_rule(self) -> None:
-        deep = {r.code for r in load_rules() if r.deep is Deep.WHOLE}
+        deep = {r.code for r in load_rules() if r.deep is Deep.WHOLE and not r.decode}
         assert not deep & enabled(("ALL",))
         assert deep <= enabled(("ALL",), deep=True)
         for code in deep:
             assert enabled((code,)) == {code}
+
+
+class TestDecodeRules:
+    """The DEC rules read whole frames: they run with --decode, or named by code or
+    name, never with --deep alone or by their family."""
+
+    DEC = frozenset({"DEC001", "DEC002", "DEC003", "DEC004"})
+
+    def test_they_are_the_decode_rules(self) -> None:
+        rules = load_rules()
+        assert {r.code for r in rules if r.decode} == self.DEC
+        assert all(r.deep is Deep.WHOLE for r in rules if r.decode)
+
+    def test_when_they_run(self) -> None:
+        assert not self.DEC & enabled(("ALL",))
+        assert not self.DEC & enabled(("ALL",), deep=True)
+        assert not self.DEC & enabled(("DEC",))
+        assert enabled(("ALL",), decode=True) >= self.DEC
+        assert enabled(("DEC",), decode=True) == self.DEC
+        assert enabled(("DEC003",)) == {"DEC003"}
+        assert enabled(("jpeg-scan-incomplete",)) == {"DEC003"}
+        assert not enabled(("ALL",), ("DEC002",), decode=True) & {"DEC002"}
+        assert enabled(("ALL",), decode=True) == enabled(("ALL",)) | self.DEC
+
+    def test_they_read_whole_frames_only_when_they_run(self) -> None:
+        rules = load_rules()
+        dec3 = rules.get("DEC003")
+        assert dec3 is not None
+        assert Selection(("ALL",), (), False, True).deep_reads(dec3)
+        assert Selection(("DEC003",)).deep_reads(dec3)
+        assert not Selection(("ALL",), (), True, False).deep_reads(dec3)
