@@ -2067,6 +2067,10 @@ typedef struct {
 } ScanComponent;
 
 typedef struct {
+    const ScanTable *dc, *ac;
+} ScanBlock;
+
+typedef struct {
     const uint8_t *data;
     Py_ssize_t size;
     ScanTable tables[2][16];
@@ -2079,6 +2083,10 @@ typedef struct {
     long scans;
     uint8_t covered[256];
     uint8_t *unstuffed; /* one restart interval's coded bytes, FF 00 made FF */
+    /* a scan's components and data units: here, not on the stack (a thread's may be small) */
+    const ScanComponent *members[255];
+    const ScanTable *dcs[255], *acs[255];
+    ScanBlock blocks[255 * 16];
 } ScanWalk;
 
 typedef struct {
@@ -2135,10 +2143,6 @@ static inline uint32_t scan_peek(const uint8_t *u, size_t n, uint64_t bit) {
     for (int i = 0; i < 3; i++) w = w << 8 | (byte + (uint64_t)i < n ? u[byte + (uint64_t)i] : 0);
     return (w >> (8 - (bit & 7))) & 0xFFFF;
 }
-
-typedef struct {
-    const ScanTable *dc, *ac;
-} ScanBlock;
 
 /* up to `wanted` units: *got whole, *stop the bit after the last whole one (or where an
  * invalid code starts); returns whether a code was invalid */
@@ -2226,8 +2230,8 @@ static int scan_one(ScanWalk *w, const uint8_t *segment, Py_ssize_t length, Py_s
     if (!w->have_frame || length < 1) return SCAN_UNCOUNTABLE;
     int count = segment[0];
     if (count < 1 || length < 1 + 2 * count + 3) return SCAN_UNCOUNTABLE;
-    const ScanComponent *members[255];
-    const ScanTable *dcs[255], *acs[255];
+    const ScanComponent **members = w->members;
+    const ScanTable **dcs = w->dcs, **acs = w->acs;
     for (int n = 0; n < count; n++) {
         uint8_t ident = segment[1 + 2 * n], selectors = segment[2 + 2 * n];
         const ScanComponent *c = NULL;
@@ -2242,7 +2246,7 @@ static int scan_one(ScanWalk *w, const uint8_t *segment, Py_ssize_t length, Py_s
     w->scans++;
     for (int n = 0; n < count; n++) w->covered[members[n]->ident] = 1;
     long long units = scan_units(w, members, count);
-    ScanBlock blocks[255 * 16];
+    ScanBlock *blocks = w->blocks;
     int nblocks = 0;
     for (int n = 0; n < count; n++)
         for (int j = 0; j < members[n]->h * members[n]->v; j++)
