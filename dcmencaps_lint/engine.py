@@ -664,8 +664,9 @@ def _lint_open(
         )
         findings.extend([missing] if missing else [])
 
-    if pixel is not None and pixel.undefined_length and not reader.on_disk:
+    if pixel is not None and reader.data is None and not reader.on_disk and pixel.undefined_length:
         # a remote file whose items are dense is fetched whole and read as a local one
+        # (a small file, read whole at its opening, never gets here: no work for it)
         frames, _ = parse_number_of_frames(dataset.number_of_frames_raw)
         reader.expect_items(pixel.value_offset, frames or 1)
     deep = run.options.selection.deep

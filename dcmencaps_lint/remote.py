@@ -99,11 +99,11 @@ def _filesystem(url: str) -> tuple[Any, str]:
 def check(urls: list[str]) -> str | None:
     """Why these URLs cannot be read at all (fsspec or a backend not installed), else
     None: a usage error for the whole run, said before any file is read."""
+    try:
+        import fsspec
+    except ImportError:
+        return INSTALL_HINT
     for url in urls:
-        try:
-            import fsspec
-        except ImportError:
-            return INSTALL_HINT
         protocol = url.split("://", 1)[0]
         try:
             fsspec.get_filesystem_class(protocol)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from builders import JPEG_BASELINE, JPEG_LOSSLESS_SV1, encapsulated
+from builders import JPEG_BASELINE, JPEG_LOSSLESS_SV1, Built, encapsulated
 from instances import ATTRIBUTES, real_frames
 
 from dcmencaps_lint import decoding, lint_file, lint_paths
@@ -271,14 +271,19 @@ def frames_of(name: str) -> tuple[tuple[bytes, ...], dict[str, object]]:
     return frames, dict(attributes)
 
 
-def with_second(ts: str, name: str, second: bytes) -> tuple[bytes, int]:
-    """A 3-frame file of `name`'s frames, its second frame replaced; where that starts."""
+def three_built(ts: str, name: str, second: bytes) -> Built:
+    """A 3-frame file of `name`'s frames, its second frame replaced."""
     frames, attributes = frames_of(name)
-    built = encapsulated(
+    return encapsulated(
         [frames[0], even(second), frames[2]],
         ts=ts,
         extra={**attributes, "NumberOfFrames": "3"},
     )
+
+
+def with_second(ts: str, name: str, second: bytes) -> tuple[bytes, int]:
+    """three_built's bytes, and where its second frame starts."""
+    built = three_built(ts, name, second)
     return built.data, built.items[2] + 8
 
 
@@ -355,15 +360,15 @@ def test_valid_frames_of_every_codec_decode(monkeypatch: pytest.MonkeyPatch) -> 
         JPEG_LS: "emri_small_jpeg_ls_lossless.dcm",
         RLE: "emri_small_RLE.dcm",
     }
-    built = {ts: with_second(ts, name, frames_of(name)[0][1])[0] for ts, name in files.items()}
-    for data in built.values():
-        assert lint_file(data, decode=True).findings == ()
+    built = [three_built(ts, name, frames_of(name)[0][1]) for ts, name in files.items()]
+    for each in built:
+        assert lint_file(each.data, decode=True).findings == ()
     monkeypatch.setattr(decoding, "plugins_for", lambda uid: ())
-    for data in built.values():
-        (finding,) = lint_file(data, decode=True).findings
+    for each in built:
+        (finding,) = lint_file(each.data, decode=True).findings
         assert (finding.code, finding.severity.label) == ("DEC004", "info")
         assert "no installed decoder supports" in finding.message
-        assert finding.offset is not None
+        assert finding.offset == each.pixel_offset  # the Pixel Data element
     cut, _ = cut_in_half(frames_of(files[JPEG_BASELINE])[0][1])
     data, _ = with_second(JPEG_BASELINE, files[JPEG_BASELINE], cut)
     assert sorted(f.code for f in lint_file(data, decode=True).findings) == ["DEC003", "DEC004"]
